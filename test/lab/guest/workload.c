@@ -1,0 +1,102 @@
+/*
+ * ferry lab guest workload: runs as the guest's only program.
+ *  - answers UDP datagrams on ferry.port (default 7777): the reply is the
+ *    request's first 8 bytes (the probe's sequence number) followed by a
+ *    64-bit counter that only ever increases while this guest lives; a
+ *    reboot or lost state shows up as the counter going backwards;
+ *  - dirties ferry.dirty_mb MiB of memory at ferry.dirty_rate MB/s
+ *    (0 = idle), writing a changing value so no page compresses to zero.
+ * It prints "ferry-workload: ready" once its memory is populated, so a test
+ * migrates only a guest whose workload is really running (LAB.md).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096
+
+static long param(const char *cmdline, const char *key, long fallback) {
+  const char *at = strstr(cmdline, key);
+  if (!at) return fallback;
+  return strtol(at + strlen(key), NULL, 10);
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct dirty_job { size_t bytes; long rate_mb; };
+
+static void *dirty_memory(void *arg) {
+  struct dirty_job *job = arg;
+  size_t pages = job->bytes / PAGE;
+  uint64_t *mem = NULL;
+  if (pages > 0) {
+    mem = malloc(job->bytes);
+    if (!mem) { printf("ferry-workload: malloc failed\n"); fflush(stdout); return NULL; }
+    /* Populate page by page from user space: a long in-kernel fill that is
+       in flight during migration is what breaks under QEMU 7.2 TCG. */
+    for (size_t p = 0; p < pages; p++) mem[p * (PAGE / 8)] = p + 1;
+  }
+  printf("ferry-workload: ready dirty_mb=%zu dirty_rate=%ld\n", job->bytes >> 20, job->rate_mb);
+  fflush(stdout);
+  if (pages == 0 || job->rate_mb <= 0) return NULL;
+
+  /* Every 10 ms, dirty the pages that keep the average at rate_mb MB/s. */
+  double per_tick = job->rate_mb * 1e6 / PAGE / 100.0, owed = 0;
+  uint64_t stamp = 0;
+  size_t next = 0;
+  double tick = now_seconds();
+  for (;;) {
+    owed += per_tick;
+    while (owed >= 1) {
+      mem[next * (PAGE / 8)] = ++stamp;
+      next = (next + 1) % pages;
+      owed -= 1;
+    }
+    tick += 0.01;
+    double wait = tick - now_seconds();
+    if (wait > 0) usleep((useconds_t)(wait * 1e6));
+    else if (wait < -1) tick = now_seconds(); /* fell far behind (e.g. paused): do not burst */
+  }
+}
+
+int main(void) {
+  char cmdline[4096] = {0};
+  FILE *f = fopen("/proc/cmdline", "r");
+  if (f) { fread(cmdline, 1, sizeof cmdline - 1, f); fclose(f); }
+  long port = param(cmdline, "ferry.port=", 7777);
+  static struct dirty_job job;
+  job.bytes = (size_t)param(cmdline, "ferry.dirty_mb=", 0) << 20;
+  job.rate_mb = param(cmdline, "ferry.dirty_rate=", 0);
+
+  int sock = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+  if (sock < 0 || bind(sock, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    perror("ferry-workload: bind");
+    return 1;
+  }
+  pthread_t dirtier;
+  pthread_create(&dirtier, NULL, dirty_memory, &job);
+
+  uint64_t counter = 0;
+  unsigned char buf[64];
+  for (;;) {
+    struct sockaddr_in peer;
+    socklen_t peer_len = sizeof peer;
+    ssize_t n = recvfrom(sock, buf, sizeof buf, 0, (struct sockaddr *)&peer, &peer_len);
+    if (n < 8) continue;
+    counter++;
+    memcpy(buf + 8, &counter, sizeof counter);
+    sendto(sock, buf, 16, 0, (struct sockaddr *)&peer, peer_len);
+  }
+}

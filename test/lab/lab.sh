@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# The ferry lab's hosts: one network namespace per simulated host, each with
+# its own sshd, joined by a switch bridge in a namespace of its own, plus one
+# veth into the caller's namespace carrying only a lab-subnet address.
+#
+#   lab.sh up | down | status        (up and down are idempotent)
+#
+# Settings (environment):
+#   FERRY_LAB_PREFIX  namespace/link prefix          (default: ferry)
+#   FERRY_LAB_SUBNET  first three octets of a /24    (default: 10.213.0)
+#   FERRY_LAB_HOSTS   host names                     (default: "a b c")
+#   FERRY_LAB_RUN     runtime state (keys, runDirs)  (default: /run/ferry-lab)
+#
+# Addresses: caller .1, host number i (1-based) at .(10+i), guests at .100+.
+# Everything it starts is ended by pid on `down`, never by name.
+set -euo pipefail
+prefix=${FERRY_LAB_PREFIX:-ferry}
+subnet=${FERRY_LAB_SUBNET:-10.213.0}
+hosts=(${FERRY_LAB_HOSTS:-a b c})
+run=${FERRY_LAB_RUN:-/run/ferry-lab}
+state=$run/lab
+switch=$prefix-sw
+
+# A Linux bridge takes the lowest MAC of its ports unless one is pinned; the
+# changes left stale ARP entries that stalled migrations (LAB.md).
+pinned_mac() { printf '02:fe:%02x:%02x:%02x:%02x' "$1" "$2" 0 1; }
+
+host_ns() { echo "$prefix-$1"; }
+
+is_up() { [ -f "$state/up" ]; }
+
+up() {
+  if is_up && ip netns list | grep -qw "$switch"; then
+    for name in "${hosts[@]}"; do sshd_alive "$name" || start_sshd "$name"; done
+    return 0
+  fi
+  down >/dev/null 2>&1 || true
+  mkdir -p "$state" /run/sshd
+  chmod 700 "$state"
+
+  ip netns add "$switch"
+  ip -n "$switch" link set lo up
+  ip -n "$switch" link add sw0 type bridge
+  ip -n "$switch" link set sw0 address "$(pinned_mac 0 0)"
+  ip -n "$switch" link set sw0 up
+  # The caller's namespace: one veth with a lab-subnet address, no routes beyond it.
+  ip link add "$prefix-lab0" type veth peer name up-caller netns "$switch"
+  ip addr add "$subnet.1/24" dev "$prefix-lab0"
+  ip link set "$prefix-lab0" up
+  ip -n "$switch" link set up-caller master sw0 up
+
+  ssh-keygen -q -t ed25519 -N '' -C ferry-lab-client -f "$state/id_ed25519"
+  : > "$state/known_hosts"
+  : > "$state/ssh_config"
+  cat > "$qemu_ifup" <<IFUP
+#!/bin/sh
+# QEMU calls this on the host it runs on, with the new tap's name.
+ip link set "\$1" up && ip link set "\$1" master br0
+IFUP
+  chmod 755 "$qemu_ifup"
+
+  local i=0
+  for name in "${hosts[@]}"; do
+    i=$((i + 1))
+    add_host "$name" "$i"
+  done
+  date +%s > "$state/up"
+}
+
+add_host() {
+  local name=$1 i=$2 ns address
+  ns=$(host_ns "$name")
+  address="$subnet.$((10 + i))"
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link add br0 type bridge
+  ip -n "$ns" link set br0 address "$(pinned_mac 1 "$i")"
+  ip link add "up-$name" netns "$switch" type veth peer name eth0 netns "$ns"
+  ip -n "$ns" link set eth0 master br0 up
+  ip -n "$ns" link set br0 up
+  ip -n "$ns" addr add "$address/24" dev br0
+  ip -n "$switch" link set "up-$name" master sw0 up
+
+  mkdir -p "$run/$name" "$state/$name"
+  ssh-keygen -q -t ed25519 -N '' -C "ferry-lab-$name" -f "$state/$name/ssh_host_ed25519_key"
+  cat > "$state/$name/sshd_config" <<CONF
+ListenAddress $address
+Port 22
+HostKey $state/$name/ssh_host_ed25519_key
+PidFile $state/$name/sshd.pid
+AuthorizedKeysFile $state/id_ed25519.pub
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowStreamLocalForwarding yes
+AllowTcpForwarding yes
+MaxSessions 64
+MaxStartups 64:30:128
+LogLevel ERROR
+CONF
+  echo "$address $(cut -d' ' -f1,2 "$state/$name/ssh_host_ed25519_key.pub")" >> "$state/known_hosts"
+  cat >> "$state/ssh_config" <<CONF
+Host $name
+  HostName $address
+  User root
+  IdentityFile $state/id_ed25519
+  IdentitiesOnly yes
+  UserKnownHostsFile $state/known_hosts
+  StrictHostKeyChecking yes
+
+CONF
+  start_sshd "$name"
+}
+
+start_sshd() {
+  local name=$1
+  ip netns exec "$(host_ns "$name")" /usr/sbin/sshd -f "$state/$name/sshd_config"
+}
+
+sshd_alive() {
+  local pid
+  pid=$(cat "$state/$1/sshd.pid" 2>/dev/null) || return 1
+  [ -n "$pid" ] && alive "$pid"
+}
+
+# A process counts as alive unless gone or a zombie (an exited QEMU lingers
+# as a zombie for a moment, and kill -0 still succeeds on it).
+alive() {
+  local s
+  s=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$s" ] && [ "$s" != Z ]
+}
+
+kill_pidfile() {
+  local file=$1 pid n
+  pid=$(cat "$file" 2>/dev/null) || return 0
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || true
+  for n in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+  alive "$pid" && kill -9 "$pid" 2>/dev/null || true
+  rm -f "$file"
+}
+
+down() {
+  local name ns pidfile
+  for name in "${hosts[@]}"; do
+    for pidfile in "$run/$name"/*.pid; do [ -e "$pidfile" ] && kill_pidfile "$pidfile"; done
+    kill_pidfile "$state/$name/sshd.pid"
+    ns=$(host_ns "$name")
+    ip netns list | grep -qw "$ns" && ip netns del "$ns"
+  done
+  ip link del "$prefix-lab0" 2>/dev/null || true
+  ip netns list | grep -qw "$switch" && ip netns del "$switch"
+  rm -rf "$run"
+}
+
+status() {
+  if ! is_up; then echo "lab: down"; return 1; fi
+  local name
+  for name in "${hosts[@]}"; do
+    if sshd_alive "$name"; then echo "host $name: sshd up"; else echo "host $name: sshd DOWN"; fi
+  done
+}
+
+qemu_ifup=$run/qemu-ifup
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: lab.sh up|down|status" >&2; exit 2 ;;
+esac

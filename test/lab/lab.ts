@@ -1,0 +1,199 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { labSettings, type LabSettings } from './lab-settings.ts';
+import { killPid, processAlive, readPidFile, waitFor } from './lab-processes.ts';
+
+const run = promisify(execFile);
+
+/** How a lab guest is shaped. */
+export interface GuestSpec {
+  memoryMiB?: number;
+  /** Memory the workload keeps dirtying, and how fast (MB/s); 0 = idle. */
+  dirtyMiB?: number;
+  dirtyRateMBps?: number;
+  /** Start the QEMU waiting for an incoming migration (`-incoming` value) instead of booting. */
+  incoming?: string;
+  /** Last octet of the guest's address (default: derived from the name). */
+  addressOctet?: number;
+}
+
+export interface LabVm {
+  host: string;
+  name: string;
+  pid: number;
+  address: string;
+  qmpSocket: string;
+  argv: string[];
+}
+
+/**
+ * The running lab: hosts as network namespaces with their own sshd, and
+ * helpers to boot guests on them by ferry's convention
+ * (`<runDir>/<vm>.qmp`, `<runDir>/<vm>.pid`).
+ */
+export class Lab {
+  readonly settings: LabSettings;
+
+  constructor(settings: LabSettings = labSettings()) {
+    this.settings = settings;
+  }
+
+  get stateDir(): string {
+    return join(this.settings.runRoot, 'lab');
+  }
+  get sshConfigFile(): string {
+    return join(this.stateDir, 'ssh_config');
+  }
+  get knownHostsFile(): string {
+    return join(this.stateDir, 'known_hosts');
+  }
+  get identityFile(): string {
+    return join(this.stateDir, 'id_ed25519');
+  }
+  get callerAddress(): string {
+    return `${this.settings.subnet}.1`;
+  }
+
+  runDir(host: string): string {
+    return join(this.settings.runRoot, host);
+  }
+
+  hostAddress(host: string): string {
+    const index = this.settings.hosts.indexOf(host);
+    if (index < 0) throw new Error(`lab: no host ${host} (hosts: ${this.settings.hosts.join(', ')})`);
+    return `${this.settings.subnet}.${11 + index}`;
+  }
+
+  namespace(host: string): string {
+    this.hostAddress(host);
+    return `${this.settings.prefix}-${host}`;
+  }
+
+  /** The ferry config for this lab: every host reached over SSH through the lab's ssh_config. */
+  ferryConfig(): { hosts: Record<string, { ssh: string; sshConfig: string; runDir: string; migrationAddress: string }> } {
+    const hosts: Record<string, { ssh: string; sshConfig: string; runDir: string; migrationAddress: string }> = {};
+    for (const host of this.settings.hosts) {
+      hosts[host] = { ssh: host, sshConfig: this.sshConfigFile, runDir: this.runDir(host), migrationAddress: this.hostAddress(host) };
+    }
+    return { hosts };
+  }
+
+  /** Builds the guest if needed and brings the hosts up (idempotent). */
+  async up(): Promise<this> {
+    await this.#script('build-guest.sh');
+    await this.#script('lab.sh', 'up');
+    return this;
+  }
+
+  /** Stops every VM and sshd the lab started and removes its namespaces (idempotent). */
+  async down(): Promise<void> {
+    await this.#script('lab.sh', 'down');
+  }
+
+  /** QEMU's acceleration: KVM only where a guest really runs on it (LAB.md: /dev/kvm alone is not enough). */
+  async accelerator(): Promise<'kvm' | 'tcg'> {
+    if (!existsSync('/dev/kvm')) return 'tcg';
+    const cpuinfo = await readFile('/proc/cpuinfo', 'utf8');
+    return /\b(vmx|svm)\b/.test(cpuinfo) ? 'kvm' : 'tcg';
+  }
+
+  guestAddress(name: string, spec: GuestSpec = {}): string {
+    const octet = spec.addressOctet ?? 100 + (hash(name) % 150);
+    return `${this.settings.subnet}.${octet}`;
+  }
+
+  /** The QEMU command line of a lab guest, following ferry's runDir convention. */
+  async guestArgv(host: string, name: string, spec: GuestSpec = {}): Promise<string[]> {
+    const runDir = this.runDir(host);
+    const address = this.guestAddress(name, spec);
+    const octet = Number(address.split('.').at(-1));
+    const append = [
+      'console=ttyS0', 'quiet', 'panic=-1',
+      // pti=on keeps QEMU 7.2's TCG on the dirty-tracking path (LAB.md).
+      'pti=on',
+      `ferry.ip=${address}/24`,
+      `ferry.dirty_mb=${spec.dirtyMiB ?? 0}`,
+      `ferry.dirty_rate=${spec.dirtyRateMBps ?? 0}`,
+    ].join(' ');
+    const argv = [
+      'qemu-system-x86_64', '-name', name,
+      '-accel', await this.accelerator(), '-machine', 'pc', '-m', String(spec.memoryMiB ?? 512), '-smp', '1',
+      '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+      '-kernel', join(this.settings.guestDir, 'vmlinux'), '-initrd', join(this.settings.guestDir, 'initramfs.cpio'),
+      '-append', append,
+      '-chardev', `file,id=console,path=${runDir}/${name}.console`, '-serial', 'chardev:console',
+      '-netdev', `tap,id=net0,script=${this.settings.runRoot}/qemu-ifup,downscript=no`,
+      '-device', `virtio-net-pci,netdev=net0,mac=52:54:00:fe:00:${octet.toString(16).padStart(2, '0')},romfile=`,
+      '-qmp', `unix:${runDir}/${name}.qmp,server=on,wait=off`,
+      '-pidfile', `${runDir}/${name}.pid`, '-daemonize',
+    ];
+    if (spec.incoming) argv.push('-incoming', spec.incoming);
+    return argv;
+  }
+
+  /**
+   * Boots a guest on `host` (inside its namespace, so its tap joins that
+   * host's bridge) and waits until its workload reports ready.
+   */
+  async startVm(host: string, name: string, spec: GuestSpec = {}): Promise<LabVm> {
+    const runDir = this.runDir(host);
+    await rm(`${runDir}/${name}.console`, { force: true });
+    const argv = await this.guestArgv(host, name, spec);
+    await run('ip', ['netns', 'exec', this.namespace(host), ...argv]);
+    const pid = await waitFor(`${name}'s pid file`, () => readPidFile(`${runDir}/${name}.pid`), 10_000);
+    const vm = { host, name, pid, address: this.guestAddress(name, spec), qmpSocket: `${runDir}/${name}.qmp`, argv };
+    if (!spec.incoming) await this.waitReady(host, name);
+    return vm;
+  }
+
+  /** Waits for the workload's "ready" line on the guest's console (it has populated its memory). */
+  async waitReady(host: string, name: string, timeoutMs = 90_000): Promise<void> {
+    const consoleFile = `${this.runDir(host)}/${name}.console`;
+    await waitFor(`${host}/${name} to report ready`, async () => {
+      const text = await readFile(consoleFile, 'utf8').catch(() => '');
+      if (text.includes('ferry-workload: ready')) return true;
+      if (text.includes('Kernel panic') || text.includes('workload exited')) throw new Error(`lab: ${host}/${name} failed to boot:\n${text.slice(-2000)}`);
+      return undefined;
+    }, timeoutMs, 200);
+  }
+
+  /** The pid of `name` on `host` if its QEMU is running. */
+  async vmPid(host: string, name: string): Promise<number | undefined> {
+    const pid = await readPidFile(`${this.runDir(host)}/${name}.pid`);
+    return pid !== undefined && (await processAlive(pid)) ? pid : undefined;
+  }
+
+  /** Ends `name` on `host` by its pid file and removes its files. */
+  async stopVm(host: string, name: string): Promise<void> {
+    const runDir = this.runDir(host);
+    const pid = await readPidFile(`${runDir}/${name}.pid`);
+    if (pid !== undefined) await killPid(pid);
+    for (const suffix of ['pid', 'qmp', 'console']) await rm(`${runDir}/${name}.${suffix}`, { force: true });
+  }
+
+  async #script(name: string, ...args: string[]): Promise<void> {
+    const env = {
+      ...process.env,
+      FERRY_LAB_PREFIX: this.settings.prefix,
+      FERRY_LAB_SUBNET: this.settings.subnet,
+      FERRY_LAB_HOSTS: this.settings.hosts.join(' '),
+      FERRY_LAB_RUN: this.settings.runRoot,
+      FERRY_LAB_DIR: join(this.settings.guestDir, '..'),
+    };
+    try {
+      await run('bash', [join(this.settings.scriptsDir, name), ...args], { env, maxBuffer: 16 << 20 });
+    } catch (error) {
+      const stderr = (error as { stderr?: string }).stderr ?? '';
+      throw new Error(`lab: ${name} ${args.join(' ')} failed: ${stderr.trim() || String(error)}`);
+    }
+  }
+}
+
+function hash(text: string): number {
+  let value = 0;
+  for (const char of text) value = (value * 31 + char.charCodeAt(0)) >>> 0;
+  return value;
+}
