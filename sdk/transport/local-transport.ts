@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { throwIfAborted } from '../ferry-error.ts';
@@ -21,6 +22,10 @@ export class LocalTransport implements HostTransport {
   readonly kind = 'local';
   readonly label = 'local';
   readonly #closing = new AbortController();
+
+  constructor() {
+    setMaxListeners(0, this.#closing.signal); // every running command listens for close()
+  }
 
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<CommandResult> {
     const [file, ...args] = argv;
