@@ -140,6 +140,24 @@ describe('SshTransport against a real sshd', { skip: !sshdAvailable() && 'no /us
     }
   });
 
+  it('fails an open stream with SshConnectionLostError when the connection drops', async () => {
+    const path = join(sshd.dir, 'hold.sock');
+    const server: Server = createServer(() => {});
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      const stream = await host.openUnixSocket(path);
+      const failed = new Promise<unknown>((resolve) => stream.once('error', resolve));
+      await sshd.dropConnections();
+      assert.ok((await failed) instanceof SshConnectionLostError);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('rejects an argument with a NUL byte before running anything', async () => {
+    await assert.rejects(host.exec(['echo', 'a\0b']), TypeError);
+  });
+
   it('reconnects when sshd restarted between two commands', async () => {
     assert.equal((await host.exec(['echo', 'one'])).stdout, 'one\n');
     await sshd.restart();
