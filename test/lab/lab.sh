@@ -99,6 +99,10 @@ AllowTcpForwarding yes
 MaxSessions 64
 MaxStartups 64:30:128
 LogLevel ERROR
+# sshd runs each command through root's bash, and Debian's bash sources
+# ~/.bashrc for ssh sessions unless SHLVL says it is nested; this machine's
+# .bashrc (pyenv init) costs ~700 ms per command, which no real host has.
+SetEnv SHLVL=1
 CONF
   echo "$address $(cut -d' ' -f1,2 "$state/$name/ssh_host_ed25519_key.pub")" >> "$state/known_hosts"
   cat >> "$state/ssh_config" <<CONF

@@ -160,6 +160,12 @@ export class Lab {
     }, timeoutMs, 200);
   }
 
+  /** The last lines the guest printed on `host`'s console (for failure messages). */
+  async consoleTail(host: string, name: string, lines = 15): Promise<string> {
+    const text = await readFile(`${this.runDir(host)}/${name}.console`, 'utf8').catch(() => '(no console file)');
+    return text.split('\n').slice(-lines).join('\n');
+  }
+
   /** The pid of `name` on `host` if its QEMU is running. */
   async vmPid(host: string, name: string): Promise<number | undefined> {
     const pid = await readPidFile(`${this.runDir(host)}/${name}.pid`);
