@@ -2,4 +2,35 @@
  * ferry: live-migrate running QEMU/KVM virtual machines between hosts.
  * This is the one public entry; everything a user imports comes from here.
  */
+export { host, hosts, configure, disconnect } from './api/fleet-functions.ts';
+export { HostHandle as Host } from './api/host-handle.ts';
+export { VmHandle as Vm } from './api/vm-handle.ts';
+export { Fleet } from './model/fleet.ts';
+export { Migration } from './migration/migration.ts';
+export { MIGRATION_OPTION_TABLE } from './migration/migration-options.ts';
+export { parseBandwidth, formatBytes } from './migration/byte-units.ts';
+export { readMigrationRecords } from './migration/migration-lock.ts';
+export { ferryConfigSchema } from './model/config-schema.ts';
+
 export { FerryError, AbortedError } from './ferry-error.ts';
+export { ConfigError, UnknownHostError, VmNotFoundError, InvalidNameError } from './model/model-errors.ts';
+export { MigrationError, PreflightError, MigrationCancelledError, MigrationOptionsError, TooLateError } from './migration/migration-errors.ts';
+export {
+  TransportError, CommandFailedError, CommandTimeoutError, SshConnectError, SshAuthError, HostKeyUnknownError,
+  HostKeyMismatchError, HostKeyRevokedError, SshConnectionLostError, SshConfigError, ChannelOpenError, TransportClosedError,
+} from './transport/transport-errors.ts';
+export { QmpError, QmpCommandError, QmpProtocolError, QmpStateError, QmpDisconnectedError, QmpTimeoutError, QmpClient } from './qmp/index.ts';
+export { quote, sh } from './transport/posix-quote.ts';
+
+export type { FerryConfig, HostConfig } from './model/config-schema.ts';
+export type { VmSummary, HostFacts } from './model/host.ts';
+export type { VmStatus } from './model/vm.ts';
+export type { MigrationOptions, ResolvedMigrationOptions, TimeoutAction } from './migration/migration-options.ts';
+export type { MigrationResult } from './migration/migration-result.ts';
+export type { MigrationProgress } from './migration/migration-progress.ts';
+export type { MigrationPhase } from './migration/migration-phase.ts';
+export type { MigrationStep } from './migration/migration-plan.ts';
+export type { MigrationAction, MigrationLogEntry, MigrationEventMap } from './migration/migration-events.ts';
+export type { VmLocation, PreflightCheck } from './migration/migration-errors.ts';
+export type { MigrationRecord } from './migration/migration-lock.ts';
+export type { CommandResult, ExecOptions, HostTransport } from './transport/host-transport.ts';

@@ -1,0 +1,37 @@
+import { defaultFleet } from '../model/fleet.ts';
+import type { FerryConfig } from '../model/config-schema.ts';
+import { HostHandle } from './host-handle.ts';
+
+/**
+ * A handle on a configured host (or `local`). Cheap and immutable; an
+ * unknown name throws UnknownHostError at once.
+ *
+ * @example
+ * const result = await host('a').vm('web').migrateTo('b', { maxDowntime: 300 });
+ */
+export function host(name: string): HostHandle {
+  return new HostHandle(defaultFleet, name);
+}
+
+/** Every configured host. */
+export function hosts(): HostHandle[] {
+  return defaultFleet.hostNames().map((name) => new HostHandle(defaultFleet, name));
+}
+
+/**
+ * Sets the fleet's hosts, validated against the config schema; or reads them
+ * from a file. Without a call, ferry reads `FERRY_CONFIG`, else `./ferry.json`.
+ *
+ * @example
+ * configure({ hosts: { a: { ssh: 'root@10.0.0.1', runDir: '/run/ferry' }, b: { ssh: 'root@10.0.0.2' } } });
+ * configure({ file: '/etc/ferry/fleet.json' });
+ */
+export function configure(config: FerryConfig | { file: string }): void {
+  if ('file' in config && typeof config.file === 'string') defaultFleet.configureFromFile(config.file);
+  else defaultFleet.configure(config);
+}
+
+/** Closes every SSH connection so the process can exit; handles still work afterwards (they reconnect). */
+export function disconnect(): Promise<void> {
+  return defaultFleet.close();
+}

@@ -1,0 +1,26 @@
+import { Vm } from '../model/vm.ts';
+import { Migration } from '../migration/migration.ts';
+import type { MigrationOptions } from '../migration/migration-options.ts';
+import type { HostHandle } from './host-handle.ts';
+
+/** A VM as users hold it: the model's VM plus what can be done with it (migrate). */
+export class VmHandle extends Vm {
+  declare readonly host: HostHandle;
+
+  constructor(host: HostHandle, name: string) {
+    super(host, name);
+  }
+
+  /**
+   * Live-migrates this VM to `destination`. Returns at once with a Migration
+   * to await, watch or cancel.
+   *
+   * @example
+   * const result = await host('a').vm('web').migrateTo('b', { maxDowntime: 300, bandwidth: '1GiB/s' });
+   * console.log(`moved in ${result.wallTimeMs} ms, paused ${result.downtimeMs} ms`);
+   */
+  migrateTo(destination: string | HostHandle, options: MigrationOptions = {}): Migration {
+    const target = typeof destination === 'string' ? this.host.sibling(destination) : destination;
+    return new Migration(this, target, options);
+  }
+}

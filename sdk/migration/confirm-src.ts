@@ -1,0 +1,27 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { log, migrationError, type MigrationContext } from './migration-context.ts';
+import { releaseMigrationLock } from './migration-lock.ts';
+import { stopAndRemoveVm } from './vm-files.ts';
+
+/**
+ * Confirm, on the source: the VM now runs on the destination, so the source
+ * QEMU (paused in `postmigrate`) is told to quit, its files are removed and
+ * the lock released.
+ */
+export async function confirmSrc(context: MigrationContext): Promise<void> {
+  const { source, vm } = context;
+  const qmp = context.srcQmp;
+  if (qmp) {
+    const status = await qmp.execute('query-status');
+    if (status.status !== 'postmigrate' && status.status !== 'paused') {
+      throw migrationError(context, 'SOURCE_NOT_POSTMIGRATE', 'unknown', `the source QEMU is ${status.status} after the migration, expected postmigrate`);
+    }
+    await qmp.execute('quit');
+    await Promise.race([qmp.closed, sleep(2000)]);
+  }
+  // The pid file may already be gone; stopAndRemoveVm waits for (or ends) the process and cleans up.
+  await stopAndRemoveVm(source, vm.name, context.sourceArgv ?? []);
+  await releaseMigrationLock(source, vm.name);
+  context.lockHeld = false;
+  log(context, 'info', `source QEMU on ${source.name} stopped and cleaned`);
+}

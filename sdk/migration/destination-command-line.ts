@@ -1,0 +1,71 @@
+/**
+ * The destination QEMU's command line, from the source's real one (read from
+ * `/proc/<pid>/cmdline`): paths under the source's runDir move to the
+ * destination's, any `-incoming` is replaced by `-incoming defer` (so that
+ * capabilities can be set before it listens), and ferry's convention
+ * (`-daemonize`, `-pidfile`, a QMP socket) is made sure of.
+ *
+ * @example
+ * destinationCommandLine(['qemu-system-x86_64', '-qmp', 'unix:/run/ferry/a/web.qmp,server=on,wait=off'],
+ *   { sourceRunDir: '/run/ferry/a', destinationRunDir: '/run/ferry/b', qmpSocket: '/run/ferry/b/web.qmp', pidFile: '/run/ferry/b/web.pid' });
+ */
+export function destinationCommandLine(
+  sourceArgv: readonly string[],
+  paths: { sourceRunDir: string; destinationRunDir: string; qmpSocket: string; pidFile: string },
+): string[] {
+  const from = paths.sourceRunDir.replace(/\/+$/, '') + '/';
+  const to = paths.destinationRunDir.replace(/\/+$/, '') + '/';
+  const argv: string[] = [];
+  for (let i = 0; i < sourceArgv.length; i++) {
+    const arg = sourceArgv[i] ?? '';
+    const option = arg.replace(/^--/, '-');
+    if (option === '-incoming') {
+      i++; // drop its value too
+      continue;
+    }
+    if (option.startsWith('-incoming=')) continue;
+    argv.push(arg.split(from).join(to));
+  }
+  const has = (name: string) => argv.some((arg) => arg === name || arg === `-${name}` || arg.startsWith(`${name}=`));
+  if (!has('-daemonize')) argv.push('-daemonize');
+  if (!has('-pidfile')) argv.push('-pidfile', paths.pidFile);
+  if (!argv.some((arg) => arg.includes(paths.qmpSocket))) argv.push('-qmp', `unix:${paths.qmpSocket},server=on,wait=off`);
+  argv.push('-incoming', 'defer');
+  return argv;
+}
+
+/** The files a QEMU command line names under `runDir` (the source's leftovers to clean after a migration). */
+export function filesUnder(argv: readonly string[], runDir: string): string[] {
+  const prefix = runDir.replace(/\/+$/, '') + '/';
+  const files = new Set<string>();
+  for (const arg of argv) {
+    for (const match of arg.matchAll(/(?:^|[=,:])(\/[^,]+)/g)) {
+      const path = match[1] ?? '';
+      if (path.startsWith(prefix) && !path.slice(prefix.length).includes('/')) files.add(path);
+    }
+  }
+  return [...files];
+}
+
+/**
+ * Pins the machine type: `-machine pc,accel=tcg` becomes
+ * `-machine pc-i440fx-7.2,accel=tcg` when the source resolved `pc` to that,
+ * so a newer QEMU on the destination does not pick a newer machine.
+ */
+export function pinMachineType(argv: readonly string[], machineType: string | undefined): string[] {
+  if (!machineType) return [...argv];
+  const pinned = [...argv];
+  for (let i = 0; i < pinned.length - 1; i++) {
+    const option = pinned[i]?.replace(/^--/, '-');
+    if (option !== '-machine' && option !== '-M') continue;
+    const fields = (pinned[i + 1] ?? '').split(',');
+    const typeIndex = fields.findIndex((field) => field.startsWith('type='));
+    if (typeIndex >= 0) fields[typeIndex] = `type=${machineType}`;
+    else if (fields[0] !== undefined && !fields[0].includes('=')) fields[0] = machineType;
+    else fields.unshift(machineType);
+    pinned[i + 1] = fields.join(',');
+    return pinned;
+  }
+  pinned.splice(1, 0, '-machine', machineType);
+  return pinned;
+}

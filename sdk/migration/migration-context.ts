@@ -1,0 +1,73 @@
+import type { Host } from '../model/host.ts';
+import type { Vm } from '../model/vm.ts';
+import type { MigrationCapabilityStatus, MigrationParameters, QmpClient } from '../qmp/index.ts';
+import { MigrationError, type VmLocation } from './migration-errors.ts';
+import type { MigrationEvents } from './migration-events.ts';
+import type { MigrationRecord } from './migration-lock.ts';
+import { assertTransition, type MigrationPhase } from './migration-phase.ts';
+import type { MigrationProgress } from './migration-progress.ts';
+import type { ResolvedMigrationOptions } from './migration-options.ts';
+
+/** Everything one migration knows as it goes; each phase adds to it, rollback reads it. */
+export interface MigrationContext {
+  id: string;
+  vm: Vm;
+  source: Host;
+  destination: Host;
+  options: ResolvedMigrationOptions;
+  rewriteCommandLine: ((argv: string[], context: { source: string; destination: string; vm: string }) => string[]) | undefined;
+  /** Aborted by cancel() or the caller's signal. Rollback never uses it. */
+  signal: AbortSignal;
+  events: MigrationEvents;
+  phase: MigrationPhase;
+  startedAt: number;
+  phaseStartedAt: number;
+  phaseTimes: Partial<Record<MigrationPhase, number>>;
+  record: MigrationRecord;
+  lockHeld: boolean;
+  sourceArgv?: string[];
+  sourceMemoryBytes?: number;
+  /** The versioned machine type the source really runs (an alias such as `pc` resolved). */
+  sourceMachineType?: string | undefined;
+  sourceWasRunning?: boolean;
+  srcQmp?: QmpClient;
+  dstQmp?: QmpClient;
+  /** Source settings before ferry changed them, restored if the VM stays there. */
+  savedSource?: { capabilities: MigrationCapabilityStatus[]; parameters: Partial<MigrationParameters> };
+  destinationLaunchAttempted: boolean;
+  destinationArgv?: string[];
+  destinationStartMs: number;
+  /** `migrate` was issued on the source. */
+  transferStarted: boolean;
+  /** The guest may have run on the destination (post-copy started, or the transfer completed). */
+  switchedOver: boolean;
+  postcopyStarted: boolean;
+  lastProgress?: MigrationProgress;
+  lastInfo?: import('../qmp/index.ts').MigrationInfo;
+}
+
+export function setPhase(context: MigrationContext, phase: MigrationPhase): void {
+  const previous = context.phase;
+  assertTransition(previous, phase);
+  const now = performance.now();
+  if (previous !== 'pending') context.phaseTimes[previous] = Math.round(now - context.phaseStartedAt);
+  context.phase = phase;
+  context.phaseStartedAt = now;
+  context.record.phase = phase;
+  context.events.emit('phase', phase, previous);
+  log(context, 'info', `phase ${phase}`);
+}
+
+export function log(context: MigrationContext, level: 'debug' | 'info' | 'warn', message: string): void {
+  context.events.emit('log', { level, message, atMs: Math.round(performance.now() - context.startedAt) });
+}
+
+/** A MigrationError for this migration, in its current phase. */
+export function migrationError(context: MigrationContext, code: string, vmState: VmLocation, message: string, cause?: unknown): MigrationError {
+  return new MigrationError(
+    code,
+    { vm: context.vm.name, source: context.source.name, destination: context.destination.name, phase: context.phase, vmState },
+    message,
+    cause === undefined ? undefined : { cause },
+  );
+}

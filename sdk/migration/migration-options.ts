@@ -1,0 +1,160 @@
+import { Ajv } from 'ajv';
+import type { MigrationCapability, MigrationParameters } from '../qmp/index.ts';
+import { parseBandwidth } from './byte-units.ts';
+import { MigrationOptionsError } from './migration-errors.ts';
+
+/** What to do when a migration's `timeout` passes. */
+export type TimeoutAction = 'cancel' | 'postcopy' | 'pause';
+
+/**
+ * What a caller may ask of one migration. Every option is described once in
+ * MIGRATION_OPTION_TABLE below: its QEMU capability or parameter, its unit,
+ * and which side it is applied on.
+ */
+export interface MigrationOptions {
+  /** The longest pause the guest may see at switchover, in ms (QEMU `downtime-limit`). Default 300. */
+  maxDowntime?: number;
+  /** Bandwidth cap, bytes/s or a string such as `'64MiB/s'`; default: unlimited (QEMU's own default, 128 MiB/s, is far below a real link). */
+  bandwidth?: number | string;
+  /** Give up (or act, see onTimeout) after this many ms of transfer. Default: 300 s + 150 s per GiB of guest RAM. */
+  timeout?: number;
+  onTimeout?: TimeoutAction;
+  /** Let QEMU throttle the guest's vCPUs when it dirties memory faster than the link sends. */
+  autoConverge?: boolean;
+  /** Send deltas of re-dirtied pages; `true`, or the cache size in bytes. */
+  xbzrle?: boolean | number;
+  /** Parallel streams; `true` (4) or the number of channels. */
+  multifd?: boolean | number;
+  /** Permission to switch to post-copy (the guest then runs on the destination before all memory arrived). */
+  postcopy?: boolean;
+  /** Return the plan of steps and touch nothing. */
+  dryRun?: boolean;
+  /** Rewrites the destination's QEMU command line after ferry's own runDir rewrite. */
+  rewriteCommandLine?: (argv: string[], context: { source: string; destination: string; vm: string }) => string[];
+  signal?: AbortSignal;
+}
+
+/** The options after validation and defaults: what the migration will really use. */
+export interface ResolvedMigrationOptions {
+  maxDowntime: number;
+  bandwidth: number | 'unlimited';
+  timeout: number | 'auto';
+  onTimeout: TimeoutAction;
+  autoConverge: boolean;
+  xbzrle: number | false;
+  multifd: number | false;
+  postcopy: boolean;
+  dryRun: boolean;
+}
+
+type Side = 'source' | 'destination' | 'both' | 'ferry';
+
+/** One row of the option table, after libvirt's qemu_migration_params.c. */
+export interface MigrationOptionRow {
+  option: keyof ResolvedMigrationOptions;
+  unit: 'ms' | 'bytes/s' | 'bytes' | 'channels' | 'flag' | 'action';
+  side: Side;
+  capability?: MigrationCapability;
+  parameter?: keyof MigrationParameters;
+  cliFlag: string;
+  description: string;
+}
+
+export const MIGRATION_OPTION_TABLE: readonly MigrationOptionRow[] = [
+  { option: 'maxDowntime', unit: 'ms', side: 'source', parameter: 'downtime-limit', cliFlag: '--max-downtime', description: 'longest pause at switchover (ms)' },
+  { option: 'bandwidth', unit: 'bytes/s', side: 'source', parameter: 'max-bandwidth', cliFlag: '--bandwidth', description: "bandwidth cap, e.g. 64MiB/s (default: unlimited)" },
+  { option: 'timeout', unit: 'ms', side: 'ferry', cliFlag: '--timeout', description: 'give up or act after this many ms' },
+  { option: 'onTimeout', unit: 'action', side: 'ferry', cliFlag: '--on-timeout', description: 'cancel | postcopy | pause' },
+  { option: 'autoConverge', unit: 'flag', side: 'source', capability: 'auto-converge', cliFlag: '--auto-converge', description: 'throttle the guest when it dirties too fast' },
+  { option: 'xbzrle', unit: 'bytes', side: 'source', capability: 'xbzrle', parameter: 'xbzrle-cache-size', cliFlag: '--xbzrle', description: 'delta-compress re-dirtied pages' },
+  { option: 'multifd', unit: 'channels', side: 'both', capability: 'multifd', parameter: 'multifd-channels', cliFlag: '--multifd', description: 'parallel streams (channels)' },
+  { option: 'postcopy', unit: 'flag', side: 'both', capability: 'postcopy-ram', cliFlag: '--postcopy', description: 'allow switching to post-copy' },
+  { option: 'dryRun', unit: 'flag', side: 'ferry', cliFlag: '--dry-run', description: 'print the plan, touch nothing' },
+];
+
+export const DEFAULT_MAX_DOWNTIME_MS = 300;
+const DEFAULT_MULTIFD_CHANNELS = 4;
+const DEFAULT_XBZRLE_CACHE = 64 * 1024 ** 2;
+// QEMU rejects max-bandwidth above SIZE_MAX/1000; 1 TiB/s is "unlimited" for any link.
+export const UNLIMITED_BANDWIDTH = 1024 ** 4;
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    maxDowntime: { type: 'number', exclusiveMinimum: 0, maximum: 2_000_000 },
+    bandwidth: { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', minLength: 1 }] },
+    timeout: { type: 'number', exclusiveMinimum: 0 },
+    onTimeout: { enum: ['cancel', 'postcopy', 'pause'] },
+    autoConverge: { type: 'boolean' },
+    xbzrle: { anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 1024 * 1024 }] },
+    multifd: { anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 1, maximum: 255 }] },
+    postcopy: { type: 'boolean' },
+    dryRun: { type: 'boolean' },
+    rewriteCommandLine: {},
+    signal: {},
+  },
+} as const;
+const validate = new Ajv({ allErrors: false, strict: false }).compile(schema);
+
+/**
+ * Validates options and fills in defaults; a bad option is a
+ * MigrationOptionsError naming it (nothing has been touched yet).
+ */
+export function resolveMigrationOptions(options: MigrationOptions = {}): ResolvedMigrationOptions {
+  if (typeof options !== 'object' || options === null) throw new MigrationOptionsError('options', 'expected an object');
+  const plain = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  if (!validate(plain)) {
+    const error = validate.errors?.[0];
+    const option = error?.instancePath.slice(1) || String(error?.params['additionalProperty'] ?? 'options');
+    const message = error?.keyword === 'additionalProperties' ? `unknown option (known: ${Object.keys(schema.properties).join(', ')})` : `${error?.message ?? 'invalid'}${error?.keyword === 'enum' ? ` (${(error.params['allowedValues'] as string[]).join(', ')})` : ''}`;
+    throw new MigrationOptionsError(option, message);
+  }
+  if (options.rewriteCommandLine !== undefined && typeof options.rewriteCommandLine !== 'function') throw new MigrationOptionsError('rewriteCommandLine', 'expected a function');
+  let bandwidth: number | 'unlimited' = 'unlimited';
+  if (options.bandwidth !== undefined) {
+    const parsed = parseBandwidth(options.bandwidth);
+    if (parsed === undefined) throw new MigrationOptionsError('bandwidth', `cannot read ${JSON.stringify(options.bandwidth)} (try 1073741824, '64MiB/s' or '10Gbit/s')`);
+    bandwidth = Math.round(parsed);
+  }
+  if (options.onTimeout === 'postcopy' && !options.postcopy) throw new MigrationOptionsError('onTimeout', "'postcopy' needs postcopy: true (permission to switch)");
+  return {
+    maxDowntime: options.maxDowntime ?? DEFAULT_MAX_DOWNTIME_MS,
+    bandwidth,
+    timeout: options.timeout ?? 'auto',
+    onTimeout: options.onTimeout ?? 'cancel',
+    autoConverge: options.autoConverge ?? false,
+    xbzrle: options.xbzrle === true ? DEFAULT_XBZRLE_CACHE : options.xbzrle || false,
+    multifd: options.multifd === true ? DEFAULT_MULTIFD_CHANNELS : options.multifd || false,
+    postcopy: options.postcopy ?? false,
+    dryRun: options.dryRun ?? false,
+  };
+}
+
+/** The capabilities each side needs, from the table. */
+export function capabilitiesFor(options: ResolvedMigrationOptions, side: 'source' | 'destination'): Array<{ capability: MigrationCapability; state: boolean }> {
+  const capabilities: Array<{ capability: MigrationCapability; state: boolean }> = [];
+  for (const row of MIGRATION_OPTION_TABLE) {
+    if (!row.capability || (row.side !== side && row.side !== 'both')) continue;
+    capabilities.push({ capability: row.capability, state: options[row.option] !== false });
+  }
+  return capabilities;
+}
+
+/** The parameters each side needs, from the table. */
+export function parametersFor(options: ResolvedMigrationOptions, side: 'source' | 'destination'): Partial<MigrationParameters> {
+  const parameters: Record<string, number> = {};
+  for (const row of MIGRATION_OPTION_TABLE) {
+    if (!row.parameter || (row.side !== side && row.side !== 'both')) continue;
+    const value = options[row.option];
+    if (row.option === 'bandwidth') parameters[row.parameter] = value === 'unlimited' ? UNLIMITED_BANDWIDTH : Number(value);
+    else if (typeof value === 'number') parameters[row.parameter] = value;
+  }
+  return parameters as Partial<MigrationParameters>;
+}
+
+/** The timeout in ms for a guest of `memoryBytes`: explicit, or 300 s + 150 s per GiB (KubeVirt's per-GiB figure). */
+export function effectiveTimeoutMs(options: ResolvedMigrationOptions, memoryBytes: number): number {
+  if (options.timeout !== 'auto') return options.timeout;
+  return 300_000 + Math.ceil((memoryBytes / 1024 ** 3) * 150_000);
+}

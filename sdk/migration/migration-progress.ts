@@ -1,0 +1,71 @@
+import type { MigrationInfo } from '../qmp/index.ts';
+import type { MigrationPhase } from './migration-phase.ts';
+import { transferState, type TransferState } from './qemu-migration-status.ts';
+
+/** One look at a migration in flight. Rates in bytes/s, times in ms. */
+export interface MigrationProgress {
+  phase: MigrationPhase;
+  transfer: TransferState;
+  /** 0–100; never runs backwards, even when the guest dirties memory faster than it is sent. */
+  percent: number;
+  transferredBytes: number;
+  remainingBytes: number;
+  totalBytes: number;
+  /** How fast the guest dirties memory. */
+  dirtyRate: number;
+  /** How fast the link carries it. */
+  throughput: number;
+  /** Pre-copy pass (QEMU's dirty-sync-count). */
+  pass: number;
+  expectedDowntimeMs: number | undefined;
+  throttlePercent: number;
+  elapsedMs: number;
+  /** Why the figures moved the way they did, when that needs saying. */
+  note?: string;
+}
+
+/**
+ * Turns `query-migrate` replies into progress. The percentage counts what
+ * has reached the destination against what it must still send, and holds
+ * still (with a note) when remaining bytes grow, rather than going back.
+ */
+export class ProgressTracker {
+  #percent = 0;
+  #lastRemaining: number | undefined;
+  #lastPass = 0;
+
+  update(info: MigrationInfo, phase: MigrationPhase, elapsedMs: number): MigrationProgress {
+    const ram = info.ram;
+    const transfer = transferState(info.status);
+    const total = ram?.total ?? 0;
+    const remaining = ram?.remaining ?? total;
+    const pass = ram?.['dirty-sync-count'] ?? 0;
+    let note: string | undefined;
+    if (transfer === 'completed') this.#percent = 100;
+    else if (total > 0) {
+      const done = Math.min(99.9, ((total - remaining) / total) * 100);
+      if (done >= this.#percent) this.#percent = done;
+      else if (this.#lastRemaining !== undefined && remaining > this.#lastRemaining) {
+        note = `pass ${pass}: the guest dirtied memory faster than the link sent it`;
+      }
+    }
+    if (pass > this.#lastPass && pass > 1 && !note) note = `pass ${pass}: re-sending ${Math.round(remaining / 1024 ** 2)} MiB the guest dirtied`;
+    this.#lastPass = pass;
+    this.#lastRemaining = remaining;
+    return {
+      phase,
+      transfer,
+      percent: Math.round(this.#percent * 10) / 10,
+      transferredBytes: ram?.transferred ?? 0,
+      remainingBytes: remaining,
+      totalBytes: total,
+      dirtyRate: (ram?.['dirty-pages-rate'] ?? 0) * (ram?.['page-size'] ?? 4096),
+      throughput: ((ram?.mbps ?? 0) * 1e6) / 8,
+      pass,
+      expectedDowntimeMs: info['expected-downtime'],
+      throttlePercent: info['cpu-throttle-percentage'] ?? 0,
+      elapsedMs: Math.round(elapsedMs),
+      ...(note !== undefined && { note }),
+    };
+  }
+}

@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import type { Host } from '../model/host.ts';
+import type { Vm } from '../model/vm.ts';
+import type { MigrationContext } from './migration-context.ts';
+import { MigrationEvents, type MigrationEventMap } from './migration-events.ts';
+import { newMigrationRecord } from './migration-lock.ts';
+import { isFinalPhase, type MigrationPhase } from './migration-phase.ts';
+import { planMigration, type MigrationStep } from './migration-plan.ts';
+import type { MigrationProgress } from './migration-progress.ts';
+import type { MigrationResult } from './migration-result.ts';
+import { resolveMigrationOptions, type MigrationOptions, type ResolvedMigrationOptions } from './migration-options.ts';
+import { TooLateError } from './migration-errors.ts';
+import { runMigration } from './run-migration.ts';
+
+/**
+ * One live migration: `await` it for the MigrationResult, listen to its
+ * events, iterate its progress, or `cancel()` it. It starts on the next
+ * turn of the event loop, so options may still be changed with `set()` and
+ * listeners added in the same tick as `migrateTo()`.
+ *
+ * @example
+ * const m = host('a').vm('web').migrateTo('b', { maxDowntime: 300 });
+ * m.on('progress', (p) => console.log(p.percent));
+ * const result = await m;
+ */
+export class Migration implements PromiseLike<MigrationResult> {
+  readonly id = randomUUID();
+  readonly vm: Vm;
+  readonly destination: Host;
+  readonly #events = new MigrationEvents();
+  readonly #cancel = new AbortController();
+  #options: MigrationOptions;
+  #context: MigrationContext | undefined;
+  readonly #result: Promise<MigrationResult>;
+
+  constructor(vm: Vm, destination: Host, options: MigrationOptions = {}) {
+    this.vm = vm;
+    this.destination = destination;
+    this.#options = { ...options };
+    // Invalid options fail the migration before anything is touched.
+    resolveMigrationOptions(this.#options);
+    this.#result = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#start());
+    // The caller may only listen to events; an unobserved failure must not crash the process.
+    this.#result.catch(() => undefined);
+  }
+
+  /** Where it is now. */
+  get phase(): MigrationPhase {
+    return this.#context?.phase ?? (this.#cancel.signal.aborted ? 'cancelled' : 'pending');
+  }
+
+  /** The options as they will be (or were) used. */
+  get options(): ResolvedMigrationOptions {
+    return this.#context?.options ?? resolveMigrationOptions(this.#options);
+  }
+
+  /** Changes options before the migration starts; afterwards a TooLateError. */
+  set(options: MigrationOptions): this {
+    if (this.#context) throw new TooLateError('set()', this.#context.phase);
+    const merged = { ...this.#options, ...options };
+    resolveMigrationOptions(merged);
+    this.#options = merged;
+    return this;
+  }
+
+  /** The steps it would take, touching nothing. */
+  plan(): MigrationStep[] {
+    return planMigration(this.vm.name, this.vm.host.name, this.destination.name, this.options);
+  }
+
+  /**
+   * Cancels it in any phase before switchover; the VM stays on the source.
+   * After switchover the migration completes and the result says so.
+   */
+  cancel(reason = 'cancelled by the caller'): void {
+    this.#cancel.abort(reason);
+  }
+
+  on<K extends keyof MigrationEventMap>(event: K, listener: (...args: MigrationEventMap[K]) => void): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  off<K extends keyof MigrationEventMap>(event: K, listener: (...args: MigrationEventMap[K]) => void): this {
+    this.#events.off(event, listener);
+    return this;
+  }
+
+  then<T = MigrationResult, E = never>(
+    onFulfilled?: ((value: MigrationResult) => T | PromiseLike<T>) | null,
+    onRejected?: ((reason: unknown) => E | PromiseLike<E>) | null,
+  ): Promise<T | E> {
+    return this.#result.then(onFulfilled, onRejected);
+  }
+
+  catch<E = never>(onRejected?: ((reason: unknown) => E | PromiseLike<E>) | null): Promise<MigrationResult | E> {
+    return this.#result.catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<MigrationResult> {
+    return this.#result.finally(onFinally);
+  }
+
+  /** Progress as it comes; ends when the migration ends (its outcome is the awaited value). */
+  async *[Symbol.asyncIterator](): AsyncGenerator<MigrationProgress> {
+    const queue: MigrationProgress[] = [];
+    let wake: (() => void) | undefined;
+    const onProgress = (progress: MigrationProgress) => {
+      queue.push(progress);
+      wake?.();
+    };
+    this.#events.on('progress', onProgress);
+    const done = this.#result.then(
+      () => undefined,
+      () => undefined,
+    );
+    let over = false;
+    void done.then(() => {
+      over = true;
+      wake?.();
+    });
+    try {
+      for (;;) {
+        const next = queue.shift();
+        if (next) {
+          yield next;
+          continue;
+        }
+        if (over) return;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    } finally {
+      this.#events.off('progress', onProgress);
+    }
+  }
+
+  async #start(): Promise<MigrationResult> {
+    const options = resolveMigrationOptions(this.#options);
+    const signal = this.#options.signal ? AbortSignal.any([this.#cancel.signal, this.#options.signal]) : this.#cancel.signal;
+    const now = performance.now();
+    const context: MigrationContext = {
+      id: this.id,
+      vm: this.vm,
+      source: this.vm.host,
+      destination: this.destination,
+      options,
+      rewriteCommandLine: this.#options.rewriteCommandLine,
+      signal,
+      events: this.#events,
+      phase: 'pending',
+      startedAt: now,
+      phaseStartedAt: now,
+      phaseTimes: {},
+      record: newMigrationRecord(this.id, this.vm.name, this.vm.host.name, this.destination.name),
+      lockHeld: false,
+      destinationLaunchAttempted: false,
+      destinationStartMs: 0,
+      transferStarted: false,
+      switchedOver: false,
+      postcopyStarted: false,
+    };
+    this.#context = context;
+    try {
+      if (options.dryRun) {
+        context.phase = 'completed';
+        return { ...emptyResult(context), status: 'planned', plan: this.plan() };
+      }
+      return await runMigration(context);
+    } finally {
+      if (isFinalPhase(context.phase)) queueMicrotask(() => this.#events.removeAll());
+    }
+  }
+}
+
+function emptyResult(context: MigrationContext): MigrationResult {
+  return {
+    status: 'planned', id: context.id, vm: context.vm.name, source: context.source.name, destination: context.destination.name,
+    wallTimeMs: 0, destinationStartMs: 0, totalTimeMs: 0, setupTimeMs: 0, downtimeMs: 0, transferredBytes: 0, passes: 0,
+    throughput: 0, postcopy: false, options: context.options, phases: {},
+  };
+}

@@ -1,0 +1,139 @@
+import { AbortedError, FerryError, throwIfAborted } from '../ferry-error.ts';
+import type { MigrationInfo } from '../qmp/index.ts';
+import { confirmSrc } from './confirm-src.ts';
+import { finishDst } from './finish-dst.ts';
+import { setPhase, type MigrationContext } from './migration-context.ts';
+import { MigrationCancelledError, MigrationError, type VmLocation } from './migration-errors.ts';
+import { acquireMigrationLock, writeMigrationRecord } from './migration-lock.ts';
+import { isTransferOver, transferState } from './qemu-migration-status.ts';
+import type { MigrationResult } from './migration-result.ts';
+import { performSrc } from './perform-src.ts';
+import { preflight, requireSourceVm } from './preflight.ts';
+import { prepareDst } from './prepare-dst.ts';
+import { rollback } from './rollback.ts';
+
+const HEARTBEAT_MS = 1000;
+
+/**
+ * Runs one migration through its phases. On any failure or cancel the VM
+ * is left running in exactly one place, and the MigrationError says which.
+ */
+export async function runMigration(context: MigrationContext): Promise<MigrationResult> {
+  let heartbeat: NodeJS.Timeout | undefined;
+  try {
+    setPhase(context, 'preflight');
+    throwIfAborted(context.signal);
+    await requireSourceVm(context);
+    // The lock first: another migration of this VM holds the QMP socket, and
+    // QEMU serves one client at a time, so only the lock can tell who it is.
+    await acquireMigrationLock(context.source, context.record, () => sourceIsMigrating(context), { signal: context.signal });
+    context.lockHeld = true;
+    heartbeat = startHeartbeat(context);
+    await preflight(context);
+    throwIfAborted(context.signal);
+
+    setPhase(context, 'prepare');
+    const uri = await prepareDst(context);
+    throwIfAborted(context.signal);
+
+    setPhase(context, 'perform');
+    const info = await performSrc(context, uri);
+
+    setPhase(context, 'finish');
+    await finishDst(context);
+    setPhase(context, 'confirm');
+    await confirmSrc(context);
+    setPhase(context, 'completed');
+    return resultOf(context, info);
+  } catch (error) {
+    clearInterval(heartbeat);
+    heartbeat = undefined;
+    const failedPhase = context.phase;
+    const location = await rollback(context);
+    const final = finalError(context, error, failedPhase, location);
+    setPhase(context, final instanceof MigrationCancelledError ? 'cancelled' : 'failed');
+    throw final;
+  } finally {
+    clearInterval(heartbeat);
+    await Promise.allSettled([context.srcQmp?.close(), context.dstQmp?.close()]);
+  }
+}
+
+/** Asked only of a stale lock: a QEMU still migrating (or holding its QMP socket) is not stale. */
+async function sourceIsMigrating(context: MigrationContext): Promise<boolean> {
+  try {
+    const info = await context.vm.qmp('query-migrate', {}, { timeoutMs: 5000 });
+    const state = transferState(info.status);
+    return state !== 'idle' && !isTransferOver(state);
+  } catch {
+    return true;
+  }
+}
+
+/** Keeps the record on the source fresh: the lock's proof of life, and what observers read. */
+function startHeartbeat(context: MigrationContext): NodeJS.Timeout {
+  let writing = false;
+  const timer = setInterval(() => {
+    if (writing || !context.lockHeld) return;
+    writing = true;
+    context.record.heartbeatAt = new Date().toISOString();
+    if (context.lastProgress) context.record.progress = context.lastProgress;
+    writeMigrationRecord(context.source, context.record)
+      .catch(() => undefined)
+      .finally(() => (writing = false));
+  }, HEARTBEAT_MS);
+  timer.unref();
+  return timer;
+}
+
+function finalError(context: MigrationContext, error: unknown, phase: MigrationContext['phase'], location: VmLocation): MigrationError {
+  const details = { vm: context.vm.name, source: context.source.name, destination: context.destination.name, phase, vmState: location };
+  const cancelled = error instanceof AbortedError || (error instanceof FerryError && (error.code === 'MIGRATION_CANCELLED' || error.code === 'MIGRATION_TIMEOUT'));
+  if (cancelled) {
+    const code = error instanceof FerryError && error.code === 'MIGRATION_TIMEOUT' ? 'MIGRATION_TIMEOUT' : 'MIGRATION_CANCELLED';
+    const why = code === 'MIGRATION_TIMEOUT' ? (error as Error).message.replace(/ \[.*$/, '') : reasonOf(context.signal);
+    return new MigrationCancelledError(code, details, `migration ${code === 'MIGRATION_TIMEOUT' ? 'timed out' : 'cancelled'}${why ? `: ${why}` : ''}`, { cause: error });
+  }
+  // Keep the original (a PreflightError, say) when it already tells the truth about the VM.
+  if (error instanceof MigrationError && error.phase === phase && error.vmState === location) return error;
+  const code = error instanceof FerryError ? error.code : 'MIGRATION_FAILED';
+  // Drop the original's own "[… phase …]" suffix: the new one states where the VM is now.
+  const message = error instanceof Error ? error.message.replace(/ \[[^\]]*phase [^\]]*\]$/, '') : String(error);
+  return new MigrationError(code, details, message, { cause: error });
+}
+
+function reasonOf(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  if (typeof reason === 'string') return reason;
+  if (reason instanceof Error && reason.name !== 'AbortError') return reason.message;
+  return '';
+}
+
+function resultOf(context: MigrationContext, info: MigrationInfo): MigrationResult {
+  const ram = info.ram;
+  const totalTimeMs = info['total-time'] ?? 0;
+  return {
+    status: 'completed',
+    id: context.id,
+    vm: context.vm.name,
+    source: context.source.name,
+    destination: context.destination.name,
+    wallTimeMs: Math.round(performance.now() - context.startedAt),
+    destinationStartMs: context.destinationStartMs,
+    totalTimeMs,
+    setupTimeMs: info['setup-time'] ?? 0,
+    downtimeMs: info.downtime ?? 0,
+    transferredBytes: ram?.transferred ?? 0,
+    passes: ram?.['dirty-sync-count'] ?? 0,
+    throughput: totalTimeMs > 0 ? Math.round(((ram?.transferred ?? 0) / totalTimeMs) * 1000) : 0,
+    postcopy: context.postcopyStarted,
+    options: context.options,
+    phases: {
+      preflight: context.phaseTimes.preflight,
+      prepare: context.phaseTimes.prepare,
+      perform: context.phaseTimes.perform,
+      finish: context.phaseTimes.finish,
+      confirm: context.phaseTimes.confirm,
+    },
+  };
+}

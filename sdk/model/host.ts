@@ -1,0 +1,150 @@
+import type { CommandResult, ExecOptions, HostTransport } from '../transport/index.ts';
+import { sh, type ShellValue } from '../transport/index.ts';
+import { throwIfAborted } from '../ferry-error.ts';
+import type { Fleet, ResolvedHostConfig } from './fleet.ts';
+import { checkVmName, vmPaths } from './vm-paths.ts';
+import { Vm } from './vm.ts';
+
+/** A VM found in a host's runDir. */
+export interface VmSummary {
+  host: string;
+  name: string;
+  pid: number | undefined;
+  /** `running` when its QEMU process exists; `stale` when only its files remain. */
+  process: 'running' | 'stale';
+  /** A migration of it is in progress (its lock exists). */
+  migrating: boolean;
+}
+
+/** What a host offers a VM: free memory, its QEMU. */
+export interface HostFacts {
+  memAvailableBytes: number;
+  memTotalBytes: number;
+  qemuVersion: string | undefined;
+  cpuFlags: string[];
+}
+
+/**
+ * A cheap, immutable handle on one configured host. Nothing is contacted
+ * until a method that needs the host is called.
+ *
+ * @example
+ * const a = host('a');
+ * console.log(await a.vms());
+ * await a.$`df -h ${dir}`;
+ */
+export class Host {
+  readonly name: string;
+  readonly #fleet: Fleet;
+
+  constructor(fleet: Fleet, name: string) {
+    this.#fleet = fleet;
+    this.name = name;
+    fleet.hostConfig(name); // unknown hosts fail here, not at first use
+  }
+
+  get config(): ResolvedHostConfig {
+    return this.#fleet.hostConfig(this.name);
+  }
+
+  get transport(): HostTransport {
+    return this.#fleet.transport(this.name);
+  }
+
+  protected get fleet(): Fleet {
+    return this.#fleet;
+  }
+
+  /** The address a destination QEMU on this host listens on for migrations. */
+  get migrationAddress(): string {
+    const config = this.config;
+    if (config.migrationAddress) return config.migrationAddress;
+    if (config.local || !config.ssh) return '127.0.0.1';
+    return sshHostPart(config.ssh);
+  }
+
+  /** Runs argv on the host (each argument quoted for its shell). */
+  exec(argv: readonly string[], options?: ExecOptions): Promise<CommandResult> {
+    return this.transport.exec(argv, options);
+  }
+
+  /**
+   * Runs a command with every interpolation quoted for a POSIX shell, as zx does locally.
+   *
+   * @example
+   * const { stdout } = await host('a').$`ls ${runDir}`;
+   */
+  $(literals: TemplateStringsArray, ...values: readonly ShellValue[]): Promise<CommandResult> {
+    return this.transport.shell(sh(literals, ...values));
+  }
+
+  /** A handle on the VM called `name` on this host (checked when used). */
+  vm(name: string): Vm {
+    return new Vm(this, checkVmName(name));
+  }
+
+  /**
+   * The VMs in this host's runDir, found by ferry's convention
+   * (`<runDir>/<vm>.pid` next to `<runDir>/<vm>.qmp`), including VMs ferry did not start.
+   */
+  async vms(options: { signal?: AbortSignal } = {}): Promise<VmSummary[]> {
+    throwIfAborted(options.signal);
+    // One round trip; NUL-separated so that any file name comes back intact.
+    const script = sh`cd ${this.config.runDir} 2>/dev/null || exit 0
+for f in *.qmp; do
+  [ -S "$f" ] || continue
+  n=\${f%.qmp}
+  p=$(cat "$n.pid" 2>/dev/null)
+  s=stale
+  if [ -n "$p" ] && [ -r "/proc/$p/stat" ]; then
+    st=$(sed 's/.*) //' "/proc/$p/stat" | cut -c1)
+    [ "$st" != Z ] && s=running
+  fi
+  m=0; [ -d "$n.migration" ] && m=1
+  printf '%s\\0%s\\0%s\\0%s\\0' "$n" "$p" "$s" "$m"
+done`;
+    const { stdout } = await this.transport.shell(script, options);
+    const fields = stdout.split('\0');
+    const vms: VmSummary[] = [];
+    for (let i = 0; i + 3 < fields.length; i += 4) {
+      const pid = Number.parseInt(fields[i + 1] ?? '', 10);
+      vms.push({
+        host: this.name,
+        name: fields[i] ?? '',
+        pid: Number.isInteger(pid) ? pid : undefined,
+        process: fields[i + 2] === 'running' ? 'running' : 'stale',
+        migrating: fields[i + 3] === '1',
+      });
+    }
+    return vms.sort((x, y) => x.name.localeCompare(y.name));
+  }
+
+  /** Free and total memory, QEMU's version and the CPU's flags, in one round trip. */
+  async facts(options: { signal?: AbortSignal } = {}): Promise<HostFacts> {
+    const script = sh`grep -E '^(MemTotal|MemAvailable):' /proc/meminfo
+echo "flags: $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2)"
+echo "qemu: $(${this.config.qemuBinary} --version 2>/dev/null | head -1)"`;
+    const { stdout } = await this.transport.shell(script, options);
+    const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(stdout)?.[1] ?? 0) * 1024;
+    return {
+      memAvailableBytes: kib('MemAvailable'),
+      memTotalBytes: kib('MemTotal'),
+      qemuVersion: /^qemu: .*?version (\d+\.\d+(?:\.\d+)?)/m.exec(stdout)?.[1],
+      cpuFlags: (/^flags: (.*)$/m.exec(stdout)?.[1] ?? '').trim().split(/\s+/).filter(Boolean),
+    };
+  }
+
+  /** The paths of `vm` on this host by ferry's convention. */
+  paths(vm: string) {
+    return vmPaths(this.config.runDir, vm);
+  }
+}
+
+/** `user@host:port` or `[v6]:port` to the host part; an alias is returned as is. */
+function sshHostPart(target: string): string {
+  const withoutUser = target.slice(target.lastIndexOf('@') + 1);
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(withoutUser);
+  if (bracketed?.[1]) return bracketed[1];
+  const colon = withoutUser.indexOf(':');
+  return colon >= 0 && withoutUser.indexOf(':', colon + 1) < 0 ? withoutUser.slice(0, colon) : withoutUser;
+}
