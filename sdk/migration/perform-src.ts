@@ -129,11 +129,14 @@ async function actOnTimeout(context: MigrationContext, timeoutMs: number, elapse
   }
 }
 
-/** QEMU fills in downtime and total-time a moment after `completed` (LAB.md): ask again until they are there. */
+/**
+ * QEMU reports `completed` a moment before it computes total-time and
+ * downtime (LAB.md); until then both read 0. Ask again until they are set.
+ */
 async function settledFigures(context: MigrationContext, info: MigrationInfo): Promise<MigrationInfo> {
   const qmp = context.srcQmp;
   let settled = info;
-  for (let i = 0; i < 100 && qmp && (settled.downtime === undefined || settled['total-time'] === undefined); i++) {
+  for (let i = 0; i < 100 && qmp && !((settled['total-time'] ?? 0) > 0); i++) {
     await sleep(10);
     settled = await qmp.execute('query-migrate');
   }

@@ -38,8 +38,8 @@ export async function rawMigrate(lab: Lab, source: string, destination: string, 
       await sleep(10);
     }
     const wallMs = performance.now() - started;
-    // downtime and total-time are filled in a moment after `completed` (LAB.md).
-    while (info['downtime'] === undefined || info['total-time'] === undefined) {
+    // total-time and downtime read 0 until a moment after `completed` (LAB.md).
+    while (!(Number(info['total-time'] ?? 0) > 0)) {
       await sleep(20);
       info = (await src.execute('query-migrate')) as Record<string, unknown>;
     }
