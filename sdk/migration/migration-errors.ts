@@ -5,7 +5,7 @@ import type { MigrationPhase } from './migration-phase.ts';
  * Where the VM runs after a migration ended, as far as ferry knows. Every
  * migration error carries it, so a caller never has to guess.
  */
-export type VmLocation = 'running-on-source' | 'paused-on-source' | 'running-on-destination' | 'unknown';
+export type VmLocation = 'running-on-source' | 'paused-on-source' | 'running-on-destination' | 'not-found' | 'unknown';
 
 /** A migration that did not complete: the phase it failed in and where the VM runs now. */
 export class MigrationError extends FerryError {
@@ -43,7 +43,8 @@ export class PreflightError extends MigrationError {
   readonly checks: PreflightCheck[];
   constructor(details: { vm: string; source: string; destination: string }, checks: PreflightCheck[], options?: { cause?: unknown }) {
     const failed = checks.filter((check) => !check.ok);
-    super('PREFLIGHT_FAILED', { ...details, phase: 'preflight', vmState: 'running-on-source' }, `preflight failed: ${failed.map((check) => check.message).join('; ')}`, options);
+    const missing = failed.some((check) => check.check === 'source-vm');
+    super('PREFLIGHT_FAILED', { ...details, phase: 'preflight', vmState: missing ? 'not-found' : 'running-on-source' }, `preflight failed: ${failed.map((check) => check.message).join('; ')}`, options);
     this.checks = checks;
   }
 }
@@ -77,6 +78,8 @@ function locationText(details: { vm: string; source: string; destination: string
       return `the VM is PAUSED on ${details.source}: resume it with \`ferry qmp ${details.source}/${details.vm} cont\` once safe`;
     case 'running-on-destination':
       return `the VM is running on ${details.destination}`;
+    case 'not-found':
+      return `no such VM on ${details.source}; nothing was changed`;
     case 'unknown':
       return `the VM's state is UNKNOWN: check ${details.source} and ${details.destination} before acting`;
   }

@@ -95,7 +95,7 @@ function finalError(context: MigrationContext, error: unknown, phase: MigrationC
     return new MigrationCancelledError(code, details, `migration ${code === 'MIGRATION_TIMEOUT' ? 'timed out' : 'cancelled'}${why ? `: ${why}` : ''}`, { cause: error });
   }
   // Keep the original (a PreflightError, say) when it already tells the truth about the VM.
-  if (error instanceof MigrationError && error.phase === phase && error.vmState === location) return error;
+  if (error instanceof MigrationError && error.phase === phase && (error.vmState === location || error.vmState === 'not-found')) return error;
   const code = error instanceof FerryError ? error.code : 'MIGRATION_FAILED';
   // Drop the original's own "[… phase …]" suffix: the new one states where the VM is now.
   const message = error instanceof Error ? error.message.replace(/ \[[^\]]*phase [^\]]*\]$/, '') : String(error);

@@ -143,7 +143,7 @@ describe('migrateTo on the lab', { timeout: 600_000 }, () => {
     assert.ok(same instanceof PreflightError && /same host/.test(same.message), String(same));
 
     const missing = await host('a').vm('ghost').migrateTo('b').then(() => undefined, (e: unknown) => e);
-    assert.ok(missing instanceof PreflightError && missing.vmState === 'running-on-source', String(missing));
+    assert.ok(missing instanceof PreflightError && missing.vmState === 'not-found', String(missing));
 
     assert.equal((await host('a').vm('idle').status()).runState, 'running');
     assert.equal(await lab.vmPid('b', 'idle'), undefined);

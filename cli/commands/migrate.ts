@@ -1,0 +1,74 @@
+import { parseArgs } from 'node:util';
+import { host, MIGRATION_OPTION_TABLE, formatBytes, type MigrationOptions, type MigrationResult } from '../../sdk/index.ts';
+import { parseVmRef, UsageError, type CliCommand } from '../cli-command.ts';
+import { EXIT } from '../exit-codes.ts';
+import { formatDuration, formatRate } from '../render/format.ts';
+import { ProgressBar } from '../render/progress-bar.ts';
+
+// The flags follow from the option table: a flag-unit option is a switch, the rest take a value.
+const flagOptions = Object.fromEntries(
+  MIGRATION_OPTION_TABLE.map((row) => [row.cliFlag.slice(2), { type: row.unit === 'flag' ? ('boolean' as const) : ('string' as const) }]),
+);
+
+/** CLI flags → MigrationOptions (validated later by the SDK, with its messages). */
+export function migrationOptionsFromFlags(values: Record<string, string | boolean | undefined>): MigrationOptions {
+  const options: Record<string, unknown> = {};
+  for (const row of MIGRATION_OPTION_TABLE) {
+    const value = values[row.cliFlag.slice(2)];
+    if (value === undefined) continue;
+    if (typeof value === 'boolean') options[row.option] = value;
+    else if (row.unit === 'ms') options[row.option] = numberOf(row.cliFlag, value);
+    else if (row.unit === 'channels' || row.unit === 'bytes') options[row.option] = value === 'on' || value === 'true' ? true : numberOf(row.cliFlag, value);
+    else options[row.option] = value;
+  }
+  return options as MigrationOptions;
+}
+
+function numberOf(flag: string, value: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number)) throw new UsageError(`${flag} takes a number, got ${JSON.stringify(value)}`);
+  return number;
+}
+
+export const command: CliCommand = {
+  name: 'migrate',
+  summary: 'live-migrate a VM to another host',
+  usage: `ferry migrate HOST/VM DEST [options] [--json]\n${MIGRATION_OPTION_TABLE.map((row) => `    ${row.cliFlag}${row.unit === 'flag' ? '' : ' VALUE'}`.padEnd(26) + row.description).join('\n')}`,
+  async run(args, io) {
+    const { values, positionals } = parseArgs({ args, options: flagOptions, allowPositionals: true, strict: true });
+    const ref = parseVmRef(positionals[0]);
+    const destination = positionals[1];
+    if (!destination) throw new UsageError('expected a destination host');
+    if (positionals.length > 2) throw new UsageError(`unexpected ${JSON.stringify(positionals[2])}`);
+    const options = migrationOptionsFromFlags(values);
+    const migration = host(ref.host).vm(ref.vm).migrateTo(destination, { ...options, signal: io.signal });
+    const bar = io.json ? undefined : new ProgressBar(io.stderr);
+    if (bar) {
+      io.stderr.write(`migrating ${ref.host}/${ref.vm} → ${destination}\n`);
+      migration.on('phase', (phase) => bar.phase(phase));
+      migration.on('progress', (progress) => bar.progress(progress));
+      migration.on('action', (action) => bar.note(`${action.action}: ${action.reason}`));
+    }
+    try {
+      const result = await migration;
+      bar?.done();
+      if (io.json) io.stdout.write(JSON.stringify({ ok: true, result }) + '\n');
+      else io.stdout.write(summary(result));
+      return EXIT.ok;
+    } finally {
+      bar?.done();
+    }
+  },
+};
+
+function summary(result: MigrationResult): string {
+  if (result.status === 'planned') {
+    return `plan for ${result.source}/${result.vm} → ${result.destination}:\n${(result.plan ?? []).map((step, i) => `  ${i + 1}. [${step.phase}, ${step.side}] ${step.action}`).join('\n')}\n`;
+  }
+  return [
+    `${result.source}/${result.vm} now runs on ${result.destination}`,
+    `  wall time   ${formatDuration(result.wallTimeMs)} (destination start ${formatDuration(result.destinationStartMs)}, transfer ${formatDuration(result.totalTimeMs)})`,
+    `  downtime    ${result.downtimeMs} ms (limit ${result.options.maxDowntime} ms)`,
+    `  transferred ${formatBytes(result.transferredBytes)} in ${result.passes} passes at ${formatRate(result.throughput)}`,
+  ].join('\n') + '\n';
+}

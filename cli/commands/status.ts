@@ -1,0 +1,16 @@
+import { host } from '../../sdk/index.ts';
+import { parseVmRef, type CliCommand } from '../cli-command.ts';
+import { EXIT } from '../exit-codes.ts';
+
+export const command: CliCommand = {
+  name: 'status',
+  summary: "a VM's QEMU pid and run state",
+  usage: 'ferry status HOST/VM [--json]',
+  async run(args, io) {
+    const ref = parseVmRef(args[0]);
+    const status = await host(ref.host).vm(ref.vm).status({ signal: io.signal });
+    if (io.json) io.stdout.write(JSON.stringify({ ok: true, ...status }) + '\n');
+    else io.stdout.write(`${status.host}/${status.name}: ${status.runState} (pid ${status.pid})\n`);
+    return EXIT.ok;
+  },
+};
