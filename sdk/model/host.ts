@@ -1,5 +1,5 @@
 import type { CommandResult, ExecOptions, HostTransport } from '../transport/index.ts';
-import { sh, type ShellValue } from '../transport/index.ts';
+import { sh, SshTransport, type ShellValue } from '../transport/index.ts';
 import { throwIfAborted } from '../ferry-error.ts';
 import type { Fleet, ResolvedHostConfig } from './fleet.ts';
 import { checkVmName, vmPaths } from './vm-paths.ts';
@@ -60,6 +60,9 @@ export class Host {
     const config = this.config;
     if (config.migrationAddress) return config.migrationAddress;
     if (config.local || !config.ssh) return '127.0.0.1';
+    // The address ssh really connects to: an alias resolved through the SSH config.
+    const transport = this.transport;
+    if (transport instanceof SshTransport && transport.settings) return transport.settings.host;
     return sshHostPart(config.ssh);
   }
 
