@@ -8,7 +8,7 @@ export const smokeInfoFile = `${lab.settings.runRoot}/smoke.json`;
 
 if (process.argv[2] === 'up') {
   await lab.up();
-  const vm = await lab.startVm('a', 'smoke', { memoryMiB: 256 });
+  const vm = await lab.startVm('a', 'smoke', { memoryMiB: 256, dirtyMiB: 32, dirtyRateMBps: 10 });
   await writeFile(smokeInfoFile, JSON.stringify({ settings: lab.settings, vm }));
   console.log(`smoke lab: a/smoke at ${vm.address}`);
 } else if (process.argv[2] === 'down') {

@@ -1,36 +1,70 @@
-// The smoke suite: the same script under Node, Deno and Bun. It needs the
-// lab that smoke-lab.ts brings up, and prints "N passed, N failed".
+// The smoke suite: the same script under Node, Deno and Bun against the lab
+// that smoke-lab.ts brings up. It prints "N passed, N failed".
 import { readFileSync } from 'node:fs';
-import * as ferry from '../../sdk/index.ts';
+import { configure, disconnect, host, hosts, PreflightError } from '../../sdk/index.ts';
+import { QmpClient } from '../../sdk/qmp/index.ts';
+import { SshTransport } from '../../sdk/transport/index.ts';
 import { Lab } from '../lab/lab.ts';
 import { Probe } from '../lab/probe.ts';
-import { RawQmp } from '../lab/raw-qmp.ts';
 
 const runtime = 'Deno' in globalThis ? 'deno' : 'Bun' in globalThis ? 'bun' : 'node';
-const info = JSON.parse(readFileSync('/run/ferry-test/smoke.json', 'utf8'));
+const info = JSON.parse(readFileSync(process.env['FERRY_SMOKE_INFO'] ?? '/run/ferry-test/smoke.json', 'utf8'));
 const lab = new Lab(info.settings);
+configure(lab.ferryConfig());
 const checks: [string, () => Promise<void>][] = [];
 const check = (name: string, fn: () => Promise<void>) => checks.push([name, fn]);
+const vmName = info.vm.name as string;
+/** Where the smoke VM runs now (a previous runtime's run may have left it on either host). */
+const home = async () => ((await host('a').vm(vmName).pid()) ? 'a' : 'b');
 
-check('the public entry loads', async () => {
-  if (typeof ferry.FerryError !== 'function') throw new Error('FerryError is not exported');
+check('the SDK lists the lab hosts and finds the VM by convention', async () => {
+  if (hosts().length < 2) throw new Error('fewer than two hosts');
+  const all = [...(await host('a').vms()), ...(await host('b').vms())];
+  if (!all.some((vm) => vm.name === vmName && vm.process === 'running')) throw new Error(JSON.stringify(all));
 });
 
-check('ssh2 reaches a lab host and QMP answers through a stream-local forward', async () => {
-  const qmp = await RawQmp.connect(lab, 'a', info.vm.qmpSocket);
+check('QmpClient over an ssh2 stream-local channel', async () => {
+  const transport = new SshTransport({ target: await home(), configFile: lab.sshConfigFile });
   try {
-    const status = (await qmp.execute('query-status')) as { status: string };
+    const qmp = await QmpClient.connect(await transport.openUnixSocket(`${lab.runDir(await home())}/${vmName}.qmp`));
+    const status = await qmp.execute('query-status');
+    await qmp.close();
     if (status.status !== 'running') throw new Error(`status ${status.status}`);
   } finally {
-    qmp.close();
+    await transport.close();
   }
 });
 
-check('the guest answers the probe', async () => {
+check('a live migration there and back keeps the guest answering', async () => {
+  const from = await home();
+  const to = from === 'a' ? 'b' : 'a';
   const probe = new Probe(info.vm.address);
   await probe.start(1, 10_000);
-  const report = await probe.finish(50);
-  if (report.received === 0 || report.counterWentBackwards) throw new Error(JSON.stringify(report));
+  const there = await host(from).vm(vmName).migrateTo(to, { maxDowntime: 300 });
+  const back = await host(to).vm(vmName).migrateTo(from);
+  const report = await probe.finish(100);
+  if (there.status !== 'completed' || back.status !== 'completed') throw new Error('not completed');
+  if (report.counterWentBackwards || report.received === 0) throw new Error(JSON.stringify(report));
+});
+
+check('a bad request is a typed error', async () => {
+  const error = await host('a').vm('no-such-vm').migrateTo('b').then(() => undefined, (e: unknown) => e);
+  if (!(error instanceof PreflightError)) throw new Error(`expected PreflightError, got ${String(error)}`);
+});
+
+check('the CLI lists VMs with --json and exits 0', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const { PassThrough } = await import('node:stream');
+  const { main } = await import('../../cli/main.ts');
+  const configFile = `${lab.stateDir}/smoke-ferry.json`;
+  writeFileSync(configFile, JSON.stringify(lab.ferryConfig()));
+  const stdout = new PassThrough();
+  let text = '';
+  stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const code = await main(['--config', configFile, 'ls', '--json'], { stdout, stderr: new PassThrough() });
+  const parsed = JSON.parse(text) as { ok: boolean; vms: { name: string }[] };
+  if (code !== 0 || !parsed.ok || !parsed.vms.some((vm) => vm.name === vmName)) throw new Error(`exit ${code}: ${text}`);
+  configure(lab.ferryConfig());
 });
 
 let passed = 0;
@@ -45,5 +79,6 @@ for (const [name, fn] of checks) {
     console.log(`not ok - [${runtime}] ${name}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
+await disconnect();
 console.log(`${runtime}: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
