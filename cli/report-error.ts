@@ -39,5 +39,7 @@ export function exitCodeFor(error: unknown): ExitCode {
     return EXIT.usage;
   }
   if (error instanceof TransportError && !(error instanceof CommandFailedError)) return EXIT.unreachable;
+  // node:util parseArgs: an unknown flag or a missing value.
+  if (error instanceof Error && String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) return EXIT.usage;
   return EXIT.failed;
 }
