@@ -15,6 +15,7 @@ export { ferryConfigSchema } from './model/config-schema.ts';
 export { FerryError, AbortedError } from './ferry-error.ts';
 export { ConfigError, UnknownHostError, VmNotFoundError, InvalidNameError } from './model/model-errors.ts';
 export { MigrationError, PreflightError, MigrationCancelledError, MigrationOptionsError, TooLateError } from './migration/migration-errors.ts';
+export { MigrationNotSteerableError } from './migration/steer-src.ts';
 export {
   TransportError, CommandFailedError, CommandTimeoutError, SshConnectError, SshAuthError, HostKeyUnknownError,
   HostKeyMismatchError, HostKeyRevokedError, SshConnectionLostError, SshConfigError, ChannelOpenError, TransportClosedError,

@@ -11,6 +11,7 @@ import type { MigrationResult } from './migration-result.ts';
 import { resolveMigrationOptions, type MigrationOptions, type ResolvedMigrationOptions } from './migration-options.ts';
 import { TooLateError } from './migration-errors.ts';
 import { runMigration } from './run-migration.ts';
+import { setMaxDowntimeSrc, startPostcopySrc } from './steer-src.ts';
 
 /**
  * One live migration: `await` it for the MigrationResult, listen to its
@@ -74,6 +75,29 @@ export class Migration implements PromiseLike<MigrationResult> {
    */
   cancel(reason = 'cancelled by the caller'): void {
     this.#cancel.abort(reason);
+  }
+
+  /**
+   * Raises (or lowers) the downtime limit while the transfer runs, so that
+   * QEMU may switch over sooner; restored with the other settings if the
+   * VM stays on the source. Announced as an 'action' event.
+   *
+   * @example
+   * await m.setMaxDowntime(1000);
+   */
+  setMaxDowntime(ms: number, reason = 'requested by the caller'): Promise<void> {
+    return setMaxDowntimeSrc(this.#context, ms, reason);
+  }
+
+  /**
+   * Switches to post-copy now: the guest runs on the destination while the
+   * rest of its memory follows. Needs `postcopy: true` from the start.
+   *
+   * @example
+   * await m.startPostcopy();
+   */
+  startPostcopy(reason = 'requested by the caller'): Promise<void> {
+    return startPostcopySrc(this.#context, reason);
   }
 
   on<K extends keyof MigrationEventMap>(event: K, listener: (...args: MigrationEventMap[K]) => void): this {

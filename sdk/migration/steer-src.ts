@@ -1,0 +1,47 @@
+import { FerryError } from '../ferry-error.ts';
+import type { MigrationContext } from './migration-context.ts';
+import { MigrationOptionsError } from './migration-errors.ts';
+import type { MigrationPhase } from './migration-phase.ts';
+import { resolveMigrationOptions } from './migration-options.ts';
+
+/** A migration can be steered only while its transfer runs (phase perform, before switchover). */
+export class MigrationNotSteerableError extends FerryError {
+  readonly phase: MigrationPhase;
+  constructor(what: string, phase: MigrationPhase, why: string) {
+    super('MIGRATION_NOT_STEERABLE', `${what}: ${why} (phase ${phase})`);
+    this.phase = phase;
+  }
+}
+
+/**
+ * Steering happens over the source QMP connection the migration already
+ * holds: QEMU serves one QMP client per socket, so nobody else could.
+ * Each step is announced as an 'action' event, like a policy's.
+ */
+export async function setMaxDowntimeSrc(context: MigrationContext | undefined, ms: number, reason: string): Promise<void> {
+  const qmp = transferQmp(context, 'setMaxDowntime()');
+  const { maxDowntime } = resolveMigrationOptions({ maxDowntime: ms });
+  await qmp.execute('migrate-set-parameters', { 'downtime-limit': maxDowntime });
+  context!.options = { ...context!.options, maxDowntime };
+  announce(context!, `downtime limit ${maxDowntime} ms`, reason);
+}
+
+export async function startPostcopySrc(context: MigrationContext | undefined, reason: string): Promise<void> {
+  const qmp = transferQmp(context, 'startPostcopy()');
+  if (!context!.options.postcopy) throw new MigrationOptionsError('postcopy', 'post-copy was not allowed when this migration started (start it with postcopy: true)');
+  await qmp.execute('migrate-start-postcopy');
+  announce(context!, 'switch to post-copy', reason);
+}
+
+function transferQmp(context: MigrationContext | undefined, what: string) {
+  if (!context) throw new MigrationNotSteerableError(what, 'pending', 'the transfer has not started');
+  if (context.phase !== 'perform' || !context.transferStarted || !context.srcQmp) {
+    throw new MigrationNotSteerableError(what, context.phase, context.switchedOver ? 'the VM has already switched over' : 'the transfer is not running');
+  }
+  if (context.switchedOver) throw new MigrationNotSteerableError(what, context.phase, 'the VM has already switched over');
+  return context.srcQmp;
+}
+
+function announce(context: MigrationContext, action: string, reason: string): void {
+  context.events.emit('action', { action, reason, atMs: Math.round(performance.now() - context.startedAt) });
+}
