@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { log, migrationError, type MigrationContext } from './migration-context.ts';
-import { releaseMigrationLock } from './migration-lock.ts';
 import { stopAndRemoveVm } from './vm-files.ts';
 
 /**
@@ -19,9 +18,8 @@ export async function confirmSrc(context: MigrationContext): Promise<void> {
     await qmp.execute('quit');
     await Promise.race([qmp.closed, sleep(2000)]);
   }
-  // The pid file may already be gone; stopAndRemoveVm waits for (or ends) the process and cleans up.
-  await stopAndRemoveVm(source, vm.name, context.sourceArgv ?? []);
-  await releaseMigrationLock(source, vm.name);
+  // The pid file may already be gone; stopAndRemoveVm waits for (or ends) the process and cleans up, lock included.
   context.lockHeld = false;
+  await stopAndRemoveVm(source, vm.name, context.sourceArgv ?? [], [vm.paths.migrationLock]);
   log(context, 'info', `source QEMU on ${source.name} stopped and cleaned`);
 }

@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import type { Host } from '../model/host.ts';
 import { sh } from '../transport/index.ts';
-import { MigrationError } from './migration-errors.ts';
 
 /** The record ferry keeps on the source host while it migrates a VM: a lock, and what observers read. */
 export interface MigrationRecord {
@@ -19,40 +18,6 @@ export interface MigrationRecord {
 
 // A controller that stopped heartbeating this long ago is taken to be gone.
 export const STALE_LOCK_MS = 30_000;
-
-/**
- * Takes the migration lock of `vm` on its source host: `mkdir` of
- * `<runDir>/<vm>.migration` is atomic, and the directory survives a crashed
- * controller. A lock whose heartbeat is older than STALE_LOCK_MS is taken
- * over only when `isQemuMigrating()` says QEMU has no migration in flight.
- */
-export async function acquireMigrationLock(
-  source: Host,
-  record: MigrationRecord,
-  isQemuMigrating: () => Promise<boolean>,
-  options: { signal?: AbortSignal } = {},
-): Promise<void> {
-  const paths = source.paths(record.vm);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const script = sh`mkdir ${paths.migrationLock} 2>/dev/null || { cat ${paths.migrationStatus} 2>/dev/null; exit 3; }`;
-    const result = await source.transport.shell(script, { ...options, allowFailure: true });
-    if (result.exitCode === 0) {
-      await writeMigrationRecord(source, record, options);
-      return;
-    }
-    const holder = parseRecord(result.stdout);
-    const age = holder ? Date.now() - Date.parse(holder.heartbeatAt) : Number.POSITIVE_INFINITY;
-    if (age < STALE_LOCK_MS || (await isQemuMigrating())) {
-      const who = holder ? `migration ${holder.id} to ${holder.destination} by ${holder.controller.host} pid ${holder.controller.pid}, last heartbeat ${Math.round(age / 1000)} s ago` : 'an unreadable lock';
-      throw new MigrationError(
-        'MIGRATION_IN_PROGRESS',
-        { vm: record.vm, source: record.source, destination: record.destination, phase: 'preflight', vmState: 'running-on-source' },
-        `another migration of this VM is in progress (${who}); if it is really gone, remove ${paths.migrationLock} on ${source.name}`,
-      );
-    }
-    await releaseMigrationLock(source, record.vm, options);
-  }
-}
 
 /** Writes the record atomically (write then rename), so a reader never sees half of it. */
 export async function writeMigrationRecord(source: Host, record: MigrationRecord, options: { signal?: AbortSignal } = {}): Promise<void> {

@@ -1,5 +1,5 @@
 import { throwIfAborted } from '../ferry-error.ts';
-import type { HostFacts } from '../model/host.ts';
+import { destinationFacts, type DestinationFacts } from './destination-facts.ts';
 import { isTransferOver, transferState } from './qemu-migration-status.ts';
 import { log, type MigrationContext } from './migration-context.ts';
 import { PreflightError, type PreflightCheck } from './migration-errors.ts';
@@ -15,24 +15,6 @@ export interface SourceFacts {
   machineType: string | undefined;
   accelerator: string;
   cpuFlags: string[];
-}
-
-/** The VM must run on the source before anything else is done (even the lock, which lives beside it). */
-export async function requireSourceVm(context: MigrationContext): Promise<void> {
-  const { source, destination, vm } = context;
-  const details = { vm: vm.name, source: source.name, destination: destination.name };
-  if (source.name === destination.name) {
-    throw new PreflightError(details, [{ check: 'distinct-hosts', ok: false, message: `source and destination are the same host (${source.name})` }]);
-  }
-  let pid: number | undefined;
-  try {
-    pid = await vm.pid({ signal: context.signal });
-  } catch (cause) {
-    throw new PreflightError(details, [{ check: 'source-reachable', ok: false, message: `cannot use ${source.name}: ${reason(cause)}` }], { cause });
-  }
-  if (pid === undefined) {
-    throw new PreflightError(details, [{ check: 'source-vm', ok: false, message: `no VM '${vm.name}' runs on ${source.name} (no live pid in ${vm.paths.pid})` }]);
-  }
 }
 
 /**
@@ -55,17 +37,16 @@ export async function preflight(context: MigrationContext): Promise<void> {
     throw new PreflightError(details, checks, { cause: src.status === 'rejected' ? src.reason : dst.status === 'rejected' ? dst.reason : undefined });
   }
   if (src.status === 'fulfilled') {
-    context.sourceArgv = src.value.argv;
     context.sourceMemoryBytes = src.value.memoryBytes;
     context.sourceMachineType = src.value.machineType;
   }
   for (const check of checks) log(context, 'debug', `preflight ${check.check}: ${check.message}`);
 }
 
-/** The source side: the VM runs (its QEMU answers), is not migrating already; its command line, RAM, QEMU version. */
+/** The source side: its QEMU answers and is not migrating already; its RAM, QEMU version, machine. (claimSourceVm read its command line.) */
 async function preflightSrc(context: MigrationContext): Promise<SourceFacts> {
   const { vm, signal } = context;
-  const argv = await vm.commandLine({ signal });
+  const argv = context.sourceArgv ?? [];
   const qmp = await vm.connectQmp({ signal });
   context.srcQmp = qmp;
   const [status, migration, memory, machines] = await Promise.all([
@@ -97,23 +78,8 @@ async function preflightSrc(context: MigrationContext): Promise<SourceFacts> {
   };
 }
 
-interface DestinationFacts extends HostFacts {
-  machineTypes: string[];
-  vmAlreadyThere: number | undefined;
-}
-
-async function preflightDstFacts(context: MigrationContext): Promise<DestinationFacts> {
-  const { destination, vm, signal } = context;
-  const [facts, machines, existing] = await Promise.all([
-    destination.facts({ signal }),
-    destination.exec([destination.config.qemuBinary, '-machine', 'help'], { signal, allowFailure: true }),
-    destination.vm(vm.name).pid({ signal }),
-  ]);
-  return {
-    ...facts,
-    machineTypes: machines.stdout.split('\n').map((line) => line.split(/\s+/)[0] ?? '').filter(Boolean),
-    vmAlreadyThere: existing,
-  };
+function preflightDstFacts(context: MigrationContext): Promise<DestinationFacts> {
+  return destinationFacts(context.destination, context.vm.name, { signal: context.signal });
 }
 
 function compare(context: MigrationContext, src: SourceFacts, dst: DestinationFacts): PreflightCheck[] {

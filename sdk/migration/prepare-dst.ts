@@ -23,11 +23,10 @@ export async function prepareDst(context: MigrationContext): Promise<string> {
   if (context.rewriteCommandLine) argv = context.rewriteCommandLine(argv, { source: source.name, destination: destination.name, vm: vm.name });
   context.destinationArgv = argv;
 
-  // Leftovers of an earlier failed attempt would stop QEMU from binding its socket.
-  await destination.transport.shell(sh`mkdir -p ${destination.config.runDir} && rm -f ${dstPaths.qmp} ${dstPaths.pid}`, { signal });
   context.destinationLaunchAttempted = true;
   log(context, 'debug', `launching on ${destination.name}: ${argv.join(' ')}`);
-  const launch = await destination.exec(argv, { signal, allowFailure: true });
+  // Leftovers of an earlier failed attempt would stop QEMU from binding its socket.
+  const launch = await destination.transport.shell(sh`mkdir -p ${destination.config.runDir} && rm -f ${dstPaths.qmp} ${dstPaths.pid} && exec ${argv}`, { signal, allowFailure: true });
   if (launch.exitCode !== 0) {
     const why = launch.stderr.trim().split('\n').at(-1) || `exit code ${launch.exitCode}`;
     throw migrationError(context, 'DESTINATION_LAUNCH_FAILED', 'running-on-source', `QEMU did not start on ${destination.name}: ${why}`);

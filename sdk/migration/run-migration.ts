@@ -4,11 +4,12 @@ import { confirmSrc } from './confirm-src.ts';
 import { finishDst } from './finish-dst.ts';
 import { setPhase, type MigrationContext } from './migration-context.ts';
 import { MigrationCancelledError, MigrationError, type VmLocation } from './migration-errors.ts';
-import { acquireMigrationLock, writeMigrationRecord } from './migration-lock.ts';
+import { writeMigrationRecord } from './migration-lock.ts';
 import { isTransferOver, transferState } from './qemu-migration-status.ts';
 import type { MigrationResult } from './migration-result.ts';
 import { performSrc } from './perform-src.ts';
-import { preflight, requireSourceVm } from './preflight.ts';
+import { preflight } from './preflight.ts';
+import { claimSourceVm } from './source-claim.ts';
 import { prepareDst } from './prepare-dst.ts';
 import { rollback } from './rollback.ts';
 
@@ -23,11 +24,9 @@ export async function runMigration(context: MigrationContext): Promise<Migration
   try {
     setPhase(context, 'preflight');
     throwIfAborted(context.signal);
-    await requireSourceVm(context);
     // The lock first: another migration of this VM holds the QMP socket, and
     // QEMU serves one client at a time, so only the lock can tell who it is.
-    await acquireMigrationLock(context.source, context.record, () => sourceIsMigrating(context), { signal: context.signal });
-    context.lockHeld = true;
+    await claimSourceVm(context, () => sourceIsMigrating(context));
     heartbeat = startHeartbeat(context);
     await preflight(context);
     throwIfAborted(context.signal);
