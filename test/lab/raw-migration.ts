@@ -3,7 +3,7 @@ import type { GuestSpec, Lab } from './lab.ts';
 import { RawQmp } from './raw-qmp.ts';
 
 export interface RawMigrationFigures {
-  /** Wall time from `migrate` to `completed`, as the script saw it. */
+  /** Wall time from `migrate` until the guest runs on the destination, as the script saw it. */
   wallMs: number;
   /** Time to start the destination QEMU and connect to it (not part of wallMs). */
   destinationStartMs: number;
@@ -37,14 +37,17 @@ export async function rawMigrate(lab: Lab, source: string, destination: string, 
       if (info['status'] === 'failed' || info['status'] === 'cancelled') throw new Error(`raw migration ${info['status']}: ${JSON.stringify(info)}`);
       await sleep(10);
     }
+    // Done when the guest runs on the destination (it is `inmigrate` for a moment after `completed`).
+    for (let status = ''; status !== 'running'; await sleep(5)) {
+      status = ((await dst.execute('query-status')) as { status: string }).status;
+      if (status !== 'running' && status !== 'inmigrate') throw new Error(`raw migration: destination is ${status}`);
+    }
     const wallMs = performance.now() - started;
     // total-time and downtime read 0 until a moment after `completed` (LAB.md).
     while (!(Number(info['total-time'] ?? 0) > 0)) {
       await sleep(20);
       info = (await src.execute('query-migrate')) as Record<string, unknown>;
     }
-    const status = (await dst.execute('query-status')) as { status: string };
-    if (status.status !== 'running') throw new Error(`raw migration: destination is ${status.status}`);
     await src.execute('quit').catch(() => undefined);
     const ram = info['ram'] as { transferred: number };
     return {
