@@ -11,6 +11,7 @@ export { MIGRATION_OPTION_TABLE } from './migration/migration-options.ts';
 export { parseBandwidth, formatBytes } from './migration/byte-units.ts';
 export { readMigrationRecords } from './migration/migration-lock.ts';
 export { ferryConfigSchema } from './model/config-schema.ts';
+export { Evacuation, EvacuationOptionsError, MAINTENANCE_MARKER, readJournal, defaultJournalPath } from './evacuation/index.ts';
 
 export { FerryError, AbortedError } from './ferry-error.ts';
 export { ConfigError, UnknownHostError, VmNotFoundError, InvalidNameError } from './model/model-errors.ts';
@@ -35,3 +36,7 @@ export type { MigrationAction, MigrationLogEntry, MigrationEventMap } from './mi
 export type { VmLocation, PreflightCheck } from './migration/migration-errors.ts';
 export type { MigrationRecord } from './migration/migration-lock.ts';
 export type { CommandResult, ExecOptions, HostTransport } from './transport/host-transport.ts';
+export type {
+  EvacuateOptions, EvacuationOrder, EvacuationReport, VmOutcome, MovedVm, FailedVm, SkippedVm, PlannedVm, EvacuationEventMap, EvacuationLogEntry,
+  MaintenanceMark, JournalEntry, JournalLine,
+} from './evacuation/index.ts';

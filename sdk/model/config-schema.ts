@@ -23,14 +23,22 @@ export interface HostConfig {
   tags?: string[];
   /** A host in maintenance receives no VMs. */
   maintenance?: boolean;
+  /**
+   * The most guest RAM placement may put on this host, all its VMs together:
+   * bytes, or a string such as `'8GiB'`. Default: only its free memory limits it.
+   */
+  memoryBudget?: number | string;
 }
 
 export interface FerryConfig {
   hosts: Record<string, HostConfig>;
+  /** Anti-affinity groups: group name → VM names, no two of which may run on one host. */
+  antiAffinity?: Record<string, string[]>;
 }
 
 const hostName = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
 const absolutePath = '^/';
+const memorySize = '^\\s*\\d+(\\.\\d+)?\\s*([KMGT]i?B|B)?\\s*$';
 
 /** The JSON Schema of a ferry config file (`FERRY_CONFIG`, else `./ferry.json`). */
 export const ferryConfigSchema = {
@@ -58,8 +66,13 @@ export const ferryConfigSchema = {
           qemuBinary: { type: 'string', minLength: 1 },
           tags: { type: 'array', items: { type: 'string', minLength: 1 } },
           maintenance: { type: 'boolean' },
+          memoryBudget: { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: memorySize }] },
         },
       },
+    },
+    antiAffinity: {
+      type: 'object',
+      additionalProperties: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
     },
   },
 } as const;
