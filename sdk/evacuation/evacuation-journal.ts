@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -33,6 +33,7 @@ export function defaultJournalPath(host: string, env: NodeJS.ProcessEnv = proces
 export class Journal {
   readonly path: string;
   readonly run: string;
+  #checked = false;
 
   constructor(path: string, run: string) {
     this.path = path;
@@ -40,8 +41,32 @@ export class Journal {
   }
 
   append(entry: JournalEntry): void {
-    mkdirSync(dirname(this.path), { recursive: true });
-    appendFileSync(this.path, `${JSON.stringify({ at: new Date().toISOString(), run: this.run, ...entry })}\n`);
+    let prefix = '';
+    if (!this.#checked) {
+      mkdirSync(dirname(this.path), { recursive: true });
+      // A line torn by a crash must not swallow the first line of the run that resumes.
+      prefix = endsTorn(this.path) ? '\n' : '';
+      this.#checked = true;
+    }
+    appendFileSync(this.path, `${prefix}${JSON.stringify({ at: new Date().toISOString(), run: this.run, ...entry })}\n`);
+  }
+}
+
+function endsTorn(path: string): boolean {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return false;
+  }
+  if (size === 0) return false;
+  const fd = openSync(path, 'r');
+  try {
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    closeSync(fd);
   }
 }
 
