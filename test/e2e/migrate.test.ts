@@ -2,10 +2,10 @@
 // probe while they move, and every failure leaving the VM in exactly one place.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import {
-  configure, disconnect, host, InvalidNameError, MigrationCancelledError, MigrationError, MigrationOptionsError, PreflightError, UnknownHostError,
+  configure, disconnect, host, InvalidNameError, MigrationCancelledError, MigrationError, MigrationOptionsError, PreflightError, readMigrationRecords, UnknownHostError,
   type MigrationProgress,
 } from '../../sdk/index.ts';
 import { Probe } from '../lab/probe.ts';
@@ -177,8 +177,28 @@ describe('migrateTo on the lab', { timeout: 600_000 }, () => {
     assert.ok(second instanceof MigrationError, String(second));
     assert.equal(second.code, 'MIGRATION_IN_PROGRESS');
     assert.equal(second.vmState, 'running-on-source');
+    // Observers in other processes read the record the migration keeps on its source.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const records = await readMigrationRecords(host('a'));
+    assert.equal(records.length, 1);
+    assert.equal(records[0]?.vm, 'slow');
+    assert.equal(records[0]?.destination, 'b');
+    assert.equal(records[0]?.phase, 'perform');
+    assert.ok(records[0]?.progress, 'the record carries progress');
     first.cancel();
     await first.then(() => undefined, () => undefined);
     assert.equal(await lab.vmPid('c', 'slow'), undefined);
+    assert.deepEqual(await readMigrationRecords(host('a')), []);
+  });
+
+  test("a lock left by a crashed controller is taken over once its heartbeat is stale and QEMU is not migrating", async () => {
+    await lab.startVm('a', 'idle', { memoryMiB: 256 });
+    const lockDir = `${lab.runDir('a')}/idle.migration`;
+    mkdirSync(lockDir);
+    const old = new Date(Date.now() - 60_000).toISOString();
+    writeFileSync(`${lockDir}/status.json`, JSON.stringify({ id: 'crashed', vm: 'idle', source: 'a', destination: 'c', controller: { host: 'gone', pid: 1 }, startedAt: old, heartbeatAt: old, phase: 'perform' }));
+    const result = await host('a').vm('idle').migrateTo('b');
+    assert.equal(result.status, 'completed');
+    assert.equal(existsSync(lockDir), false);
   });
 });
