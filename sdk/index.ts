@@ -14,7 +14,7 @@ export { ferryConfigSchema } from './model/config-schema.ts';
 export { Evacuation, EvacuationOptionsError, MAINTENANCE_MARKER, readJournal, defaultJournalPath } from './evacuation/index.ts';
 
 export { FerryError, AbortedError } from './ferry-error.ts';
-export { ConfigError, UnknownHostError, VmNotFoundError, InvalidNameError } from './model/model-errors.ts';
+export { ConfigError, UnknownHostError, VmNotFoundError, InvalidNameError, VmAlreadyRunningError, VmLaunchError } from './model/model-errors.ts';
 export { MigrationError, PreflightError, MigrationCancelledError, MigrationOptionsError, TooLateError } from './migration/migration-errors.ts';
 export { MigrationNotSteerableError } from './migration/steer-src.ts';
 export {

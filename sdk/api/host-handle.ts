@@ -20,6 +20,18 @@ export class HostHandle extends Host {
     return new VmHandle(this, checkVmName(name));
   }
 
+  /**
+   * Starts a VM here by ferry's convention (see Host.launch).
+   *
+   * @example
+   * const web = await host('a').launch('web', ['-m', '1024', '-drive', 'file=/var/lib/vms/web.qcow2,if=virtio']);
+   * await web.migrateTo('b');
+   */
+  override async launch(name: string, qemuArgs: readonly string[], options: { signal?: AbortSignal } = {}): Promise<VmHandle> {
+    await super.launch(name, qemuArgs, options);
+    return this.vm(name);
+  }
+
   /** Another host of the same fleet. */
   sibling(name: string): HostHandle {
     return new HostHandle(this.fleet, name);

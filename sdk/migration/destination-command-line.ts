@@ -1,3 +1,5 @@
+import { withRunDirConvention } from '../model/qemu-convention.ts';
+
 /**
  * The destination QEMU's command line, from the source's real one (read from
  * `/proc/<pid>/cmdline`): paths under the source's runDir move to the
@@ -26,12 +28,7 @@ export function destinationCommandLine(
     if (option.startsWith('-incoming=')) continue;
     argv.push(arg.split(from).join(to));
   }
-  const has = (name: string) => argv.some((arg) => arg === name || arg === `-${name}` || arg.startsWith(`${name}=`));
-  if (!has('-daemonize')) argv.push('-daemonize');
-  if (!has('-pidfile')) argv.push('-pidfile', paths.pidFile);
-  if (!argv.some((arg) => arg.includes(paths.qmpSocket))) argv.push('-qmp', `unix:${paths.qmpSocket},server=on,wait=off`);
-  argv.push('-incoming', 'defer');
-  return argv;
+  return [...withRunDirConvention(argv, paths), '-incoming', 'defer'];
 }
 
 /** The files a QEMU command line names under `runDir` (the source's leftovers to clean after a migration). */

@@ -3,6 +3,8 @@ import { sh, SshTransport, type ShellValue } from '../transport/index.ts';
 import { throwIfAborted } from '../ferry-error.ts';
 import type { Fleet, ResolvedHostConfig } from './fleet.ts';
 import { checkVmName, vmPaths } from './vm-paths.ts';
+import { withRunDirConvention } from './qemu-convention.ts';
+import { VmAlreadyRunningError, VmLaunchError } from './model-errors.ts';
 import { Vm } from './vm.ts';
 
 /** A VM found in a host's runDir. */
@@ -135,6 +137,25 @@ echo "qemu: $(${this.config.qemuBinary} --version 2>/dev/null | head -1)"`;
       qemuVersion: /^qemu: .*?version (\d+\.\d+(?:\.\d+)?)/m.exec(stdout)?.[1],
       cpuFlags: (/^flags: (.*)$/m.exec(stdout)?.[1] ?? '').trim().split(/\s+/).filter(Boolean),
     };
+  }
+
+  /**
+   * Starts a VM on this host by ferry's convention: `qemuArgs` are the
+   * machine's own options; ferry adds `-name`, `-daemonize`, the pid file
+   * and the QMP socket in the runDir, and returns once QEMU runs.
+   *
+   * @example
+   * const web = await host('a').launch('web', ['-m', '1024', '-drive', 'file=/var/lib/vms/web.qcow2,if=virtio']);
+   */
+  async launch(name: string, qemuArgs: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Vm> {
+    const vm = this.vm(name);
+    if ((await vm.pid(options)) !== undefined) throw new VmAlreadyRunningError(this.name, name);
+    const paths = vm.paths;
+    const argv = withRunDirConvention([this.config.qemuBinary, '-name', name, ...qemuArgs], { qmpSocket: paths.qmp, pidFile: paths.pid });
+    const script = sh`mkdir -p ${this.config.runDir} && rm -f ${paths.qmp} ${paths.pid} && exec ${argv}`;
+    const result = await this.transport.shell(script, { ...options, allowFailure: true });
+    if (result.exitCode !== 0) throw new VmLaunchError(this.name, name, result.stderr.trim().split('\n').at(-1) || `exit code ${result.exitCode}`);
+    return vm;
   }
 
   /** The paths of `vm` on this host by ferry's convention. */

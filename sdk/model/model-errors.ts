@@ -43,3 +43,27 @@ export class InvalidNameError extends FerryError {
     this.value = value;
   }
 }
+
+/** `launch()` of a VM whose name already runs on that host. */
+export class VmAlreadyRunningError extends FerryError {
+  readonly host: string;
+  readonly vm: string;
+  constructor(host: string, vm: string) {
+    super('VM_ALREADY_RUNNING', `a VM called '${vm}' already runs on host '${host}'`);
+    this.host = host;
+    this.vm = vm;
+  }
+}
+
+/** QEMU did not start; `reason` is the last line it printed. */
+export class VmLaunchError extends FerryError {
+  readonly host: string;
+  readonly vm: string;
+  readonly reason: string;
+  constructor(host: string, vm: string, reason: string) {
+    super('VM_LAUNCH_FAILED', `QEMU did not start '${vm}' on host '${host}': ${reason}`);
+    this.host = host;
+    this.vm = vm;
+    this.reason = reason;
+  }
+}

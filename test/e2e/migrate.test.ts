@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import {
-  configure, disconnect, host, InvalidNameError, MigrationCancelledError, MigrationError, MigrationOptionsError, PreflightError, readMigrationRecords, UnknownHostError,
+  configure, disconnect, host, InvalidNameError, MigrationCancelledError, MigrationError, MigrationOptionsError, PreflightError, readMigrationRecords, UnknownHostError, VmAlreadyRunningError,
   type MigrationProgress,
 } from '../../sdk/index.ts';
 import { Probe } from '../lab/probe.ts';
@@ -60,6 +60,30 @@ describe('migrateTo on the lab', { timeout: 600_000 }, () => {
       assert.equal(await lab.vmPid('b', name), undefined);
     });
   }
+
+  test('host.launch starts a VM by the convention; ferry then finds and migrates it', async () => {
+    const launched = await host('a').launch('idle', await lab.guestMachineArgs('a', 'idle', { memoryMiB: 256 }));
+    await lab.waitReady('a', 'idle');
+    assert.equal((await launched.status()).runState, 'running');
+    assert.ok((await host('a').vms()).some((vm) => vm.name === 'idle' && vm.process === 'running'));
+    await assert.rejects(host('a').launch('idle', []), VmAlreadyRunningError);
+    const result = await launched.migrateTo('b');
+    assert.equal(result.status, 'completed');
+    assert.equal((await host('b').vm('idle').status()).runState, 'running');
+  });
+
+  test('a cancel while the destination is being prepared leaves nothing there', async () => {
+    await lab.startVm('a', 'idle', { memoryMiB: 256 });
+    const migration = host('a').vm('idle').migrateTo('b');
+    migration.on('phase', (phase) => phase === 'prepare' && migration.cancel('changed plans'));
+    const error = await migration.then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof MigrationCancelledError, String(error));
+    assert.equal(error.vmState, 'running-on-source');
+    assert.equal(await lab.vmPid('b', 'idle'), undefined);
+    assert.deepEqual(filesOf('b', 'idle').filter((f) => !f.endsWith('.console')), []);
+    assert.equal((await host('a').vm('idle').status()).runState, 'running');
+    assert.equal((await host('a').vms()).find((vm) => vm.name === 'idle')?.migrating, false);
+  });
 
   test('cancel mid-flight leaves the VM running on the source with its settings restored, and nothing on the destination', async () => {
     const vm = await lab.startVm('a', 'slow', busy);

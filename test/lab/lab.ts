@@ -108,6 +108,18 @@ export class Lab {
   /** The QEMU command line of a lab guest, following ferry's runDir convention. */
   async guestArgv(host: string, name: string, spec: GuestSpec = {}): Promise<string[]> {
     const runDir = this.runDir(host);
+    const argv = [
+      'qemu-system-x86_64', '-name', name, ...(await this.guestMachineArgs(host, name, spec)),
+      '-qmp', `unix:${runDir}/${name}.qmp,server=on,wait=off`,
+      '-pidfile', `${runDir}/${name}.pid`, '-daemonize',
+    ];
+    if (spec.incoming) argv.push('-incoming', spec.incoming);
+    return argv;
+  }
+
+  /** The guest's own QEMU options: machine, kernel, console, NIC (without ferry's convention). */
+  async guestMachineArgs(host: string, name: string, spec: GuestSpec = {}): Promise<string[]> {
+    const runDir = this.runDir(host);
     const address = this.guestAddress(name, spec);
     const octet = Number(address.split('.').at(-1));
     const append = [
@@ -118,8 +130,7 @@ export class Lab {
       `ferry.dirty_mb=${spec.dirtyMiB ?? 0}`,
       `ferry.dirty_rate=${spec.dirtyRateMBps ?? 0}`,
     ].join(' ');
-    const argv = [
-      'qemu-system-x86_64', '-name', name,
+    return [
       '-accel', await this.accelerator(), '-machine', 'pc', '-m', String(spec.memoryMiB ?? 512), '-smp', '1',
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
       '-kernel', join(this.settings.guestDir, 'vmlinux'), '-initrd', join(this.settings.guestDir, 'initramfs.cpio'),
@@ -127,11 +138,7 @@ export class Lab {
       '-chardev', `file,id=console,path=${runDir}/${name}.console`, '-serial', 'chardev:console',
       '-netdev', `tap,id=net0,script=${this.settings.runRoot}/qemu-ifup,downscript=no`,
       '-device', `virtio-net-pci,netdev=net0,mac=52:54:00:fe:00:${octet.toString(16).padStart(2, '0')},romfile=`,
-      '-qmp', `unix:${runDir}/${name}.qmp,server=on,wait=off`,
-      '-pidfile', `${runDir}/${name}.pid`, '-daemonize',
     ];
-    if (spec.incoming) argv.push('-incoming', spec.incoming);
-    return argv;
   }
 
   /**
