@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { TypedEvents } from '../typed-events.ts';
 import type { MigrationPhase } from './migration-phase.ts';
 import type { MigrationProgress } from './migration-progress.ts';
 
@@ -23,32 +23,5 @@ export interface MigrationEventMap {
   log: [entry: MigrationLogEntry];
 }
 
-/** A typed event source; listeners are removed with `off` or when the migration ends. */
-export class MigrationEvents {
-  readonly #emitter = new EventEmitter();
-
-  on<K extends keyof MigrationEventMap>(event: K, listener: (...args: MigrationEventMap[K]) => void): this {
-    this.#emitter.on(event, listener as (...args: unknown[]) => void);
-    return this;
-  }
-
-  off<K extends keyof MigrationEventMap>(event: K, listener: (...args: MigrationEventMap[K]) => void): this {
-    this.#emitter.off(event, listener as (...args: unknown[]) => void);
-    return this;
-  }
-
-  emit<K extends keyof MigrationEventMap>(event: K, ...args: MigrationEventMap[K]): void {
-    // A listener that throws must not break the migration it watches.
-    for (const listener of this.#emitter.listeners(event)) {
-      try {
-        (listener as (...args: MigrationEventMap[K]) => void)(...args);
-      } catch {
-        // ignored on purpose
-      }
-    }
-  }
-
-  removeAll(): void {
-    this.#emitter.removeAllListeners();
-  }
-}
+/** The migration's event source; listeners are removed with `off` or when the migration ends. */
+export class MigrationEvents extends TypedEvents<MigrationEventMap> {}
