@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Fleet } from '../../../sdk/model/fleet.ts';
+import { HostHandle } from '../../../sdk/api/host-handle.ts';
+import { MigrationCancelledError, MigrationOptionsError, TooLateError } from '../../../sdk/migration/migration-errors.ts';
+
+// Hosts that are never contacted: a dry run and a cancel before start touch nothing.
+const fleet = new Fleet();
+fleet.configure({ hosts: { a: { ssh: 'root@192.0.2.1' }, b: { ssh: 'root@192.0.2.2' } } });
+const a = new HostHandle(fleet, 'a');
+
+test('a dry run returns the plan, side by side, and touches nothing', async () => {
+  const result = await a.vm('web').migrateTo('b', { dryRun: true, bandwidth: '64MiB/s', multifd: 4 });
+  assert.equal(result.status, 'planned');
+  assert.equal(result.options.bandwidth, 64 * 1024 ** 2);
+  const steps = result.plan ?? [];
+  assert.deepEqual([...new Set(steps.map((s) => s.phase))], ['preflight', 'prepare', 'perform', 'finish', 'confirm']);
+  assert.ok(steps.some((s) => s.side === 'destination' && /multifd/.test(s.action)), 'multifd is set on the destination too');
+});
+
+test('options can change until the migration starts, then a TooLateError', async () => {
+  const migration = a.vm('web').migrateTo('b', { dryRun: true });
+  migration.set({ maxDowntime: 50 });
+  assert.equal(migration.options.maxDowntime, 50);
+  assert.throws(() => migration.set({ maxDowntime: -1 }), MigrationOptionsError);
+  await migration;
+  assert.throws(() => migration.set({ maxDowntime: 100 }), TooLateError);
+});
+
+test('cancel before the start ends it as cancelled with the VM untouched', async () => {
+  const migration = a.vm('web').migrateTo('b');
+  migration.cancel('not today');
+  const error = await migration.then(() => undefined, (e: unknown) => e);
+  assert.ok(error instanceof MigrationCancelledError);
+  assert.equal(error.vmState, 'running-on-source');
+  assert.match(error.message, /not today/);
+  assert.equal(migration.phase, 'cancelled');
+});
+
+test('progress can be iterated, and iteration ends with the migration', async () => {
+  const migration = a.vm('web').migrateTo('b', { dryRun: true });
+  const seen = [];
+  for await (const progress of migration) seen.push(progress);
+  assert.deepEqual(seen, []);
+});
+
+test('an aborted signal cancels like cancel()', async () => {
+  const error = await a.vm('web').migrateTo('b', { signal: AbortSignal.abort('caller gave up') }).then(() => undefined, (e: unknown) => e);
+  assert.ok(error instanceof MigrationCancelledError);
+  assert.match(error.message, /caller gave up/);
+});
