@@ -44,6 +44,8 @@ export interface MigrationContext {
   postcopyStarted: boolean;
   lastProgress?: MigrationProgress;
   lastInfo?: import('../qmp/index.ts').MigrationInfo;
+  /** Filled by perform: the policy's actions, passes and the switchover check. */
+  convergence?: import('./migration-result.ts').ConvergenceReport;
 }
 
 export function setPhase(context: MigrationContext, phase: MigrationPhase): void {

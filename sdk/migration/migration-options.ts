@@ -2,6 +2,8 @@ import { Ajv } from 'ajv';
 import type { MigrationCapability, MigrationParameters } from '../qmp/index.ts';
 import { parseBandwidth } from './byte-units.ts';
 import { MigrationOptionsError } from './migration-errors.ts';
+import type { ConvergencePolicy } from './policy/convergence-policy.ts';
+import { POLICY_PRESET_NAMES, type PolicyPresetName } from './policy/policy-presets.ts';
 
 /** What to do when a migration's `timeout` passes. */
 export type TimeoutAction = 'cancel' | 'postcopy' | 'pause';
@@ -27,6 +29,14 @@ export interface MigrationOptions {
   multifd?: boolean | number;
   /** Permission to switch to post-copy (the guest then runs on the destination before all memory arrived). */
   postcopy?: boolean;
+  /**
+   * How to help a migration converge: a preset (`'ferry'`, the default;
+   * `'nova'`, `'ovirt'`, `'proxmox'` behave like those tools; `'none'` is
+   * plain pre-copy) or your own ConvergencePolicy function.
+   */
+  policy?: PolicyPresetName | ConvergencePolicy;
+  /** Permission for the policy to pause the guest to finish (a pause longer than maxDowntime, said so in the result). */
+  allowPause?: boolean;
   /** Return the plan of steps and touch nothing. */
   dryRun?: boolean;
   /** Rewrites the destination's QEMU command line after ferry's own runDir rewrite. */
@@ -44,6 +54,8 @@ export interface ResolvedMigrationOptions {
   xbzrle: number | false;
   multifd: number | false;
   postcopy: boolean;
+  policy: PolicyPresetName | ConvergencePolicy;
+  allowPause: boolean;
   dryRun: boolean;
 }
 
@@ -52,7 +64,7 @@ type Side = 'source' | 'destination' | 'both' | 'ferry';
 /** One row of the option table, after libvirt's qemu_migration_params.c. */
 export interface MigrationOptionRow {
   option: keyof ResolvedMigrationOptions;
-  unit: 'ms' | 'bytes/s' | 'bytes' | 'channels' | 'flag' | 'action';
+  unit: 'ms' | 'bytes/s' | 'bytes' | 'channels' | 'flag' | 'action' | 'policy';
   side: Side;
   capability?: MigrationCapability;
   parameter?: keyof MigrationParameters;
@@ -69,12 +81,15 @@ export const MIGRATION_OPTION_TABLE: readonly MigrationOptionRow[] = [
   { option: 'xbzrle', unit: 'bytes', side: 'source', capability: 'xbzrle', parameter: 'xbzrle-cache-size', cliFlag: '--xbzrle', description: 'delta-compress re-dirtied pages' },
   { option: 'multifd', unit: 'channels', side: 'both', capability: 'multifd', parameter: 'multifd-channels', cliFlag: '--multifd', description: 'parallel streams (channels)' },
   { option: 'postcopy', unit: 'flag', side: 'both', capability: 'postcopy-ram', cliFlag: '--postcopy', description: 'allow switching to post-copy' },
+  { option: 'policy', unit: 'policy', side: 'ferry', cliFlag: '--policy', description: `convergence policy: ${POLICY_PRESET_NAMES.join(' | ')} (default ferry)` },
+  { option: 'allowPause', unit: 'flag', side: 'ferry', cliFlag: '--allow-pause', description: 'let the policy pause the guest to finish' },
   { option: 'dryRun', unit: 'flag', side: 'ferry', cliFlag: '--dry-run', description: 'print the plan, touch nothing' },
 ];
 
 export const DEFAULT_MAX_DOWNTIME_MS = 300;
+export const DEFAULT_POLICY: PolicyPresetName = 'ferry';
 const DEFAULT_MULTIFD_CHANNELS = 4;
-const DEFAULT_XBZRLE_CACHE = 64 * 1024 ** 2;
+export const DEFAULT_XBZRLE_CACHE = 64 * 1024 ** 2;
 // QEMU rejects max-bandwidth above SIZE_MAX/1000; 1 TiB/s is "unlimited" for any link.
 export const UNLIMITED_BANDWIDTH = 1024 ** 4;
 
@@ -90,6 +105,8 @@ const schema = {
     xbzrle: { anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 1024 * 1024 }] },
     multifd: { anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 1, maximum: 255 }] },
     postcopy: { type: 'boolean' },
+    policy: {},
+    allowPause: { type: 'boolean' },
     dryRun: { type: 'boolean' },
     rewriteCommandLine: {},
     signal: {},
@@ -117,6 +134,10 @@ export function resolveMigrationOptions(options: MigrationOptions = {}): Resolve
     if (parsed === undefined) throw new MigrationOptionsError('bandwidth', `cannot read ${JSON.stringify(options.bandwidth)} (try 1073741824, '64MiB/s' or '10Gbit/s')`);
     bandwidth = Math.round(parsed);
   }
+  const policy = options.policy ?? DEFAULT_POLICY;
+  if (typeof policy !== 'function' && !POLICY_PRESET_NAMES.includes(policy)) {
+    throw new MigrationOptionsError('policy', `unknown policy ${JSON.stringify(policy)} (${POLICY_PRESET_NAMES.join(', ')}, or a function)`);
+  }
   if (options.onTimeout === 'postcopy' && !options.postcopy) throw new MigrationOptionsError('onTimeout', "'postcopy' needs postcopy: true (permission to switch)");
   return {
     maxDowntime: options.maxDowntime ?? DEFAULT_MAX_DOWNTIME_MS,
@@ -127,6 +148,8 @@ export function resolveMigrationOptions(options: MigrationOptions = {}): Resolve
     xbzrle: options.xbzrle === true ? DEFAULT_XBZRLE_CACHE : options.xbzrle || false,
     multifd: options.multifd === true ? DEFAULT_MULTIFD_CHANNELS : options.multifd || false,
     postcopy: options.postcopy ?? false,
+    policy,
+    allowPause: options.allowPause ?? false,
     dryRun: options.dryRun ?? false,
   };
 }

@@ -19,6 +19,14 @@ export interface MigrationProgress {
   pass: number;
   expectedDowntimeMs: number | undefined;
   throttlePercent: number;
+  /** The downtime limit the policy has set so far (ferry's target; at most maxDowntime). */
+  downtimeLimitMs?: number;
+  /**
+   * Estimated time to completion at the current dirty rate and throughput;
+   * undefined while the guest dirties as fast as the link sends (it will
+   * not converge unless the policy acts).
+   */
+  etaMs?: number;
   elapsedMs: number;
   /** Why the figures moved the way they did, when that needs saying. */
   note?: string;
@@ -34,7 +42,15 @@ export class ProgressTracker {
   #lastRemaining: number | undefined;
   #lastPass = 0;
 
-  update(info: MigrationInfo, phase: MigrationPhase, elapsedMs: number): MigrationProgress {
+  #lastActionAt = -1;
+
+  /** `extra` carries ferry's own figures: a steadier throughput than QEMU's 100 ms one, the policy's state. */
+  update(
+    info: MigrationInfo,
+    phase: MigrationPhase,
+    elapsedMs: number,
+    extra: { throughput?: number; downtimeLimitMs?: number; lastAction?: { action: string; reason: string; atMs: number; pass: number } } = {},
+  ): MigrationProgress {
     const ram = info.ram;
     const transfer = transferState(info.status);
     const total = ram?.total ?? 0;
@@ -50,6 +66,14 @@ export class ProgressTracker {
       }
     }
     if (pass > this.#lastPass && pass > 1 && !note) note = `pass ${pass}: re-sending ${Math.round(remaining / 1024 ** 2)} MiB the guest dirtied`;
+    const action = extra.lastAction;
+    if (action && action.atMs !== this.#lastActionAt) {
+      this.#lastActionAt = action.atMs;
+      note = `pass ${action.pass}: ${action.action} (${action.reason})${note ? `; ${note}` : ''}`;
+    }
+    const dirtyRate = (ram?.['dirty-pages-rate'] ?? 0) * (ram?.['page-size'] ?? 4096);
+    const throughput = extra.throughput ?? ((ram?.mbps ?? 0) * 1e6) / 8;
+    const etaMs = transfer === 'completed' ? 0 : etaOf(remaining, dirtyRate, throughput);
     this.#lastPass = pass;
     this.#lastRemaining = remaining;
     return {
@@ -59,13 +83,22 @@ export class ProgressTracker {
       transferredBytes: ram?.transferred ?? 0,
       remainingBytes: remaining,
       totalBytes: total,
-      dirtyRate: (ram?.['dirty-pages-rate'] ?? 0) * (ram?.['page-size'] ?? 4096),
-      throughput: ((ram?.mbps ?? 0) * 1e6) / 8,
+      dirtyRate,
+      throughput: Math.round(throughput),
       pass,
       expectedDowntimeMs: info['expected-downtime'],
       throttlePercent: info['cpu-throttle-percentage'] ?? 0,
+      ...(extra.downtimeLimitMs !== undefined && { downtimeLimitMs: extra.downtimeLimitMs }),
+      ...(etaMs !== undefined && { etaMs }),
       elapsedMs: Math.round(elapsedMs),
       ...(note !== undefined && { note }),
     };
   }
+}
+
+/** What is left shrinks at (throughput − dirty rate): the continuous form of pre-copy's passes. */
+function etaOf(remaining: number, dirtyRate: number, throughput: number): number | undefined {
+  const net = throughput - dirtyRate;
+  if (!(throughput > 0) || net <= throughput * 0.05) return undefined;
+  return Math.round((remaining / net) * 1000);
 }

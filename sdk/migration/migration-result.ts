@@ -1,5 +1,18 @@
 import type { ResolvedMigrationOptions } from './migration-options.ts';
 import type { MigrationStep } from './migration-plan.ts';
+import type { PassStats } from './policy/convergence-policy.ts';
+import type { ConvergenceActionRecord } from './policy/policy-runner.ts';
+import type { SwitchoverEstimate } from './policy/switchover-gate.ts';
+
+/** How the migration converged: the policy's actions with reasons, each pass, and the switchover check. */
+export interface ConvergenceReport {
+  /** The policy's name (`ferry`, `nova`, …, `none`, or a custom function's). */
+  policy: string;
+  actions: ConvergenceActionRecord[];
+  passStats: PassStats[];
+  /** The downtime guarantee's estimate when QEMU paused before switchover (expected downtime). */
+  switchover?: SwitchoverEstimate;
+}
 
 /** What a completed migration did. Times in ms, sizes in bytes, rates in bytes/s. */
 export interface MigrationResult {
@@ -26,6 +39,8 @@ export interface MigrationResult {
   options: ResolvedMigrationOptions;
   /** How long each phase took. */
   phases: Partial<Record<'preflight' | 'prepare' | 'perform' | 'finish' | 'confirm', number>>;
+  /** Policy, actions and per-pass statistics (absent on a dry run). */
+  convergence?: ConvergenceReport;
   /** A dry run's steps (status 'planned'), touching nothing. */
   plan?: MigrationStep[];
 }

@@ -1,30 +1,51 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MigrationInfo, MigrationParameters } from '../qmp/index.ts';
+import type { MigrationInfo, MigrationParameters, QmpClient } from '../qmp/index.ts';
 import { log, migrationError, type MigrationContext } from './migration-context.ts';
-import { capabilitiesFor, effectiveTimeoutMs, parametersFor } from './migration-options.ts';
+import { capabilitiesFor, DEFAULT_XBZRLE_CACHE, effectiveTimeoutMs, parametersFor } from './migration-options.ts';
 import { ProgressTracker } from './migration-progress.ts';
+import type { ConvergenceAction, ConvergencePolicy, ConvergenceSample } from './policy/convergence-policy.ts';
+import { PolicyRunner, type ConvergenceActionRecord } from './policy/policy-runner.ts';
+import { policyName, resolvePolicy } from './policy/policy-presets.ts';
+import { estimateSwitchover, qemuDowntimeLimitMs } from './policy/switchover-gate.ts';
 import { transferState } from './qemu-migration-status.ts';
 
 /** Why ferry itself asked QEMU to stop migrating. */
-export type CancelReason = 'cancelled' | 'timeout';
+export type CancelReason = 'cancelled' | 'timeout' | 'policy' | 'downtime';
 
 /**
  * Perform, on the source: save the settings ferry will change, set
- * capabilities and parameters, `migrate`, and watch until QEMU reports the
- * transfer completed. Progress comes from `query-migrate` polling woken by
- * QEMU's MIGRATION events, faster as the end nears. Cancellation (and a
- * timeout whose action is cancel) asks QEMU to cancel and waits for it.
+ * capabilities and parameters (what the convergence policy needs included:
+ * capabilities cannot change once QEMU migrates), `migrate`, and watch until
+ * QEMU reports the transfer completed. Progress comes from `query-migrate`
+ * polling woken by QEMU's MIGRATION events, faster as the end nears; the
+ * policy is asked on every pass and about once a second. With
+ * `pause-before-switchover` the downtime guarantee checks the final pause
+ * before QEMU may take it. Cancellation (and a timeout whose action is
+ * cancel) asks QEMU to cancel and waits for it.
  */
 export async function performSrc(context: MigrationContext, uri: string): Promise<MigrationInfo> {
   const qmp = context.srcQmp;
   if (!qmp) throw new Error('ferry bug: perform without a source QMP connection');
-  const { options, signal } = context;
+  const { signal } = context;
+  const policy = resolvePolicy(context.options.policy);
+  const needs = policy?.needs ?? {};
+  if (needs.autoConverge && !context.options.autoConverge) context.options = { ...context.options, autoConverge: true };
+  if (needs.xbzrle && context.options.xbzrle === false) context.options = { ...context.options, xbzrle: xbzrleCacheFor(context.sourceMemoryBytes) };
+  const options = context.options;
   const [capabilities, parameters] = await Promise.all([
     qmp.execute('query-migrate-capabilities', {}, { signal }),
     qmp.execute('query-migrate-parameters', {}, { signal }),
   ]);
-  const wantedCapabilities = [{ capability: 'events' as const, state: true }, ...capabilitiesFor(options, 'source')];
-  const wantedParameters = parametersFor(options, 'source');
+  const wantedCapabilities = [
+    { capability: 'events' as const, state: true },
+    // The downtime guarantee: QEMU stops the guest, then waits for ferry's go.
+    { capability: 'pause-before-switchover' as const, state: true },
+    ...capabilitiesFor(options, 'source'),
+  ];
+  const initialDowntimeMs = Math.min(options.maxDowntime, Math.max(1, needs.initialDowntimeMs?.(options.maxDowntime) ?? options.maxDowntime));
+  const initialThrottle = options.autoConverge ? Math.min(99, Math.max(1, needs.initialThrottlePercent ?? 99)) : 0;
+  const wantedParameters: Partial<MigrationParameters> = { ...parametersFor(options, 'source'), 'downtime-limit': qemuDowntimeLimitMs(initialDowntimeMs) };
+  if (options.autoConverge) Object.assign(wantedParameters, throttleParameters(initialThrottle, parameters));
   context.savedSource = {
     capabilities: capabilities.filter((saved) => wantedCapabilities.some((wanted) => wanted.capability === saved.capability)),
     parameters: Object.fromEntries(Object.keys(wantedParameters).map((key) => [key, parameters[key as keyof MigrationParameters]])) as Partial<MigrationParameters>,
@@ -32,24 +53,41 @@ export async function performSrc(context: MigrationContext, uri: string): Promis
   await qmp.execute('migrate-set-capabilities', { capabilities: wantedCapabilities }, { signal });
   await qmp.execute('migrate-set-parameters', wantedParameters, { signal });
 
+  const runner = new PolicyRunner(
+    policy,
+    {
+      maxDowntimeMs: options.maxDowntime,
+      allowPostcopy: options.postcopy,
+      allowPause: options.allowPause,
+      canThrottle: options.autoConverge,
+      timeoutMs: effectiveTimeoutMs(options, context.sourceMemoryBytes ?? 0),
+      memoryBytes: context.sourceMemoryBytes ?? 0,
+    },
+    { downtimeLimitMs: initialDowntimeMs, downtimeLimitSetAtMs: 0, bandwidth: options.bandwidth, throttlePercent: initialThrottle, postcopy: false, paused: false },
+  );
+  context.convergence = { policy: policyName(options.policy), actions: runner.records, passStats: runner.passes };
   const events = qmp.events(['MIGRATION', 'MIGRATION_PASS']);
   try {
     context.transferStarted = true;
     await qmp.execute('migrate', { uri }, { signal });
-    return await watchSrc(context, () => events.next().then(() => undefined));
+    return await watchSrc(context, runner, policy, () => events.next().then(() => undefined));
   } finally {
     events.close();
   }
 }
 
-async function watchSrc(context: MigrationContext, nextEvent: () => Promise<void>): Promise<MigrationInfo> {
+async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy: ConvergencePolicy | undefined, nextEvent: () => Promise<void>): Promise<MigrationInfo> {
   const qmp = context.srcQmp;
   if (!qmp) throw new Error('ferry bug: watch without a source QMP connection');
   const tracker = new ProgressTracker();
   const started = performance.now();
   const timeoutMs = effectiveTimeoutMs(context.options, context.sourceMemoryBytes ?? 0);
   let cancelSent: CancelReason | undefined;
+  let cancelWhy = '';
   let timeoutActed = false;
+  let preSwitchoverSeenAt: number | undefined;
+  let lastTransferSample: ConvergenceSample | undefined;
+  let lastTransferInfo: MigrationInfo | undefined;
   // One pending wake-up at a time: the next QEMU event, shared across polls.
   let eventWake: Promise<void> | undefined;
   for (;;) {
@@ -57,32 +95,59 @@ async function watchSrc(context: MigrationContext, nextEvent: () => Promise<void
     const info = await qmp.execute('query-migrate');
     context.lastInfo = info;
     const elapsed = performance.now() - started;
-    const progress = tracker.update(info, context.phase, elapsed);
+    const sample = runner.observe(info, elapsed);
+    const progress = tracker.update(info, context.phase, elapsed, { throughput: sample.throughput, downtimeLimitMs: runner.settings.downtimeLimitMs, lastAction: runner.records.at(-1) });
     context.lastProgress = progress;
     context.events.emit('progress', progress);
     switch (progress.transfer) {
       case 'completed':
         context.switchedOver = true;
+        if (runner.settings.paused) await resumeOnDestination(context);
         return await settledFigures(context, info);
       case 'failed':
         throw migrationError(context, 'MIGRATION_FAILED', 'unknown', `QEMU reports the migration failed: ${info['error-desc'] ?? 'no reason given'}`);
-      case 'cancelled':
-        throw migrationError(context, cancelSent === 'timeout' ? 'MIGRATION_TIMEOUT' : 'MIGRATION_CANCELLED', 'unknown', cancelSent === 'timeout' ? `timed out after ${timeoutMs} ms` : 'cancelled');
+      case 'cancelled': {
+        const code = cancelSent === 'timeout' ? 'MIGRATION_TIMEOUT' : 'MIGRATION_CANCELLED';
+        throw migrationError(context, code, 'unknown', cancelSent === 'timeout' ? `timed out after ${timeoutMs} ms` : cancelWhy || 'cancelled');
+      }
       case 'postcopy':
         context.switchedOver = true;
         context.postcopyStarted = true;
         break;
+      case 'transferring':
+        lastTransferSample = sample;
+        lastTransferInfo = info;
+        break;
       default:
         break;
+    }
+    if (info.status === 'pre-switchover' && preSwitchoverSeenAt === undefined && !cancelSent) {
+      preSwitchoverSeenAt = performance.now();
+      const go = await gateSwitchover(context, runner, info, lastTransferSample ?? sample, lastTransferInfo, preSwitchoverSeenAt);
+      if (!go) {
+        cancelSent = 'downtime';
+        cancelWhy = runner.records.at(-1)?.reason ?? 'the switchover would exceed maxDowntime';
+      }
+      continue;
     }
     if (!cancelSent && !context.switchedOver && context.signal.aborted) {
       cancelSent = 'cancelled';
       log(context, 'info', 'cancelling: migrate_cancel');
       await qmp.execute('migrate_cancel');
     }
+    if (!cancelSent && progress.transfer === 'transferring' && policy) {
+      for (const action of runner.decide(sample)) {
+        const outcome = await applyAction(context, runner, action, sample);
+        if (outcome === 'cancelled') {
+          cancelSent = 'policy';
+          cancelWhy = `cancelled by the ${context.convergence?.policy ?? ''} policy: ${action.reason}`;
+          break;
+        }
+      }
+    }
     if (!timeoutActed && !cancelSent && elapsed > timeoutMs) {
       timeoutActed = true;
-      cancelSent = await actOnTimeout(context, timeoutMs, elapsed);
+      cancelSent = await actOnTimeout(context, runner, timeoutMs, elapsed, sample);
     }
     eventWake ??= nextEvent().finally(() => (eventWake = undefined));
     const stop = new AbortController();
@@ -98,6 +163,100 @@ async function watchSrc(context: MigrationContext, nextEvent: () => Promise<void
   }
 }
 
+/**
+ * QEMU has stopped the guest and waits: continue only if the final pause
+ * fits maxDowntime. QEMU 7.2 cannot go back to iterating from here, so a
+ * pause that would not fit ends in a cancel, and the guest runs on at the
+ * source. Post-copy and a permitted pause have already accepted the stop.
+ */
+async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, before: ConvergenceSample, beforeInfo: MigrationInfo | undefined, seenAt: number): Promise<boolean> {
+  const qmp = context.srcQmp;
+  if (!qmp) return false;
+  const accepted = runner.settings.postcopy || runner.settings.paused;
+  const estimate = estimateSwitchover({
+    remainingBytes: info.ram?.remaining ?? 0,
+    // ferry's window can hold the slow start of a short migration; QEMU's own
+    // last-100-ms figure is what the link does now. The final send is not rate-limited.
+    throughput: Math.max(before.throughput, ((beforeInfo?.ram?.mbps ?? 0) * 1e6) / 8),
+    waitedMs: performance.now() - seenAt,
+    maxDowntimeMs: context.options.maxDowntime,
+  });
+  if (context.convergence) context.convergence.switchover = estimate;
+  const figures = `${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.throughput)} MiB/s + ${estimate.overheadMs} ms overhead ≈ ${estimate.estimateMs} ms`;
+  if (accepted || estimate.fits) {
+    await qmp.execute('migrate-continue', { state: 'pre-switchover' });
+    log(context, 'info', `switchover: ${figures}${accepted ? ` (${runner.settings.postcopy ? 'post-copy' : 'pause'} already accepted)` : ` fits maxDowntime ${estimate.maxDowntimeMs} ms`}`);
+    return true;
+  }
+  const sample = { ...before, elapsedMs: Math.round(performance.now() - context.startedAt) };
+  emitAction(context, runner.applied({ type: 'cancel', reason: `downtime guarantee: the switchover would pause the guest ${figures}, over maxDowntime ${estimate.maxDowntimeMs} ms` }, sample));
+  await qmp.execute('migrate_cancel');
+  return false;
+}
+
+async function applyAction(context: MigrationContext, runner: PolicyRunner, action: ConvergenceAction, sample: ConvergenceSample): Promise<'applied' | 'cancelled'> {
+  const qmp = context.srcQmp;
+  if (!qmp) return 'applied';
+  switch (action.type) {
+    case 'downtime-limit':
+      await qmp.execute('migrate-set-parameters', { 'downtime-limit': qemuDowntimeLimitMs(action.ms) });
+      break;
+    case 'throttle':
+      await qmp.execute('migrate-set-parameters', throttleParameters(action.percent));
+      break;
+    case 'bandwidth':
+      await qmp.execute('migrate-set-parameters', { 'max-bandwidth': action.bytesPerSecond === 'unlimited' ? parametersFor({ ...context.options, bandwidth: 'unlimited' }, 'source')['max-bandwidth'] ?? 0 : Math.round(action.bytesPerSecond) });
+      break;
+    case 'postcopy':
+      await qmp.execute('migrate-start-postcopy');
+      break;
+    case 'pause':
+      await qmp.execute('stop');
+      break;
+    case 'cancel':
+      await qmp.execute('migrate_cancel');
+      break;
+  }
+  emitAction(context, runner.applied(action, sample));
+  return action.type === 'cancel' ? 'cancelled' : 'applied';
+}
+
+function emitAction(context: MigrationContext, record: ConvergenceActionRecord): void {
+  context.events.emit('action', record);
+  log(context, 'info', `pass ${record.pass}: ${record.action}: ${record.reason}`);
+}
+
+/** Throttle QEMU may reach: the first trigger goes straight there (auto-converge ramps from `initial` by `increment`). */
+function throttleParameters(percent: number, current?: MigrationParameters): Partial<MigrationParameters> {
+  if (percent >= 99 && current) {
+    // QEMU's own ramp, as it ships.
+    return { 'cpu-throttle-initial': 20, 'cpu-throttle-increment': 10, 'max-cpu-throttle': 99 };
+  }
+  return { 'cpu-throttle-initial': percent, 'cpu-throttle-increment': percent, 'max-cpu-throttle': percent };
+}
+
+/** XBZRLE keeps a cache of sent pages: a quarter of RAM, at least the default, a power of two. */
+function xbzrleCacheFor(memoryBytes: number | undefined): number {
+  const quarter = (memoryBytes ?? 0) / 4;
+  return Math.max(DEFAULT_XBZRLE_CACHE, 2 ** Math.floor(Math.log2(Math.max(quarter, 1))));
+}
+
+/** A guest paused to finish arrives paused (QEMU carries the run state over): let it run. */
+async function resumeOnDestination(context: MigrationContext): Promise<void> {
+  const qmp = context.dstQmp;
+  if (!qmp || context.sourceWasRunning === false) return;
+  for (let i = 0; i < 3000; i++) {
+    const status = await qmp.execute('query-status');
+    if (status.running) return;
+    if (status.status === 'paused' || status.status === 'postmigrate') {
+      await qmp.execute('cont');
+      log(context, 'info', `resumed the VM on ${context.destination.name} (it was paused to finish)`);
+      return;
+    }
+    await sleep(10);
+  }
+}
+
 /** Poll fast when the end is near (or QEMU is switching over), slowly otherwise. */
 function pollIntervalMs(info: MigrationInfo): number {
   const state = transferState(info.status);
@@ -108,23 +267,17 @@ function pollIntervalMs(info: MigrationInfo): number {
   return 50;
 }
 
-async function actOnTimeout(context: MigrationContext, timeoutMs: number, elapsed: number): Promise<CancelReason | undefined> {
-  const qmp = context.srcQmp;
-  if (!qmp) return undefined;
+async function actOnTimeout(context: MigrationContext, runner: PolicyRunner, timeoutMs: number, elapsed: number, sample: ConvergenceSample): Promise<CancelReason | undefined> {
   const reason = `no convergence after ${Math.round(elapsed)} ms (timeout ${timeoutMs} ms)`;
-  const act = (action: string) => context.events.emit('action', { action, reason, atMs: Math.round(performance.now() - context.startedAt) });
   switch (context.options.onTimeout) {
     case 'postcopy':
-      act('switch to post-copy');
-      await qmp.execute('migrate-start-postcopy');
+      if (!runner.settings.postcopy) await applyAction(context, runner, { type: 'postcopy', reason }, sample);
       return undefined;
     case 'pause':
-      act('pause the guest to finish');
-      await qmp.execute('stop');
+      if (!runner.settings.paused) await applyAction(context, runner, { type: 'pause', reason }, sample);
       return undefined;
     case 'cancel':
-      act('cancel');
-      await qmp.execute('migrate_cancel');
+      await applyAction(context, runner, { type: 'cancel', reason }, sample);
       return 'timeout';
   }
 }
@@ -134,7 +287,7 @@ async function actOnTimeout(context: MigrationContext, timeoutMs: number, elapse
  * downtime (LAB.md); until then both read 0. Ask again until they are set.
  */
 async function settledFigures(context: MigrationContext, info: MigrationInfo): Promise<MigrationInfo> {
-  const qmp = context.srcQmp;
+  const qmp: QmpClient | undefined = context.srcQmp;
   let settled = info;
   for (let i = 0; i < 100 && qmp && !((settled['total-time'] ?? 0) > 0); i++) {
     await sleep(10);
@@ -146,11 +299,15 @@ async function settledFigures(context: MigrationContext, info: MigrationInfo): P
 
 /** Resolves when `signal` aborts, so a cancel does not wait for the next poll; its listener goes when `until` aborts. */
 function abortWake(signal: AbortSignal, alreadyHandled: boolean, until: AbortSignal): Promise<void> {
+  if (signal.aborted) return alreadyHandled ? new Promise(() => {}) : Promise.resolve();
   if (alreadyHandled) return new Promise(() => {});
-  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const onAbort = () => resolve();
     signal.addEventListener('abort', onAbort, { once: true });
     until.addEventListener('abort', () => signal.removeEventListener('abort', onAbort), { once: true });
   });
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1024 ** 2).toFixed(1);
 }

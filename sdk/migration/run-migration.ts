@@ -90,7 +90,8 @@ function finalError(context: MigrationContext, error: unknown, phase: MigrationC
   const cancelled = error instanceof AbortedError || (error instanceof FerryError && (error.code === 'MIGRATION_CANCELLED' || error.code === 'MIGRATION_TIMEOUT'));
   if (cancelled) {
     const code = error instanceof FerryError && error.code === 'MIGRATION_TIMEOUT' ? 'MIGRATION_TIMEOUT' : 'MIGRATION_CANCELLED';
-    const why = code === 'MIGRATION_TIMEOUT' ? (error as Error).message.replace(/ \[.*$/, '') : reasonOf(context.signal);
+    // A cancel ferry decided (policy, downtime guarantee) carries its own reason.
+    const why = code === 'MIGRATION_TIMEOUT' ? (error as Error).message.replace(/ \[.*$/, '') : reasonOf(context.signal) || ownReason(error);
     return new MigrationCancelledError(code, details, `migration ${code === 'MIGRATION_TIMEOUT' ? 'timed out' : 'cancelled'}${why ? `: ${why}` : ''}`, { cause: error });
   }
   // Keep the original (a PreflightError, say) when it already tells the truth about the VM.
@@ -99,6 +100,10 @@ function finalError(context: MigrationContext, error: unknown, phase: MigrationC
   // Drop the original's own "[… phase …]" suffix: the new one states where the VM is now.
   const message = error instanceof Error ? error.message.replace(/ \[[^\]]*phase [^\]]*\]$/, '') : String(error);
   return new MigrationError(code, details, message, { cause: error });
+}
+
+function ownReason(error: unknown): string {
+  return error instanceof MigrationError ? error.message.replace(/ \[.*$/, '').replace(/^cancelled$/, '') : '';
 }
 
 function reasonOf(signal: AbortSignal): string {
@@ -127,6 +132,7 @@ function resultOf(context: MigrationContext, info: MigrationInfo): MigrationResu
     throughput: totalTimeMs > 0 ? Math.round(((ram?.transferred ?? 0) / totalTimeMs) * 1000) : 0,
     postcopy: context.postcopyStarted,
     options: context.options,
+    ...(context.convergence && { convergence: context.convergence }),
     phases: {
       preflight: context.phaseTimes.preflight,
       prepare: context.phaseTimes.prepare,
