@@ -1,0 +1,159 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MigrationInfo } from '../../../sdk/qmp/index.ts';
+import type { ConvergenceAction, PassStats, PolicyInput } from '../../../sdk/migration/policy/convergence-policy.ts';
+import { ferryPolicy } from '../../../sdk/migration/policy/ferry-policy.ts';
+import { novaPolicy } from '../../../sdk/migration/policy/nova-policy.ts';
+import { ovirtPolicy } from '../../../sdk/migration/policy/ovirt-policy.ts';
+import { proxmoxPolicy } from '../../../sdk/migration/policy/proxmox-policy.ts';
+import { resolvePolicy } from '../../../sdk/migration/policy/policy-presets.ts';
+import { PolicyRunner } from '../../../sdk/migration/policy/policy-runner.ts';
+import { outpaced, stalledPasses } from '../../../sdk/migration/policy/stall-detector.ts';
+import { estimateSwitchover, qemuDowntimeLimitMs } from '../../../sdk/migration/policy/switchover-gate.ts';
+import { resolveMigrationOptions, MIGRATION_OPTION_TABLE } from '../../../sdk/migration/migration-options.ts';
+import { ProgressTracker } from '../../../sdk/migration/migration-progress.ts';
+
+const MiB = 1024 ** 2;
+
+function pass(n: number, start: number, end: number, extra: Partial<PassStats> = {}): PassStats {
+  return { pass: n, startedAtMs: n * 4000, durationMs: 4000, startRemainingBytes: start * MiB, endRemainingBytes: end * MiB, sentBytes: start * MiB, dirtyRate: 16 * MiB, throughput: 16 * MiB, throttlePercent: 0, downtimeLimitMs: 300, ...extra };
+}
+
+function input(over: Partial<PolicyInput> = {}): PolicyInput {
+  return {
+    sample: { pass: 4, remainingBytes: 60 * MiB, totalBytes: 256 * MiB, transferredBytes: 300 * MiB, dirtyRate: 16 * MiB, throughput: 16 * MiB, expectedDowntimeMs: 4000, throttlePercent: 0, elapsedMs: 20_000 },
+    passes: [pass(1, 256, 64), pass(2, 64, 64), pass(3, 64, 63)],
+    history: [],
+    newPass: true,
+    settings: { downtimeLimitMs: 300, downtimeLimitSetAtMs: 0, bandwidth: 16 * MiB, throttlePercent: 1, postcopy: false, paused: false },
+    limits: { maxDowntimeMs: 300, allowPostcopy: false, allowPause: false, canThrottle: true, timeoutMs: 600_000, memoryBytes: 256 * MiB },
+    ...over,
+  };
+}
+
+function asList(actions: ConvergenceAction | readonly ConvergenceAction[] | undefined): readonly ConvergenceAction[] {
+  return actions === undefined ? [] : Array.isArray(actions) ? actions : [actions as ConvergenceAction];
+}
+
+describe('stall detection', () => {
+  test('counts passes that did not shrink the dirty set by 10%, never the first pass', () => {
+    assert.equal(stalledPasses([pass(1, 256, 250)]), 0);
+    assert.equal(stalledPasses([pass(1, 256, 64), pass(2, 64, 64), pass(3, 64, 63)]), 2);
+    assert.equal(stalledPasses([pass(1, 256, 64), pass(2, 64, 64), pass(3, 64, 40)]), 0);
+  });
+  test('a slow link whose passes still shrink is not a stall, however long they take', () => {
+    const slow = [pass(1, 256, 100, { durationMs: 60_000 }), pass(2, 100, 60, { durationMs: 30_000, dirtyRate: 2 * MiB, throughput: 3 * MiB }), pass(3, 60, 35, { durationMs: 20_000, dirtyRate: 2 * MiB, throughput: 3 * MiB })];
+    assert.equal(stalledPasses(slow), 0);
+    assert.equal(outpaced(slow), false);
+  });
+});
+
+describe('presets', () => {
+  test('ferry: throttles in steps, then post-copy or pause only with permission, then cancels', () => {
+    assert.deepEqual(asList(ferryPolicy(input())).map((a) => a.type), ['throttle']);
+    assert.equal((asList(ferryPolicy(input()))[0] as { percent: number }).percent, 50);
+    assert.deepEqual(asList(ferryPolicy(input({ limits: { ...input().limits, allowPostcopy: true } }))).map((a) => a.type), ['postcopy']);
+    const maxed = { ...input().settings, throttlePercent: 99 };
+    assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, limits: { ...input().limits, allowPause: true } }))).map((a) => a.type), ['pause']);
+    const stuck = [pass(1, 256, 64), pass(2, 64, 64), pass(3, 64, 64), pass(4, 64, 64)];
+    assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: stuck }))).map((a) => a.type), ['cancel']);
+    assert.deepEqual(asList(ferryPolicy(input({ newPass: false }))), []);
+    assert.equal(ferryPolicy.needs?.xbzrle, true);
+  });
+  test('nova: ramps the downtime in 10 steps to 500 ms (never above maxDowntime), post-copy under 10% progress', () => {
+    const gib = { ...input().limits, memoryBytes: 1024 ** 3, maxDowntimeMs: 1000 };
+    const at = (elapsedMs: number, downtimeLimitMs = 50) => asList(novaPolicy(input({ limits: gib, sample: { ...input().sample, elapsedMs }, settings: { ...input().settings, downtimeLimitMs } })));
+    assert.deepEqual(at(10_000), []);
+    assert.deepEqual(at(75_000).map((a) => a.type === 'downtime-limit' && a.ms), [95]);
+    assert.deepEqual(at(750_000, 455).map((a) => a.type === 'downtime-limit' && a.ms), [500]);
+    assert.deepEqual(at(801_000).map((a) => a.type), ['cancel']);
+    const tight = asList(novaPolicy(input({ limits: { ...gib, maxDowntimeMs: 200 }, sample: { ...input().sample, elapsedMs: 750_000 } })));
+    assert.ok(tight.every((a) => a.type !== 'downtime-limit' || a.ms <= 200));
+    const post = asList(novaPolicy(input({ limits: { ...gib, allowPostcopy: true }, sample: { ...input().sample, remainingBytes: 63 * MiB } })));
+    assert.deepEqual(post.map((a) => a.type), ['postcopy']);
+  });
+  test('ovirt: 100 ms, then its schedule by stalled passes, then 5 s, then post-copy or abort', () => {
+    const limits = { ...input().limits, maxDowntimeMs: 10_000 };
+    assert.equal(ovirtPolicy.needs?.initialDowntimeMs?.(10_000), 100);
+    const step = asList(ovirtPolicy(input({ limits, settings: { ...input().settings, downtimeLimitMs: 100 } })));
+    assert.deepEqual(step.map((a) => a.type === 'downtime-limit' && a.ms), [200]);
+    const stuck = [pass(1, 256, 64), ...Array.from({ length: 7 }, (_, i) => pass(i + 2, 64, 64))];
+    assert.deepEqual(asList(ovirtPolicy(input({ limits, passes: stuck, settings: { ...input().settings, downtimeLimitMs: 5000 } }))).map((a) => a.type), ['cancel']);
+    assert.deepEqual(asList(ovirtPolicy(input({ limits: { ...limits, allowPostcopy: true }, passes: stuck }))).map((a) => a.type), ['postcopy']);
+  });
+  test('proxmox: auto-converge and xbzrle, doubling after 5 polls without progress', () => {
+    assert.deepEqual({ a: proxmoxPolicy.needs?.autoConverge, x: proxmoxPolicy.needs?.xbzrle }, { a: true, x: true });
+    const flat = Array.from({ length: 6 }, (_, i) => ({ ...input().sample, elapsedMs: 14_000 + i * 1000 }));
+    const settings = { ...input().settings, downtimeLimitMs: 100 };
+    assert.deepEqual(asList(proxmoxPolicy(input({ history: flat, settings }))).map((a) => a.type === 'downtime-limit' && a.ms), [200]);
+    const falling = flat.map((s, i) => ({ ...s, remainingBytes: (60 - i * 5) * MiB }));
+    assert.deepEqual(asList(proxmoxPolicy(input({ history: falling, settings, sample: { ...input().sample, remainingBytes: 20 * MiB } }))), []);
+  });
+  test('resolvePolicy: names, none, functions', () => {
+    assert.equal(resolvePolicy('none'), undefined);
+    assert.equal(resolvePolicy('ferry'), ferryPolicy);
+    const mine = () => undefined;
+    assert.equal(resolvePolicy(mine), mine);
+  });
+});
+
+describe('PolicyRunner', () => {
+  const info = (pass: number, remaining: number, transferred: number): MigrationInfo => ({
+    status: 'active',
+    ram: { transferred, remaining, total: 256 * MiB, duplicate: 0, normal: 0, 'normal-bytes': 0, 'dirty-pages-rate': 4096, mbps: 128, 'dirty-sync-count': pass, 'postcopy-requests': 0, 'page-size': 4096, 'multifd-bytes': 0, 'pages-per-second': 0, 'precopy-bytes': 0, 'downtime-bytes': 0, 'postcopy-bytes': 0, 'dirty-sync-missed-zero-copy': 0 },
+  });
+  test('builds per-pass statistics and clamps or refuses what the policy asks', () => {
+    const asks: ConvergenceAction[] = [
+      { type: 'downtime-limit', ms: 5000, reason: 'more' },
+      { type: 'postcopy', reason: 'finish' },
+      { type: 'pause', reason: 'finish' },
+    ];
+    const runner = new PolicyRunner(() => asks, { maxDowntimeMs: 300, allowPostcopy: false, allowPause: true, canThrottle: false, timeoutMs: 1e6, memoryBytes: 256 * MiB }, { downtimeLimitMs: 100, downtimeLimitSetAtMs: 0, bandwidth: 'unlimited', throttlePercent: 0, postcopy: false, paused: false });
+    runner.observe(info(1, 256 * MiB, 0), 0);
+    runner.observe(info(1, 100 * MiB, 150 * MiB), 1000);
+    const sample = runner.observe(info(2, 64 * MiB, 200 * MiB), 2000);
+    assert.equal(runner.passes.length, 1);
+    assert.deepEqual({ pass: runner.passes[0]?.pass, start: runner.passes[0]?.startRemainingBytes, end: runner.passes[0]?.endRemainingBytes, sent: runner.passes[0]?.sentBytes }, { pass: 1, start: 256 * MiB, end: 64 * MiB, sent: 200 * MiB });
+    const allowed = runner.decide(sample);
+    assert.deepEqual(allowed.map((a) => (a.type === 'downtime-limit' ? a.ms : a.type)), [300, 'pause']);
+    assert.equal(runner.records.length, 1, 'the refusal is recorded');
+    assert.match(runner.records[0]?.action ?? '', /refused postcopy/);
+    for (const action of allowed) runner.applied(action, sample);
+    assert.equal(runner.settings.downtimeLimitMs, 300);
+    assert.equal(runner.settings.paused, true);
+    assert.match(runner.records[1]?.action ?? '', /downtime-limit 100 → 300 ms/);
+    assert.deepEqual(runner.decide({ ...sample, elapsedMs: 2100 }), [], 'asked again only after a second or a new pass');
+  });
+});
+
+describe('downtime guarantee', () => {
+  test('continues only when remaining/throughput + overhead + the wait fits', () => {
+    assert.equal(estimateSwitchover({ remainingBytes: 8 * MiB, throughput: 64 * MiB, waitedMs: 3, maxDowntimeMs: 300 }).fits, true);
+    const no = estimateSwitchover({ remainingBytes: 64 * MiB, throughput: 16 * MiB, waitedMs: 3, maxDowntimeMs: 1000 });
+    assert.equal(no.fits, false);
+    assert.ok(no.estimateMs > 4000);
+    assert.equal(estimateSwitchover({ remainingBytes: 1, throughput: 0, waitedMs: 0, maxDowntimeMs: 50 }).fits, false);
+    assert.ok(qemuDowntimeLimitMs(300) < 300 && qemuDowntimeLimitMs(10) >= 1);
+  });
+});
+
+describe('options and progress', () => {
+  test('policy and allowPause come from the option table; a bad policy is a typed error', () => {
+    assert.equal(resolveMigrationOptions({}).policy, 'ferry');
+    assert.equal(resolveMigrationOptions({ policy: 'nova', allowPause: true }).allowPause, true);
+    assert.throws(() => resolveMigrationOptions({ policy: 'fast' as never }), /unknown policy/);
+    assert.ok(MIGRATION_OPTION_TABLE.some((row) => row.option === 'policy' && row.cliFlag === '--policy'));
+    assert.ok(MIGRATION_OPTION_TABLE.some((row) => row.option === 'allowPause' && row.unit === 'flag'));
+  });
+  test('percent never runs backwards and says why when remaining grows; ETA only when converging', () => {
+    const tracker = new ProgressTracker();
+    const at = (remaining: number, pass: number, dirty: number) => tracker.update({ status: 'active', ram: { total: 100, remaining, transferred: 0, 'dirty-sync-count': pass, 'dirty-pages-rate': dirty, 'page-size': 1, mbps: 8e-6 * 10 } as never }, 'perform', 0, { throughput: 10 });
+    const a = at(50, 1, 0);
+    const b = at(70, 2, 20);
+    assert.equal(a.percent, 50);
+    assert.equal(b.percent, 50);
+    assert.match(b.note ?? '', /pass 2: the guest dirtied memory faster than the link sent it/);
+    assert.equal(b.etaMs, undefined);
+    assert.equal(at(40, 3, 5).etaMs, 8000);
+  });
+});
