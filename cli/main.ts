@@ -7,9 +7,12 @@ import { reportError } from './report-error.ts';
 import { command as ls } from './commands/ls.ts';
 import { command as migrate } from './commands/migrate.ts';
 import { command as qmp } from './commands/qmp.ts';
+import { command as repl } from './commands/repl.ts';
 import { command as status } from './commands/status.ts';
+import { command as evacuate } from './commands/evacuate.ts';
+import { command as run } from './commands/run.ts';
 
-const commands = new Map<string, CliCommand>([ls, status, migrate, qmp].map((c) => [c.name, c]));
+const commands = new Map<string, CliCommand>([ls, status, migrate, qmp, repl, evacuate, run].map((c) => [c.name, c]));
 
 /** Registers a subcommand (recipes, repl and evacuation add theirs). */
 export function addCommand(command: CliCommand): void {
@@ -46,7 +49,8 @@ export async function main(argv: string[], io: Omit<CliIo, 'json' | 'signal'> = 
   const cliIo: CliIo = { ...io, json, signal: controller.signal };
   try {
     const { values, positionals } = parseArgs({ args: rest, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: false });
-    const [name, ...args] = positionals;
+    // `ferry` alone on a terminal opens the REPL.
+    const [name = values['help'] !== true && process.stdin.isTTY && io.stdout.isTTY ? 'repl' : undefined, ...args] = positionals;
     const commandArgs = rest.slice(rest.indexOf(name ?? '') + 1);
     if (typeof values['config'] === 'string') configure({ file: values['config'] });
     if (!name || name === 'help' || values['help'] === true) {
