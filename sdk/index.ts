@@ -8,6 +8,7 @@ export { VmHandle as Vm } from './api/vm-handle.ts';
 export { Fleet } from './model/fleet.ts';
 export { Migration } from './migration/migration.ts';
 export { MIGRATION_OPTION_TABLE } from './migration/migration-options.ts';
+export { POLICY_PRESETS, definePolicy } from './migration/policy/index.ts';
 export { parseBandwidth, formatBytes } from './migration/byte-units.ts';
 export { readMigrationRecords } from './migration/migration-lock.ts';
 export { ferryConfigSchema } from './model/config-schema.ts';
@@ -28,7 +29,11 @@ export type { FerryConfig, HostConfig } from './model/config-schema.ts';
 export type { VmSummary, HostFacts } from './model/host.ts';
 export type { VmStatus } from './model/vm.ts';
 export type { MigrationOptions, ResolvedMigrationOptions, TimeoutAction } from './migration/migration-options.ts';
-export type { MigrationResult } from './migration/migration-result.ts';
+export type { MigrationResult, ConvergenceReport } from './migration/migration-result.ts';
+export type {
+  ConvergencePolicy, ConvergenceAction, ConvergenceSample, PassStats, PolicyInput, PolicyNeeds, PolicyPresetName, ConvergenceActionRecord, SwitchoverEstimate,
+} from './migration/policy/index.ts';
+export type { MigrationPrediction, PredictionMeasures } from './migration/prediction/predict-migration.ts';
 export type { MigrationProgress } from './migration/migration-progress.ts';
 export type { MigrationPhase } from './migration/migration-phase.ts';
 export type { MigrationStep } from './migration/migration-plan.ts';

@@ -1,6 +1,7 @@
 import { Vm } from '../model/vm.ts';
 import { Migration } from '../migration/migration.ts';
 import type { MigrationOptions } from '../migration/migration-options.ts';
+import { predictMigration, type MigrationPrediction } from '../migration/prediction/predict-migration.ts';
 import type { HostHandle } from './host-handle.ts';
 
 /** A VM as users hold it: the model's VM plus what can be done with it (migrate). */
@@ -22,5 +23,19 @@ export class VmHandle extends Vm {
   migrateTo(destination: string | HostHandle, options: MigrationOptions = {}): Migration {
     const target = typeof destination === 'string' ? this.host.sibling(destination) : destination;
     return new Migration(this, target, options);
+  }
+
+  /**
+   * Before anything moves: measures the guest's dirty rate and the link to
+   * `destination`, and predicts whether a migration with `options` converges,
+   * how, in how long and with what downtime.
+   *
+   * @example
+   * const p = await host('a').vm('web').predictMigration('b', { maxDowntime: 300 });
+   * console.log(p.go ? `about ${p.totalMs} ms, ${p.downtimeMs} ms paused` : p.notes.join('; '));
+   */
+  predictMigration(destination: string | HostHandle, options: MigrationOptions = {}): Promise<MigrationPrediction> {
+    const target = typeof destination === 'string' ? this.host.sibling(destination) : destination;
+    return predictMigration(this, target, options);
   }
 }

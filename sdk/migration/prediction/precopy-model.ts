@@ -1,0 +1,46 @@
+/**
+ * Pre-copy, pass by pass: each pass sends the dirty set at `throughput`,
+ * while the guest dirties `dirtyRate` (never more than its working set).
+ * QEMU switches over once the dirty set fits the downtime limit. Rates in
+ * bytes/s, times in ms. Pure: used before a migration (prediction) and
+ * during one (ETA).
+ */
+export interface PrecopyModelInput {
+  /** What the first pass must send (non-zero RAM; zero pages cost little). */
+  firstPassBytes: number;
+  throughput: number;
+  dirtyRate: number;
+  /** The most the guest can dirty between two passes (default: firstPassBytes). */
+  workingSetBytes?: number;
+  downtimeLimitMs: number;
+  overheadMs: number;
+  /** Fixed start cost (setup, zero-page scan). */
+  setupMs?: number;
+}
+
+export interface PrecopyModelOutcome {
+  converges: boolean;
+  totalMs: number;
+  passes: number;
+  downtimeMs: number;
+}
+
+/** @example simulatePrecopy({ firstPassBytes: 170e6, throughput: 16.8e6, dirtyRate: 10e6, downtimeLimitMs: 300, overheadMs: 40 }) */
+export function simulatePrecopy(input: PrecopyModelInput): PrecopyModelOutcome {
+  const cap = input.workingSetBytes ?? input.firstPassBytes;
+  let send = input.firstPassBytes;
+  let elapsed = input.setupMs ?? 0;
+  for (let pass = 1; pass <= 60; pass++) {
+    const seconds = send / input.throughput;
+    elapsed += seconds * 1000;
+    const dirtied = Math.min(input.dirtyRate * seconds, cap);
+    const finalMs = (dirtied / input.throughput) * 1000;
+    if (finalMs + input.overheadMs <= input.downtimeLimitMs) {
+      const downtimeMs = Math.round(finalMs + input.overheadMs);
+      return { converges: true, totalMs: Math.round(elapsed + downtimeMs), passes: pass + 1, downtimeMs };
+    }
+    if (pass > 1 && dirtied >= send * 0.9) return { converges: false, totalMs: Number.POSITIVE_INFINITY, passes: pass, downtimeMs: Math.round(finalMs + input.overheadMs) };
+    send = dirtied;
+  }
+  return { converges: false, totalMs: Number.POSITIVE_INFINITY, passes: 60, downtimeMs: Number.POSITIVE_INFINITY };
+}
