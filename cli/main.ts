@@ -9,8 +9,10 @@ import { command as migrate } from './commands/migrate.ts';
 import { command as qmp } from './commands/qmp.ts';
 import { command as repl } from './commands/repl.ts';
 import { command as status } from './commands/status.ts';
+import { command as evacuate } from './commands/evacuate.ts';
+import { command as run } from './commands/run.ts';
 
-const commands = new Map<string, CliCommand>([ls, status, migrate, qmp, repl].map((c) => [c.name, c]));
+const commands = new Map<string, CliCommand>([ls, status, migrate, qmp, repl, evacuate, run].map((c) => [c.name, c]));
 
 /** Registers a subcommand (recipes, repl and evacuation add theirs). */
 export function addCommand(command: CliCommand): void {

@@ -6,8 +6,15 @@
  */
 export class AntiAffinity {
   readonly #groupsOf = new Map<string, string[]>();
+  readonly #together: ReadonlySet<string>;
 
-  constructor(groups: Readonly<Record<string, readonly string[]>> = {}) {
+  /**
+   * `together`: VMs that may share a host with each other whatever their
+   * groups, because they did before (a move-back restores the layout the
+   * journal recorded); each still keeps apart from every other VM of its group.
+   */
+  constructor(groups: Readonly<Record<string, readonly string[]>> = {}, together: ReadonlySet<string> = new Set()) {
+    this.#together = together;
     for (const [group, vms] of Object.entries(groups)) {
       for (const vm of vms) this.#groupsOf.set(vm, [...(this.#groupsOf.get(vm) ?? []), group]);
     }
@@ -22,7 +29,7 @@ export class AntiAffinity {
     const groups = this.groupsOf(vm);
     if (groups.length === 0) return undefined;
     for (const other of present) {
-      if (other === vm) continue;
+      if (other === vm || (this.#together.has(vm) && this.#together.has(other))) continue;
       const shared = groups.find((group) => this.groupsOf(other).includes(group));
       if (shared) return { vm: other, group: shared };
     }

@@ -2,7 +2,7 @@ import { FerryError } from '../ferry-error.ts';
 import type { Fleet } from '../model/fleet.ts';
 import { Host } from '../model/host.ts';
 import { Migration } from '../migration/migration.ts';
-import { MigrationCancelledError, MigrationError, type VmLocation } from '../migration/migration-errors.ts';
+import { MigrationError, type VmLocation } from '../migration/migration-errors.ts';
 import type { MigrationResult } from '../migration/migration-result.ts';
 import { AdaptiveConcurrency } from './adaptive-concurrency.ts';
 import { AntiAffinity } from './anti-affinity.ts';
@@ -163,7 +163,8 @@ async function planMoveBack(context: EvacuationContext, lines: readonly JournalL
     name: home, memAvailableBytes: homeSurvey.memAvailableBytes, memoryBudgetBytes: homeSurvey.memoryBudgetBytes, vms: homeSurvey.vms,
     ...(homeSurvey.maintenance && { excluded: `in maintenance (${homeSurvey.maintenance.reason}): call endMaintenance() first` }),
   };
-  const ledger = new PlacementLedger([homeHost], new AntiAffinity(fleet.config.antiAffinity));
+  // VMs that lived together at home before may do so again: the move-back restores that layout.
+  const ledger = new PlacementLedger([homeHost], new AntiAffinity(fleet.config.antiAffinity, new Set(away.keys())));
   const skipped: SkippedVm[] = [];
   const moves: Move[] = [];
   for (const [vm, { to: now }] of away) {
@@ -307,7 +308,8 @@ function schedule(
         const vmState: VmLocation = error instanceof MigrationError ? error.vmState : 'running-on-source';
         const body = errorBody(error);
         journal?.append({ kind: 'failed', vm: move.vm, from: move.from, to: move.to, attempt: move.attempt, code: body.code, message: body.message, vmState, runsOn: runsOn(vmState, move) });
-        const retry = options.retry && move.attempt === 1 && !signal.aborted && vmState === 'running-on-source' && !(error instanceof MigrationCancelledError) && error instanceof MigrationError;
+        // A migration cancelled by its own policy (timeout, downtime guarantee) is worth a retry; one cancelled by us is not.
+        const retry = options.retry && move.attempt === 1 && !signal.aborted && vmState === 'running-on-source' && error instanceof MigrationError;
         const elsewhere = retry ? retryPlace(move, ledger, context.mode) : undefined;
         if (elsewhere) {
           log('warn', `${move.vm}: ${body.message}; retrying on ${elsewhere}`);

@@ -57,3 +57,9 @@ test('a retry elsewhere: release frees the failed host, exclude keeps it out', (
   ledger.release(w, 'b');
   assert.equal(ledger.place(w, { exclude: ['b'] }).to, 'c');
 });
+
+test('a move-back may put together again VMs that lived together, but not next to another of their group', () => {
+  const affinity = new AntiAffinity({ db: ['db1', 'db2', 'db3'] }, new Set(['db1', 'db2']));
+  assert.equal(affinity.conflict('db1', ['db2']), undefined);
+  assert.deepEqual(affinity.conflict('db1', ['db3']), { vm: 'db3', group: 'db' });
+});
