@@ -52,6 +52,9 @@ export async function startRepl(options: ReplOptions = {}): Promise<void> {
     writer: (value: unknown) => formatValue(value, terminal),
   });
   preload(server);
+  // Node puts "Uncaught:" on a line of its own before an error line longer than this: keep errors on one line.
+  const defaultWriter = (repl as { writer?: { options?: { breakLength?: number } } }).writer;
+  if (defaultWriter?.options) defaultWriter.options.breakLength = Number.POSITIVE_INFINITY;
 
   const print = (text: string) => {
     // A line that arrives while the prompt waits goes above it, and the prompt comes back.

@@ -41,11 +41,15 @@ export function renderEntry(entry: WatchEntry, selected: boolean): string[] {
     const sign = entry.ended.outcome === 'completed' ? '✓' : entry.ended.outcome === 'ended' ? '·' : '✗';
     return [`${mark} ${sign} ${entry.label} → ${entry.destination}  ${entry.ended.outcome}: ${entry.ended.text}`];
   }
-  const percent = p ? `${p.percent.toFixed(1).padStart(5)}%  ${bar(p.percent)}` : '';
-  const head = `${mark} ${entry.label} → ${entry.destination}  ${entry.phase.padEnd(8)} ${percent}${p ? `  pass ${p.pass}` : ''}  ${owner}`;
+  const percent = p && p.totalBytes > 0 ? `${p.percent.toFixed(1).padStart(5)}%  ${bar(p.percent)}` : '';
+  const head = `${mark} ${entry.label} → ${entry.destination}  ${entry.phase.padEnd(8)} ${percent}${percent ? `  pass ${p?.pass ?? 0}` : ''}  ${owner}`;
   const lines = [head];
   if (entry.heartbeatAgeMs !== undefined && entry.heartbeatAgeMs > 5000) lines.push(`    no heartbeat for ${formatDuration(entry.heartbeatAgeMs)}: its controller may be gone`);
   if (!p) return lines;
+  if (p.totalBytes === 0) {
+    lines.push(`    setting up: QEMU has not reported any figures yet`);
+    return lines;
+  }
   lines.push(`    transferred ${formatBytes(p.transferredBytes)} · remaining ${formatBytes(p.remainingBytes)} of ${formatBytes(p.totalBytes)} · elapsed ${formatDuration(p.elapsedMs)} · ETA ${eta(p.remainingBytes, p.throughput, p.dirtyRate)}`);
   const max = sharedMax(entry.throughput, entry.dirtyRate, [p.throughput, p.dirtyRate]);
   lines.push(`    throughput ${sparkline(entry.throughput, max, SPARK_WIDTH)} ${formatRate(p.throughput)}`);

@@ -30,6 +30,7 @@ test('errors are one line', () => {
   configure({ hosts: { a: { local: true } } });
   const error = new UnknownHostError('zz', ['a']);
   assert.equal(formatValue(error), "UnknownHostError: unknown host 'zz'; configured hosts: a");
+  assert.equal(formatValue(new TypeError('x is not a function')), 'TypeError: x is not a function');
   assert.equal(formatError(error), "ferry: unknown host 'zz'; configured hosts: a");
   assert.equal(formatError(new Error('first\nsecond')), 'ferry: first');
 });
