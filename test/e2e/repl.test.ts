@@ -185,4 +185,42 @@ describe('ferry repl in a real terminal', { timeout: 240_000 }, () => {
     assert.match(history, /\.watch/);
     assert.match(history, /\.migrate alpha\/watched bravo/);
   });
+
+  for (const runtime of ['deno', 'bun'] as const) {
+    test(`under ${runtime[0]?.toUpperCase()}${runtime.slice(1)}, off a terminal: plain lines, top-level await, one-line errors`, async () => {
+      const argv = runtime === 'deno' ? ['run', '-A', 'cli/main.ts', 'repl'] : ['cli/main.ts', 'repl'];
+      const child = spawn(join(repo, 'node_modules/.bin', runtime), argv, {
+        cwd: repo, env: { ...process.env, FERRY_CONFIG: configFile, FERRY_REPL_HISTORY: '', NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let transcript = '';
+      child.stdout.on('data', (chunk: Buffer) => (transcript += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (transcript += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const ask = async (line: string, answer: RegExp) => {
+        const start = transcript.length;
+        child.stdin.write(`${line}\n`);
+        const deadline = Date.now() + 20_000;
+        while (!answer.test(transcript.slice(start))) {
+          if (Date.now() > deadline) assert.fail(`${runtime}: no ${answer} after ${line}; transcript:\n${transcript}`);
+          await sleep(50);
+        }
+        return transcript.slice(start);
+      };
+      try {
+        await ask('', /ferry> /);
+        await ask('.hosts', /alpha +a +\/\S+ +\d+ running/);
+        await ask("(await host('bravo').vms()).map((vm) => vm.name).join(',')", /'watched'/);
+        await ask('.wtch', /ferry: unknown command \.wtch — did you mean \.watch\?/);
+        const unknown = await ask("host('nowhere')", /unknown host 'nowhere'[^\n]*\n/);
+        assert.equal(unknown.split('\n').filter((line) => /unknown host/.test(line)).length, 1);
+        assert.doesNotMatch(unknown, /\n\s+at /, 'no stack trace');
+        await ask('6 * 7', /42/);
+        assert.doesNotMatch(transcript, /\x1b\[/, 'no escape sequences off a terminal');
+        child.stdin.write('.exit\n');
+        assert.equal(await exited, 0, transcript);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGTERM');
+      }
+    });
+  }
 });
