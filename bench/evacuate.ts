@@ -66,11 +66,12 @@ try {
       await host('a').moveBack({ journal, concurrency: 2, ...options });
     }
   }
-  const sequential = results.get('sequential') ?? [];
-  const bytes = median(sequential.map((r) => r.transferredBytes));
-  const bestStream = Math.max(...sequential.flatMap((r) => r.moved.map((m) => m.result?.throughput ?? 0)));
+  // What the evacuation must send: the least any complete run sent (more is re-sent dirty pages).
+  const complete = [...results.values()].flat().filter((r) => r.moved.length === Object.keys(guests).length);
+  const bytes = Math.min(...complete.map((r) => r.transferredBytes));
+  const bestStream = Math.max(...(results.get('sequential') ?? []).flatMap((r) => r.moved.map((m) => m.result?.throughput ?? 0)));
   const bound = (bytes / link) * 1000;
-  console.log(`link a→b (raw TCP between the namespaces): ${mib(link)}/s; bytes to move (sequential run): ${mib(bytes)}; fastest single migration stream: ${mib(bestStream)}/s`);
+  console.log(`link a→b (raw TCP between the namespaces): ${mib(link)}/s; bytes to move (least sent by a complete run): ${mib(bytes)}; fastest single migration stream: ${mib(bestStream)}/s`);
   console.log(`lower bound = bytes / link = ${Math.round(bound)} ms; bytes / fastest stream = ${Math.round((bytes / bestStream) * 1000)} ms\n`);
   const rows: (string | number)[][] = [['mode', 'makespan (ms)', '× lower bound', 'peak running', 'sent', 'longest pause (ms)', 'moved']];
   for (const [label] of modes) {
