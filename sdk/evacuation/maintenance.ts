@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Host } from '../model/host.ts';
 import { sh } from '../transport/index.ts';
+import { maintenanceMarkerPath as markerPathOf } from '../model/vm-paths.ts';
 
 /**
  * A host's maintenance mark lives ON the host, as `<runDir>/.ferry-maintenance`:
@@ -9,7 +10,7 @@ import { sh } from '../transport/index.ts';
  * all of them see the same mark. `maintenance: true` in the config is the
  * static form of the same thing.
  */
-export const MAINTENANCE_MARKER = '.ferry-maintenance';
+export { MAINTENANCE_MARKER } from '../model/vm-paths.ts';
 
 /** Who marked a host, when and why. */
 export interface MaintenanceMark {
@@ -21,7 +22,7 @@ export interface MaintenanceMark {
 }
 
 export function maintenanceMarkerPath(host: Host): string {
-  return `${host.config.runDir.replace(/\/+$/, '')}/${MAINTENANCE_MARKER}`;
+  return markerPathOf(host.config.runDir);
 }
 
 /** Writes the mark atomically (write then rename), so a reader never sees half of it. */

@@ -1,5 +1,6 @@
 import type { Host } from '../model/host.ts';
 import { sh } from '../transport/index.ts';
+import { maintenanceMarkerPath } from '../model/vm-paths.ts';
 
 /** What preflight needs to know about the destination. */
 export interface DestinationFacts {
@@ -9,6 +10,8 @@ export interface DestinationFacts {
   machineTypes: string[];
   /** The pid of a VM of the same name already running there. */
   vmAlreadyThere: number | undefined;
+  /** The host carries a maintenance mark (an evacuation set it). */
+  inMaintenance: boolean;
 }
 
 /** All of it in one round trip; the two QEMU invocations run side by side. */
@@ -20,6 +23,7 @@ ${qemu} --version > "$t/v" 2>/dev/null &
 ${qemu} -machine help > "$t/m" 2>/dev/null &
 grep -E '^MemAvailable:' /proc/meminfo
 echo "flags: $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2)"
+[ -e ${maintenanceMarkerPath(destination.config.runDir)} ] && echo maintenance
 p=$(cat ${pidFile} 2>/dev/null)
 if [ -n "$p" ] && [ -r "/proc/$p/stat" ] && [ "$(sed 's/.*) //' "/proc/$p/stat" | cut -c1)" != Z ]; then echo "running: $p"; fi
 wait
@@ -34,5 +38,6 @@ rm -rf "$t"`;
     qemuVersion: /^qemu: .*?version (\d+\.\d+(?:\.\d+)?)/m.exec(stdout)?.[1],
     machineTypes: [...stdout.matchAll(/^machine: (\S+)/gm)].map((match) => match[1] ?? '').filter((name) => name && name !== 'Supported'),
     vmAlreadyThere: Number.isInteger(running) && running > 0 ? running : undefined,
+    inMaintenance: /^maintenance$/m.test(stdout),
   };
 }

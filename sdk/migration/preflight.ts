@@ -107,6 +107,9 @@ function compare(context: MigrationContext, src: SourceFacts, dst: DestinationFa
       message: `machine type ${src.machineType}${dst.machineTypes.includes(src.machineType) ? '' : ` is not offered by ${destination.name}'s QEMU`}`,
     });
   }
+  if (dst.inMaintenance) {
+    checks.push({ check: 'destination-maintenance', ok: false, message: `${destination.name} is marked for maintenance (${destination.config.runDir}/.ferry-maintenance); pick another host or end its maintenance` });
+  }
   checks.push({
     check: 'destination-free-name',
     ok: dst.vmAlreadyThere === undefined,

@@ -35,3 +35,13 @@ export function checkVmName(name: string): string {
   if (Buffer.byteLength(name) > MAX_VM_NAME_BYTES) throw new InvalidNameError('vm', name, `it is longer than ${MAX_VM_NAME_BYTES} bytes`);
   return name;
 }
+
+/**
+ * A host's maintenance mark lives on the host, in its runDir, so every ferry
+ * process sees it (evacuations set it; migrations refuse such a destination).
+ */
+export const MAINTENANCE_MARKER = '.ferry-maintenance';
+
+export function maintenanceMarkerPath(runDir: string): string {
+  return `${runDir.replace(/\/+$/, '')}/${MAINTENANCE_MARKER}`;
+}

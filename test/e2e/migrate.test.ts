@@ -2,7 +2,7 @@
 // probe while they move, and every failure leaving the VM in exactly one place.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import {
   configure, disconnect, host, InvalidNameError, MigrationCancelledError, MigrationError, MigrationOptionsError, PreflightError, readMigrationRecords, UnknownHostError, VmAlreadyRunningError,
@@ -168,6 +168,15 @@ describe('migrateTo on the lab', { timeout: 600_000 }, () => {
 
     const missing = await host('a').vm('ghost').migrateTo('b').then(() => undefined, (e: unknown) => e);
     assert.ok(missing instanceof PreflightError && missing.vmState === 'not-found', String(missing));
+
+    // A destination an evacuation marked for maintenance is refused.
+    writeFileSync(`${lab.runDir('b')}/.ferry-maintenance`, '');
+    try {
+      const marked = await host('a').vm('idle').migrateTo('b').then(() => undefined, (e: unknown) => e);
+      assert.ok(marked instanceof PreflightError && marked.checks.some((c) => c.check === 'destination-maintenance' && !c.ok), String(marked));
+    } finally {
+      rmSync(`${lab.runDir('b')}/.ferry-maintenance`);
+    }
 
     assert.equal((await host('a').vm('idle').status()).runState, 'running');
     assert.equal(await lab.vmPid('b', 'idle'), undefined);
