@@ -1,7 +1,7 @@
 import { host, hosts } from '../sdk/index.ts';
 import { UsageError } from '../cli/cli-command.ts';
 import { table } from '../cli/render/format.ts';
-import { MIGRATE_FLAGS, parseMigrateArgs, parseQmpArgs, parseWatchArgs, type WatchFilter } from './command-args.ts';
+import { parseMigrateArgs, parseQmpArgs, parseWatchArgs, type WatchFilter } from './command-args.ts';
 import type { MigrationRegistry, TrackedMigration } from './migration-registry.ts';
 import type { FleetCache } from './fleet-cache.ts';
 import { formatMigration, formatVmSummaries } from './format-value.ts';
@@ -53,7 +53,7 @@ export const DOT_COMMANDS: readonly DotCommand[] = [
   },
   {
     name: 'migrate',
-    help: `HOST/VM DEST [${MIGRATE_FLAGS.join(' ')}] start a live migration (in the background: .watch to follow)`,
+    help: 'HOST/VM DEST [--bandwidth 8MiB/s --max-downtime MS …] start a live migration in the background (the flags of `ferry migrate`; TAB lists them)',
     async run(words, session) {
       const request = parseMigrateArgs(words);
       const migration = host(request.host).vm(request.vm).migrateTo(request.destination, request.options);

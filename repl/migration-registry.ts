@@ -49,12 +49,16 @@ export class MigrationRegistry {
     migration.on('phase', (phase) => (tracked.phase = phase));
     migration.on('progress', (progress) => {
       tracked.progress = progress;
+      // A new cell each second; in between the newest cell follows the latest figure.
       const now = Date.now();
-      if (now - tracked.sampledAt >= SAMPLE_INTERVAL_MS) {
-        tracked.sampledAt = now;
-        pushSample(tracked.throughput, progress.throughput);
-        pushSample(tracked.dirtyRate, progress.dirtyRate);
+      const fresh = now - tracked.sampledAt >= SAMPLE_INTERVAL_MS;
+      if (fresh) tracked.sampledAt = now;
+      else {
+        tracked.throughput.pop();
+        tracked.dirtyRate.pop();
       }
+      pushSample(tracked.throughput, progress.throughput);
+      pushSample(tracked.dirtyRate, progress.dirtyRate);
     });
     migration.on('action', (action) => (tracked.lastAction = action));
     migration.then(

@@ -1,4 +1,4 @@
-import { formatBytes } from '../../sdk/index.ts';
+import { formatBytes, type MigrationProgress } from '../../sdk/index.ts';
 import { formatDuration, formatRate } from '../../cli/render/format.ts';
 import type { WatchEntry } from './watch-entry.ts';
 import { sharedMax, sparkline } from './sparkline.ts';
@@ -50,13 +50,13 @@ export function renderEntry(entry: WatchEntry, selected: boolean): string[] {
     lines.push(`    setting up: QEMU has not reported any figures yet`);
     return lines;
   }
-  lines.push(`    transferred ${formatBytes(p.transferredBytes)} · remaining ${formatBytes(p.remainingBytes)} of ${formatBytes(p.totalBytes)} · elapsed ${formatDuration(p.elapsedMs)} · ETA ${eta(p.remainingBytes, p.throughput, p.dirtyRate)}`);
+  lines.push(`    transferred ${formatBytes(p.transferredBytes)} · remaining ${formatBytes(p.remainingBytes)} of ${formatBytes(p.totalBytes)} · elapsed ${formatDuration(p.elapsedMs)} · ETA ${etaOf(p)}`);
   const max = sharedMax(entry.throughput, entry.dirtyRate, [p.throughput, p.dirtyRate]);
   lines.push(`    throughput ${sparkline(entry.throughput, max, SPARK_WIDTH)} ${formatRate(p.throughput)}`);
   lines.push(`    dirty rate ${sparkline(entry.dirtyRate, max, SPARK_WIDTH)} ${formatRate(p.dirtyRate)}${p.throttlePercent > 0 ? ` (throttled ${p.throttlePercent}%)` : ''}`);
-  lines.push(`    downtime   ${downtime(p.expectedDowntimeMs, entry.budgetMs)}`);
+  lines.push(`    downtime   ${downtime(p.expectedDowntimeMs, entry.budgetMs, p.downtimeLimitMs)}`);
   if (entry.lastAction) lines.push(`    policy     ${entry.lastAction.action}${entry.lastAction.reason ? `: ${entry.lastAction.reason}` : ''}`);
-  else if (p.note) lines.push(`    note       ${p.note}`);
+  else if (p.note ?? entry.lastNote) lines.push(`    latest     ${p.note ?? entry.lastNote}`);
   return lines;
 }
 
@@ -70,8 +70,8 @@ export function renderWatchLine(entry: WatchEntry, now: Date): string {
     `${head} ${entry.phase} ${p.percent.toFixed(1)}%`,
     `sent ${formatBytes(p.transferredBytes)}, left ${formatBytes(p.remainingBytes)}`,
     `${formatRate(p.throughput)} vs dirty ${formatRate(p.dirtyRate)}`,
-    `downtime ${downtime(p.expectedDowntimeMs, entry.budgetMs)}`,
-    `ETA ${eta(p.remainingBytes, p.throughput, p.dirtyRate)}`,
+    `downtime ${downtime(p.expectedDowntimeMs, entry.budgetMs, p.downtimeLimitMs)}`,
+    `ETA ${etaOf(p)}`,
   ];
   if (entry.lastAction) parts.push(`policy: ${entry.lastAction.action}`);
   return parts.join(' · ');
@@ -92,12 +92,23 @@ export function eta(remainingBytes: number, throughput: number, dirtyRate: numbe
   return formatDuration((remainingBytes / gain) * 1000);
 }
 
-/** `expected 850 ms vs limit 300 ms (over)` */
-export function downtime(expectedMs: number | undefined, budgetMs: number | undefined): string {
+/**
+ * `expected 850 ms vs budget 300 ms (over …)`: QEMU's expected pause against
+ * the caller's maxDowntime (known for this REPL's migrations), and the limit
+ * the policy has QEMU work to, when the engine reports it.
+ */
+export function downtime(expectedMs: number | undefined, budgetMs: number | undefined, policyLimitMs?: number): string {
   const expected = expectedMs === undefined ? 'expected —' : `expected ${formatDuration(expectedMs)}`;
-  if (budgetMs === undefined) return `${expected} (limit not known to this process)`;
-  const verdict = expectedMs === undefined ? '' : expectedMs <= budgetMs ? ' (within)' : ' (over: QEMU will not switch over yet)';
-  return `${expected} vs limit ${formatDuration(budgetMs)}${verdict}`;
+  const policy = policyLimitMs === undefined ? '' : ` · policy limit ${formatDuration(policyLimitMs)}`;
+  if (budgetMs === undefined) return `${expected}${policy}${policy ? '' : ' (budget not known to this process)'}`;
+  const verdict = expectedMs === undefined ? '' : expectedMs <= budgetMs ? ' (within)' : ' (over: no switchover yet)';
+  return `${expected} vs budget ${formatDuration(budgetMs)}${verdict}${policy}`;
+}
+
+/** The engine's ETA when it gave one, else ours from the same figures. */
+function etaOf(p: MigrationProgress): string {
+  if (typeof p.etaMs === 'number') return formatDuration(p.etaMs);
+  return eta(p.remainingBytes, p.throughput, p.dirtyRate);
 }
 
 function clock(date: Date): string {

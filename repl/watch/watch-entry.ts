@@ -26,6 +26,8 @@ export interface WatchEntry {
   budgetMs?: number | undefined;
   lastAction?: { action: string; reason: string } | undefined;
   owner: WatchOwner;
+  /** The latest note the engine gave with its progress (why the figures moved, a policy's action). */
+  lastNote?: string | undefined;
   /** ms since the controller last wrote its record (other processes only). */
   heartbeatAgeMs?: number | undefined;
   ended?: WatchEnding | undefined;
@@ -98,12 +100,19 @@ export class RecordTracker {
       entry.heartbeatAgeMs = Math.max(0, now - Date.parse(record.heartbeatAt));
       entry.lastAction = lastActionOfRecord(record) ?? entry.lastAction;
       const progress = progressOfRecord(record.progress);
-      if (progress && progress !== entry.progress && now - entry.sampledAt >= SAMPLE_INTERVAL_MS * 0.8) {
-        entry.sampledAt = now;
+      if (progress) {
+        // Records are rewritten once a second: a new cell each time, else the newest cell follows.
+        if (now - entry.sampledAt >= SAMPLE_INTERVAL_MS * 0.8 || entry.throughput.length === 0) entry.sampledAt = now;
+        else {
+          entry.throughput.pop();
+          entry.dirtyRate.pop();
+        }
         pushSample(entry.throughput, progress.throughput);
         pushSample(entry.dirtyRate, progress.dirtyRate);
       }
       if (progress) entry.progress = progress;
+      // A record carries a progress note only in the second it was written: keep the latest.
+      if (progress?.note) entry.lastNote = progress.note;
       entry.ended = undefined;
     }
     for (const entry of this.#entries.values()) {

@@ -3,6 +3,7 @@ import type { MigrationContext } from './migration-context.ts';
 import { MigrationOptionsError } from './migration-errors.ts';
 import type { MigrationPhase } from './migration-phase.ts';
 import { resolveMigrationOptions } from './migration-options.ts';
+import { qemuDowntimeLimitMs } from './policy/switchover-gate.ts';
 
 /** A migration can be steered only while its transfer runs (phase perform, before switchover). */
 export class MigrationNotSteerableError extends FerryError {
@@ -21,7 +22,8 @@ export class MigrationNotSteerableError extends FerryError {
 export async function setMaxDowntimeSrc(context: MigrationContext | undefined, ms: number, reason: string): Promise<void> {
   const qmp = transferQmp(context, 'setMaxDowntime()');
   const { maxDowntime } = resolveMigrationOptions({ maxDowntime: ms });
-  await qmp.execute('migrate-set-parameters', { 'downtime-limit': maxDowntime });
+  // QEMU's own limit keeps the engine's margin below the budget, so the switchover gate lets it through.
+  await qmp.execute('migrate-set-parameters', { 'downtime-limit': qemuDowntimeLimitMs(maxDowntime) });
   context!.options = { ...context!.options, maxDowntime };
   announce(context!, `downtime limit ${maxDowntime} ms`, reason);
 }

@@ -120,7 +120,7 @@ describe('ferry repl in a real terminal', { timeout: 240_000 }, () => {
     for (const shown of [first, withOther, later]) assert.equal(shown.match(/ferry watch all/g)?.length, 1, `redrawn in place, not appended:\n${shown}`);
     assert.match(later, /transferred [\d.]+ [KMG]?i?B · remaining [\d.]+ [KMG]?i?B of [\d.]+ MiB · elapsed [\d.]+ s · ETA /);
     assert.match(later, /dirty rate [▁-█ ]+ [\d.]+ [KMG]?i?B\/s/);
-    assert.match(later, /downtime +expected [^\n]* vs limit 300 ms/);
+    assert.match(later, /downtime +expected [^\n]* vs budget 300 ms/);
     t.diagnostic(`watch view:\n${frameOf(later).trimEnd()}`);
 
     // The other process's migration can only be watched from here.

@@ -38,12 +38,14 @@ test('bar, ETA and downtime read as a person would say them', () => {
   assert.equal(eta(60 * MiB, 8 * MiB, 2 * MiB), '10.0 s');
   assert.match(eta(60 * MiB, 8 * MiB, 9 * MiB), /^none/);
   assert.equal(eta(0, 8 * MiB, 0), 'now');
-  assert.equal(downtime(850, 300), 'expected 850 ms vs limit 300 ms (over: QEMU will not switch over yet)');
-  assert.equal(downtime(120, 300), 'expected 120 ms vs limit 300 ms (within)');
-  assert.match(downtime(120, undefined), /limit not known/);
+  assert.equal(downtime(850, 300), 'expected 850 ms vs budget 300 ms (over: no switchover yet)');
+  assert.equal(downtime(120, 300), 'expected 120 ms vs budget 300 ms (within)');
+  assert.equal(downtime(120, 300, 195), 'expected 120 ms vs budget 300 ms (within) · policy limit 195 ms');
+  assert.match(downtime(120, undefined), /budget not known/);
+  assert.equal(downtime(120, undefined, 195), 'expected 120 ms · policy limit 195 ms');
 });
 
-test('the frame shows phase, percent, bytes, both sparklines, downtime vs limit, ETA and the last action', () => {
+test('the frame shows phase, percent, bytes, both sparklines, downtime vs budget, ETA and the last action', () => {
   const lines = renderWatchFrame([entry({ lastAction: { action: 'raise downtime limit', reason: 'no convergence after 3 passes' } })], {
     now: new Date(2026, 0, 1, 12, 34, 56), selected: 'm1', log: [], columns: 200, filter: 'all',
   });
@@ -53,17 +55,18 @@ test('the frame shows phase, percent, bytes, both sparklines, downtime vs limit,
   assert.match(text, /transferred 120\.0 MiB · remaining 80\.0 MiB of 512\.0 MiB · elapsed 15\.0 s · ETA 13\.3 s/);
   assert.match(text, /throughput +▅██ 8\.0 MiB\/s/);
   assert.match(text, /dirty rate +▂▃▃ 2\.0 MiB\/s/);
-  assert.match(text, /downtime +expected 850 ms vs limit 300 ms \(over/);
+  assert.match(text, /downtime +expected 850 ms vs budget 300 ms \(over/);
   assert.match(text, /policy +raise downtime limit: no convergence after 3 passes/);
   assert.match(lines.at(-1) ?? '', /c cancel · p postcopy · d raise downtime limit/);
 });
 
 test("another process's migration is marked watch-only and offers no steering keys", () => {
-  const lines = renderWatchFrame([entry({ owner: { kind: 'other', host: 'ops1', pid: 4242 }, budgetMs: undefined })], {
+  const lines = renderWatchFrame([entry({ owner: { kind: 'other', host: 'ops1', pid: 4242 }, budgetMs: undefined, progress: progress({ etaMs: 5000 }) })], {
     now: new Date(), selected: 'm1', log: ['12:00:00 cancel: declined'], columns: 200, filter: 'all',
   });
   const text = lines.join('\n');
   assert.match(text, /pid 4242 on ops1 \(watch only\)/);
+  assert.match(text, /ETA 5\.0 s/, "the engine's ETA when it gives one");
   assert.match(text, /» 12:00:00 cancel: declined/);
   assert.doesNotMatch(lines.at(-1) ?? '', /c cancel/);
 });
@@ -86,7 +89,7 @@ test('lines never wrap: they are cut to the terminal width', () => {
 
 test('off a terminal, one plain line per migration', () => {
   const line = renderWatchLine(entry(), new Date(2026, 0, 1, 9, 5, 7));
-  assert.equal(line, '09:05:07 a/busy → b perform 42.5% · sent 120.0 MiB, left 80.0 MiB · 8.0 MiB/s vs dirty 2.0 MiB/s · downtime expected 850 ms vs limit 300 ms (over: QEMU will not switch over yet) · ETA 13.3 s');
+  assert.equal(line, '09:05:07 a/busy → b perform 42.5% · sent 120.0 MiB, left 80.0 MiB · 8.0 MiB/s vs dirty 2.0 MiB/s · downtime expected 850 ms vs budget 300 ms (over: no switchover yet) · ETA 13.3 s');
   assert.doesNotMatch(line, /\x1b/);
 });
 

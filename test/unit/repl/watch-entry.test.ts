@@ -14,16 +14,16 @@ function record(overrides: Partial<MigrationRecord> = {}, percent = 10): Migrati
 
 const t0 = Date.parse('2026-01-01T00:00:10.000Z');
 
-test("records become entries of another process's migration, with samples once a second", () => {
+test("records become entries of another process's migration, a sparkline cell a second", () => {
   const tracker = new RecordTracker();
   tracker.update([record({}, 10)], t0);
-  tracker.update([record({}, 20)], t0 + 300); // too soon for a new sample
+  tracker.update([record({}, 20)], t0 + 300); // too soon for a new cell: the newest one follows
   tracker.update([record({ actions: [{ action: 'raise downtime limit', reason: 'slow', atMs: 1 }] }, 30)], t0 + 1000);
   const [entry] = tracker.entries();
   assert.ok(entry);
   assert.equal(entry.label, 'a/web');
   assert.deepEqual(entry.owner, { kind: 'other', host: 'ops1', pid: 4242 });
-  assert.deepEqual(entry.throughput, [100, 300]);
+  assert.deepEqual(entry.throughput, [200, 300]);
   assert.equal(entry.progress?.percent, 30);
   assert.equal(entry.heartbeatAgeMs, 2000);
   assert.deepEqual(entry.lastAction, { action: 'raise downtime limit', reason: 'slow' });
@@ -41,6 +41,15 @@ test('a record that goes away ends its entry, unless its host could not be read'
   assert.equal(tracker.entries()[0]?.ended?.text, 'now runs on b');
   tracker.prune(t0 + 2000 + 61_000, 60_000);
   assert.deepEqual(tracker.entries(), []);
+});
+
+test("the latest note of a record's progress is kept after the record moves on", () => {
+  const tracker = new RecordTracker();
+  const withNote = record();
+  (withNote.progress as { note?: string }).note = 'pass 2: downtime-limit 195 → 300 ms (slow)';
+  tracker.update([withNote], t0);
+  tracker.update([record()], t0 + 1000);
+  assert.equal(tracker.entries()[0]?.lastNote, 'pass 2: downtime-limit 195 → 300 ms (slow)');
 });
 
 test('records without usable progress still show their phase', () => {
