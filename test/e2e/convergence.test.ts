@@ -10,6 +10,13 @@ import { testLab } from './lab-fixture.ts';
 const lab = testLab();
 // Dirties 40 MB/s over 64 MiB: faster than a 16 MiB/s link can carry.
 const outpacing = { memoryMiB: 256, dirtyMiB: 64, dirtyRateMBps: 40 };
+// Stopped after each test even when it fails: a running probe keeps the process alive.
+const probes: Probe[] = [];
+function probeOf(address: string): Probe {
+  const probe = new Probe(address);
+  probes.push(probe);
+  return probe;
+}
 
 describe('convergence on the lab', { timeout: 240_000 }, () => {
   before(async () => {
@@ -17,6 +24,7 @@ describe('convergence on the lab', { timeout: 240_000 }, () => {
     configure(lab.ferryConfig());
   });
   afterEach(async () => {
+    for (const probe of probes.splice(0)) probe.stop();
     for (const h of ['a', 'b']) for (const vm of ['cv-idle', 'cv-busy', 'cv-fast']) await lab.stopVm(h, vm);
   });
   after(async () => {
@@ -26,7 +34,7 @@ describe('convergence on the lab', { timeout: 240_000 }, () => {
   test('downtime guarantee: every completed migration stays within maxDowntime 50/300/1000 ms; the rest end cancelled on the source', async (t) => {
     for (const [name, spec] of [['cv-idle', { memoryMiB: 256 }], ['cv-busy', { memoryMiB: 256, dirtyMiB: 64, dirtyRateMBps: 20 }]] as const) {
       const vm = await lab.startVm('a', name, spec);
-      const probe = new Probe(vm.address);
+      const probe = probeOf(vm.address);
       await probe.start();
       let where = 'a';
       for (const maxDowntime of [50, 300, 1000]) {
@@ -41,6 +49,9 @@ describe('convergence on the lab', { timeout: 240_000 }, () => {
         } else {
           t.diagnostic(`${name} maxDowntime ${maxDowntime}: QEMU downtime ${outcome.downtimeMs} ms (expected ${outcome.convergence?.switchover?.estimateMs} ms), probe's longest gap so far ${gap} ms, ${outcome.passes} passes`);
           assert.ok(outcome.downtimeMs <= maxDowntime, `QEMU downtime ${outcome.downtimeMs} ms within ${maxDowntime} ms`);
+          // Judge by the guest, not QEMU's status: it must live on at the destination.
+          await new Promise((resolve) => setTimeout(resolve, 1500));
+          assert.notEqual(await lab.vmPid(to, name), undefined, `the guest died on ${to} after a completed migration: ${await lab.consoleTail(to, name)}`);
           where = to;
         }
       }
@@ -52,7 +63,7 @@ describe('convergence on the lab', { timeout: 240_000 }, () => {
 
   test('a guest outpacing the link: plain pre-copy does not finish and stays on the source; ferry with post-copy finishes with the counter intact', async (t) => {
     const vm = await lab.startVm('a', 'cv-fast', outpacing);
-    const probe = new Probe(vm.address);
+    const probe = probeOf(vm.address);
     await probe.start();
     const plain = await host('a').vm('cv-fast').migrateTo('b', { policy: 'none', bandwidth: '16MiB/s', maxDowntime: 300, timeout: 25_000 }).then(() => undefined, (e: unknown) => e);
     assert.ok(plain instanceof MigrationCancelledError, String(plain));
