@@ -9,6 +9,8 @@ import { formatMigration, formatVmSummaries } from './format-value.ts';
 /** What a dot-command may use of the running REPL. */
 export interface ReplSession {
   print(text: string): void;
+  /** A command runs: news that arrives meanwhile waits for its prompt. */
+  busy(): void;
   registry: MigrationRegistry;
   cache: FleetCache;
   watch(filter: WatchFilter): Promise<void>;

@@ -7,7 +7,7 @@ import { completeLine, type CompletionSources } from './completion.ts';
 import { DOT_COMMANDS, suggestCommand, type ReplSession } from './dot-commands.ts';
 import { FleetCache } from './fleet-cache.ts';
 import { formatError, formatMigrationResult, formatValue } from './format-value.ts';
-import { historyFile } from './history-file.ts';
+import { historyFile, persistHistory } from './history-file.ts';
 import { MigrationRegistry, type TrackedMigration } from './migration-registry.ts';
 import { trackMigrations } from './track-migrations.ts';
 import { WatchSession } from './watch/watch-session.ts';
@@ -42,14 +42,20 @@ export async function startRepl(options: ReplOptions = {}): Promise<void> {
   let watching = false;
   // Set while an input line runs; the REPL shows its prompt again when it is done (also after an error).
   let evaluating = false;
+  // Migrations that ended while a line ran or the view was up; told when the prompt comes back,
+  // unless the line's own value or error already was that result (an awaited migration).
   const held: TrackedMigration[] = [];
+  const shown = new WeakSet<object>();
 
   const names = hosts().map((h) => h.name);
   output.write(`ferry REPL · hosts: ${names.join(', ') || 'none (configure() or FERRY_CONFIG)'} · .help for commands\n`);
   output.write(`  preloaded: host(), hosts(), configure(), fleet.<host>; e.g. await host('${names[0] ?? 'a'}').vms()\n`);
   const server = repl.start({
     prompt: 'ferry> ', input, output, terminal, useGlobal: true, ignoreUndefined: true, preview: false,
-    writer: (value: unknown) => formatValue(value, terminal),
+    writer: (value: unknown) => {
+      if (typeof value === 'object' && value !== null) shown.add(value);
+      return formatValue(value, terminal);
+    },
   });
   preload(server);
   // Node puts "Uncaught:" on a line of its own before an error line longer than this: keep errors on one line.
@@ -66,16 +72,22 @@ export async function startRepl(options: ReplOptions = {}): Promise<void> {
     print(tracked.result ? formatMigrationResult(tracked.result) : `${tracked.label} → ${tracked.destination}: ${formatError(tracked.error).replace(/^ferry: /, '')}`);
   };
   registry.onEnd((tracked) => {
-    if (watching) held.push(tracked);
-    // While an expression runs, the user is most likely awaiting it: its value is the report.
-    else if (!evaluating) {
+    if (watching || evaluating) held.push(tracked);
+    else {
       announce(tracked);
       server.displayPrompt(true);
     }
   });
+  const flushHeld = () => {
+    for (const tracked of held.splice(0)) {
+      const outcome = tracked.result ?? tracked.error;
+      if (!(typeof outcome === 'object' && outcome !== null && shown.has(outcome))) announce(tracked);
+    }
+  };
 
   const session: ReplSession = {
     print,
+    busy: () => (evaluating = true),
     registry,
     cache,
     async watch(filter: WatchFilter) {
@@ -86,21 +98,21 @@ export async function startRepl(options: ReplOptions = {}): Promise<void> {
         if (!terminal) for (const line of log) print(`» ${line}`);
       } finally {
         watching = false;
-        for (const tracked of held.splice(0)) announce(tracked);
       }
     },
   };
   defineDotCommands(server, session);
-  const lineOver = await wrapEval(server, () => (evaluating = true));
+  const lineOver = await wrapEval(server, () => (evaluating = true), (error) => shown.add(error));
   const displayPrompt = server.displayPrompt.bind(server);
   server.displayPrompt = (preserveCursor?: boolean) => {
     evaluating = false;
     lineOver();
+    if (!watching) flushHeld();
     displayPrompt(preserveCursor);
   };
   installCompleter(server, completionSources(cache, registry));
-  await setupHistory(server, options.historyFile === null ? undefined : (options.historyFile ?? historyFile()));
-
+  const history = options.historyFile === null ? undefined : (options.historyFile ?? historyFile());
+  if (history) persistHistory(server, history);
 
   await new Promise<void>((resolve) => server.on('exit', resolve));
   const inFlight = registry.inFlight();
@@ -129,6 +141,7 @@ function defineDotCommands(server: REPLServer, session: ReplSession): void {
       help: command.help,
       action(this: REPLServer, rest: string) {
         let work: Promise<void>;
+        session.busy();
         try {
           work = command.run(splitWords(rest), session);
         } catch (error) {
@@ -163,7 +176,7 @@ function defineDotCommands(server: REPLServer, session: ReplSession): void {
  * most errors to the REPL's domain instead, which prints them with the
  * writer: formatValue keeps those to one line too.
  */
-async function wrapEval(server: REPLServer, begin: () => void): Promise<() => void> {
+async function wrapEval(server: REPLServer, begin: () => void, printed: (error: Error) => void): Promise<() => void> {
   type Callback = (error: Error | null, value?: unknown) => void;
   const nativeEval = server.eval.bind(server);
   const hasAwait = await probeTopLevelAwait((code, callback) => nativeEval(code, server.context, 'probe', (error, value) => callback(error, value)));
@@ -172,6 +185,7 @@ async function wrapEval(server: REPLServer, begin: () => void): Promise<() => vo
     begin();
     const done: Callback = (error, value) => {
       if (error && !(error instanceof Recoverable)) {
+        printed(error);
         output.write(`${oneLine(error)}\n`);
         if (process.env['FERRY_DEBUG']) output.write(`${error.stack}\n`);
         return callback(null, undefined);
@@ -236,15 +250,4 @@ function installCompleter(server: REPLServer, sources: CompletionSources): void 
       () => javascript(line, callback),
     );
   };
-}
-
-async function setupHistory(server: REPLServer, file: string | undefined): Promise<void> {
-  if (!file || typeof server.setupHistory !== 'function') return;
-  await new Promise<void>((resolve) => {
-    try {
-      server.setupHistory(file, () => resolve());
-    } catch {
-      resolve();
-    }
-  });
 }

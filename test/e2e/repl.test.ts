@@ -62,6 +62,14 @@ async function currentLine(): Promise<string> {
   return (await screen()).split('\n')[y] ?? '';
 }
 
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 describe('ferry repl in a real terminal', { timeout: 240_000 }, () => {
   let other: ChildProcess | undefined;
   let otherExit: Promise<number | null> | undefined;
@@ -104,6 +112,13 @@ describe('ferry repl in a real terminal', { timeout: 240_000 }, () => {
     await type('.migrate alpha/wat');
     await keys('Tab');
     await waitForScreen(/ferry> \.migrate alpha\/watched$/m, 10_000);
+    // Start ours once the other one transfers, so that both are in flight for a while.
+    const otherRecord = join(lab.runDir('a'), 'other.migration', 'status.json');
+    const deadline = Date.now() + 60_000;
+    while (!/"phase":"perform"/.test(readFileSafe(otherRecord))) {
+      if (Date.now() > deadline) assert.fail(`the other process's migration never reached perform: ${otherOutput}`);
+      await sleep(200);
+    }
     await type(` bravo --bandwidth ${bandwidth}`);
     await keys('Enter');
     await waitForScreen(/started alpha\/watched → bravo/);
@@ -209,7 +224,7 @@ describe('ferry repl in a real terminal', { timeout: 240_000 }, () => {
       try {
         await ask('', /ferry> /);
         await ask('.hosts', /alpha +a +\/\S+ +\d+ running/);
-        await ask("(await host('bravo').vms()).map((vm) => vm.name).join(',')", /'watched'/);
+        await ask("(await host('bravo').vms()).every((vm) => vm.host === 'bravo') ? 'listed' : 'wrong'", /'listed'/);
         await ask('.wtch', /ferry: unknown command \.wtch — did you mean \.watch\?/);
         const unknown = await ask("host('nowhere')", /unknown host 'nowhere'[^\n]*\n/);
         assert.equal(unknown.split('\n').filter((line) => /unknown host/.test(line)).length, 1);
