@@ -99,6 +99,7 @@ export class RecordTracker {
       entry.phase = record.phase;
       entry.heartbeatAgeMs = Math.max(0, now - Date.parse(record.heartbeatAt));
       entry.lastAction = lastActionOfRecord(record) ?? entry.lastAction;
+      if (typeof record.options?.maxDowntime === 'number') entry.budgetMs = record.options.maxDowntime;
       const progress = progressOfRecord(record.progress);
       if (progress) {
         // Records are rewritten once a second: a new cell each time, else the newest cell follows.

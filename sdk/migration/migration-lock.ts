@@ -13,7 +13,10 @@ export interface MigrationRecord {
   heartbeatAt: string;
   phase: string;
   progress?: unknown;
+  /** The policy's latest actions, with reasons. */
   actions?: unknown[];
+  /** What the caller asked for (the downtime budget, the policy). */
+  options?: { maxDowntime: number; policy: unknown };
 }
 
 // A controller that stopped heartbeating this long ago is taken to be gone.

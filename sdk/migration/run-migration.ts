@@ -77,6 +77,9 @@ function startHeartbeat(context: MigrationContext): NodeJS.Timeout {
     writing = true;
     context.record.heartbeatAt = new Date().toISOString();
     if (context.lastProgress) context.record.progress = context.lastProgress;
+    // Other processes (a REPL's .watch) see the policy's actions only through the record.
+    if (context.convergence) context.record.actions = context.convergence.actions.slice(-10);
+    context.record.options = { maxDowntime: context.options.maxDowntime, policy: context.options.policy };
     writeMigrationRecord(context.source, context.record)
       .catch(() => undefined)
       .finally(() => (writing = false));
