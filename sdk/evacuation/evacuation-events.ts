@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { TypedEvents } from '../typed-events.ts';
 import type { MigrationProgress } from '../migration/migration-progress.ts';
 import type { PlannedVm, VmOutcome } from './evacuation-report.ts';
 
@@ -22,31 +22,5 @@ export interface EvacuationEventMap {
   log: [entry: EvacuationLogEntry];
 }
 
-/** A typed event source; a listener that throws never breaks the evacuation. */
-export class EvacuationEvents {
-  readonly #emitter = new EventEmitter();
-
-  on<K extends keyof EvacuationEventMap>(event: K, listener: (...args: EvacuationEventMap[K]) => void): this {
-    this.#emitter.on(event, listener as (...args: unknown[]) => void);
-    return this;
-  }
-
-  off<K extends keyof EvacuationEventMap>(event: K, listener: (...args: EvacuationEventMap[K]) => void): this {
-    this.#emitter.off(event, listener as (...args: unknown[]) => void);
-    return this;
-  }
-
-  emit<K extends keyof EvacuationEventMap>(event: K, ...args: EvacuationEventMap[K]): void {
-    for (const listener of this.#emitter.listeners(event)) {
-      try {
-        (listener as (...args: EvacuationEventMap[K]) => void)(...args);
-      } catch {
-        // ignored on purpose
-      }
-    }
-  }
-
-  removeAll(): void {
-    this.#emitter.removeAllListeners();
-  }
-}
+/** The evacuation's event source; a listener that throws never breaks the evacuation. */
+export class EvacuationEvents extends TypedEvents<EvacuationEventMap> {}

@@ -1,8 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Host } from '../model/host.ts';
 import { releaseMigrationLock, type MigrationRecord } from '../migration/migration-lock.ts';
-import { isTransferOver, transferState } from '../migration/qemu-migration-status.ts';
+import { cancelTransferSrc } from '../migration/cancel-transfer.ts';
 import { stopAndRemoveVm } from '../migration/vm-files.ts';
 import { sh } from '../transport/index.ts';
 
@@ -37,15 +36,8 @@ export async function recoverInterrupted(source: Host, destination: Host, vm: st
     return { outcome: 'moved', note: `the source QEMU is gone and ${destination.name} runs ${vm}` };
   }
   const srcState = await src.withQmp(async (qmp) => {
-    let state = transferState((await qmp.execute('query-migrate')).status);
-    if (!isTransferOver(state) && state !== 'idle') {
-      await qmp.execute('migrate_cancel');
-      for (let i = 0; i < 300 && !isTransferOver(state); i++) {
-        await sleep(20);
-        state = transferState((await qmp.execute('query-migrate')).status);
-      }
-    }
-    return { transfer: state, run: (await qmp.execute('query-status')).status };
+    const transfer = await cancelTransferSrc(qmp);
+    return { transfer, run: (await qmp.execute('query-status')).status };
   }, { timeoutMs: 10_000 });
   const dstRunning = dstPid !== undefined && (await dst.qmp('query-status', {}, { timeoutMs: 10_000 }).then((s) => s.running, () => false));
   if (srcState.transfer === 'completed' && srcState.run === 'postmigrate' && dstRunning) {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { log, type MigrationContext } from './migration-context.ts';
 import type { VmLocation } from './migration-errors.ts';
 import { releaseMigrationLock } from './migration-lock.ts';
-import { isTransferOver, transferState } from './qemu-migration-status.ts';
+import { cancelTransferSrc } from './cancel-transfer.ts';
 import { stopAndRemoveVm } from './vm-files.ts';
 
 /**
@@ -36,16 +36,7 @@ export async function rollback(context: MigrationContext): Promise<VmLocation> {
 }
 
 async function cancelTransfer(context: MigrationContext): Promise<void> {
-  const qmp = context.srcQmp;
-  if (!qmp || !context.transferStarted) return;
-  let state = transferState((await qmp.execute('query-migrate')).status);
-  if (!isTransferOver(state) && state !== 'idle') {
-    await qmp.execute('migrate_cancel');
-    for (let i = 0; i < 300 && !isTransferOver(state); i++) {
-      await sleep(20);
-      state = transferState((await qmp.execute('query-migrate')).status);
-    }
-  }
+  if (context.srcQmp && context.transferStarted) await cancelTransferSrc(context.srcQmp);
 }
 
 /** The source runs again (as it ran before), or is reported paused; unknown if its QEMU is gone. */
