@@ -177,7 +177,9 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
     remainingBytes: info.ram?.remaining ?? 0,
     // ferry's window can hold the slow start of a short migration; QEMU's own
     // last-100-ms figure is what the link does now. The final send is not rate-limited.
-    throughput: Math.max(before.throughput, ((beforeInfo?.ram?.mbps ?? 0) * 1e6) / 8),
+    // A migration that reaches switchover before ferry has measured anything
+    // still has QEMU's average since the start (bytes sent over elapsed time).
+    throughput: Math.max(before.throughput, ((beforeInfo?.ram?.mbps ?? 0) * 1e6) / 8, averageThroughput(beforeInfo ?? info)),
     waitedMs: performance.now() - seenAt,
     maxDowntimeMs: context.options.maxDowntime,
   });
@@ -310,4 +312,10 @@ function abortWake(signal: AbortSignal, alreadyHandled: boolean, until: AbortSig
 
 function mib(bytes: number): string {
   return (bytes / 1024 ** 2).toFixed(1);
+}
+
+/** Bytes/s sent since the transfer began, from QEMU's own counters (0 before anything moved). */
+function averageThroughput(info: MigrationInfo | undefined): number {
+  const elapsedMs = info?.['total-time'] ?? 0;
+  return elapsedMs > 0 ? ((info?.ram?.transferred ?? 0) / elapsedMs) * 1000 : 0;
 }
