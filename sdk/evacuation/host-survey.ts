@@ -1,5 +1,6 @@
 import type { Host } from '../model/host.ts';
 import { sh } from '../transport/index.ts';
+import { withAlive } from '../model/live-process.ts';
 import { parseMemorySize, guestMemoryFromArgv } from './memory-size.ts';
 import { configMark, maintenanceMarkerPath, parseMaintenanceMark, type MaintenanceMark } from './maintenance.ts';
 
@@ -37,19 +38,18 @@ export interface HostSurvey {
  */
 export async function surveyHost(host: Host, options: { signal?: AbortSignal } = {}): Promise<HostSurvey> {
   const runDir = host.config.runDir;
-  const script = sh`grep -E '^(MemTotal|MemAvailable):' /proc/meminfo
+  const script = withAlive(sh`grep -E '^(MemTotal|MemAvailable):' /proc/meminfo
 cd ${runDir} 2>/dev/null || exit 0
 if [ -e ${maintenanceMarkerPath(host)} ]; then echo "mark $(base64 -w0 < ${maintenanceMarkerPath(host)})"; fi
 for f in *.pid; do
   [ -f "$f" ] || continue
   n=\${f%.pid}
   p=$(cat "$f" 2>/dev/null)
-  [ -n "$p" ] && [ -r "/proc/$p/stat" ] || continue
-  [ "$(sed 's/.*) //' "/proc/$p/stat" | cut -c1)" = Z ] && continue
+  alive "$p" || continue
   m=0; [ -d "$n.migration" ] && m=1
   rss=$(sed -n 's/^VmRSS:[[:space:]]*\\([0-9]*\\).*/\\1/p' "/proc/$p/status")
   echo "vm $(printf %s "$n" | base64 -w0) $p $m \${rss:-0} $(base64 -w0 < "/proc/$p/cmdline")"
-done`;
+done`);
   const { stdout } = await host.transport.shell(script, options);
   return parseSurvey(host, stdout);
 }

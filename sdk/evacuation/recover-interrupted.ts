@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Host } from '../model/host.ts';
-import { releaseMigrationLock, type MigrationRecord } from '../migration/migration-lock.ts';
+import { parseMigrationRecord, releaseMigrationLock, type MigrationRecord } from '../migration/migration-lock.ts';
 import { cancelTransferSrc } from '../migration/cancel-transfer.ts';
 import { stopAndRemoveVm } from '../migration/vm-files.ts';
 import { sh } from '../transport/index.ts';
@@ -57,12 +57,7 @@ export async function recoverInterrupted(source: Host, destination: Host, vm: st
 
 async function readLockRecord(source: Host, vm: string): Promise<MigrationRecord | undefined> {
   const { stdout } = await source.transport.shell(sh`cat ${source.paths(vm).migrationStatus} 2>/dev/null || true`);
-  try {
-    const value = JSON.parse(stdout) as MigrationRecord;
-    return typeof value?.id === 'string' ? value : undefined;
-  } catch {
-    return undefined;
-  }
+  return parseMigrationRecord(stdout);
 }
 
 /** Only a controller on this machine can be checked; one elsewhere counts as alive (its lock goes stale by itself). */

@@ -1,5 +1,6 @@
 import type { Host } from '../model/host.ts';
 import { sh } from '../transport/index.ts';
+import { withAlive } from '../model/live-process.ts';
 import { maintenanceMarkerPath } from '../model/vm-paths.ts';
 
 /** What preflight needs to know about the destination. */
@@ -18,18 +19,18 @@ export interface DestinationFacts {
 export async function destinationFacts(destination: Host, vm: string, options: { signal?: AbortSignal } = {}): Promise<DestinationFacts> {
   const qemu = destination.config.qemuBinary;
   const pidFile = destination.paths(vm).pid;
-  const script = sh`t=$(mktemp -d) || exit 1
+  const script = withAlive(sh`t=$(mktemp -d) || exit 1
 ${qemu} --version > "$t/v" 2>/dev/null &
 ${qemu} -machine help > "$t/m" 2>/dev/null &
 grep -E '^MemAvailable:' /proc/meminfo
 echo "flags: $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2)"
 [ -e ${maintenanceMarkerPath(destination.config.runDir)} ] && echo maintenance
 p=$(cat ${pidFile} 2>/dev/null)
-if [ -n "$p" ] && [ -r "/proc/$p/stat" ] && [ "$(sed 's/.*) //' "/proc/$p/stat" | cut -c1)" != Z ]; then echo "running: $p"; fi
+if alive "$p"; then echo "running: $p"; fi
 wait
 echo "qemu: $(head -1 "$t/v")"
 sed 's/^/machine: /' "$t/m"
-rm -rf "$t"`;
+rm -rf "$t"`);
   const { stdout } = await destination.transport.shell(script, options);
   const running = Number(/^running: (\d+)$/m.exec(stdout)?.[1]);
   return {

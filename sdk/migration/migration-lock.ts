@@ -41,7 +41,7 @@ export async function readMigrationRecords(host: Host, options: { signal?: Abort
   const script = sh`cd ${host.config.runDir} 2>/dev/null || exit 0
 for f in *.migration/status.json; do [ -f "$f" ] && { cat "$f"; printf '\\0'; }; done`;
   const { stdout } = await host.transport.shell(script, { ...options, allowFailure: true });
-  return stdout.split('\0').map(parseRecord).filter((record): record is MigrationRecord => record !== undefined);
+  return stdout.split('\0').map(parseMigrationRecord).filter((record): record is MigrationRecord => record !== undefined);
 }
 
 export function newMigrationRecord(id: string, vm: string, source: string, destination: string): MigrationRecord {
@@ -49,10 +49,11 @@ export function newMigrationRecord(id: string, vm: string, source: string, desti
   return { id, vm, source, destination, controller: { host: hostname(), pid: process.pid }, startedAt: now, heartbeatAt: now, phase: 'preflight' };
 }
 
-function parseRecord(text: string): MigrationRecord | undefined {
+/** A record as read back from a host; anything that is not one is undefined. */
+export function parseMigrationRecord(text: string): MigrationRecord | undefined {
   try {
     const value = JSON.parse(text) as MigrationRecord;
-    return typeof value?.id === 'string' ? value : undefined;
+    return typeof value?.id === 'string' && typeof value.heartbeatAt === 'string' ? value : undefined;
   } catch {
     return undefined;
   }

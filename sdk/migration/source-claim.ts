@@ -1,7 +1,8 @@
 import { sh } from '../transport/index.ts';
+import { withAlive } from '../model/live-process.ts';
 import { log, type MigrationContext } from './migration-context.ts';
 import { MigrationError, PreflightError } from './migration-errors.ts';
-import { releaseMigrationLock, STALE_LOCK_MS, type MigrationRecord } from './migration-lock.ts';
+import { parseMigrationRecord, releaseMigrationLock, STALE_LOCK_MS } from './migration-lock.ts';
 
 /**
  * The first step on the source, in one round trip: the VM must run there
@@ -18,12 +19,12 @@ export async function claimSourceVm(context: MigrationContext, isQemuMigrating: 
     throw new PreflightError(details, [{ check: 'distinct-hosts', ok: false, message: `source and destination are the same host (${source.name})` }]);
   }
   const paths = vm.paths;
-  const script = sh`p=$(cat ${paths.pid} 2>/dev/null)
-if [ -z "$p" ] || [ ! -r "/proc/$p/stat" ] || [ "$(sed 's/.*) //' "/proc/$p/stat" | cut -c1)" = Z ]; then echo novm; exit 0; fi
+  const script = withAlive(sh`p=$(cat ${paths.pid} 2>/dev/null)
+alive "$p" || { echo novm; exit 0; }
 if ! mkdir ${paths.migrationLock} 2>/dev/null; then echo busy; cat ${paths.migrationStatus} 2>/dev/null; exit 0; fi
 cat > ${paths.migrationStatus}.tmp && mv ${paths.migrationStatus}.tmp ${paths.migrationStatus}
 echo "locked $p"
-cat "/proc/$p/cmdline"`;
+cat "/proc/$p/cmdline"`);
   for (let attempt = 0; attempt < 2; attempt++) {
     let stdout: string;
     try {
@@ -44,7 +45,7 @@ cat "/proc/$p/cmdline"`;
     if (word === 'novm') {
       throw new PreflightError(details, [{ check: 'source-vm', ok: false, message: `no VM '${vm.name}' runs on ${source.name} (no live pid in ${paths.pid})` }]);
     }
-    const holder = parseRecord(stdout.slice(newline + 1));
+    const holder = parseMigrationRecord(stdout.slice(newline + 1));
     const age = holder ? Date.now() - Date.parse(holder.heartbeatAt) : Number.POSITIVE_INFINITY;
     if (attempt > 0 || age < STALE_LOCK_MS || (await isQemuMigrating())) {
       const who = holder ? `migration ${holder.id} to ${holder.destination} by ${holder.controller.host} pid ${holder.controller.pid}, last heartbeat ${Math.round(age / 1000)} s ago` : 'an unreadable lock';
@@ -53,14 +54,5 @@ cat "/proc/$p/cmdline"`;
     }
     log(context, 'warn', `taking over a stale lock (${holder ? `last heartbeat ${Math.round(age / 1000)} s ago` : 'unreadable'})`);
     await releaseMigrationLock(source, vm.name, { signal: context.signal });
-  }
-}
-
-function parseRecord(text: string): MigrationRecord | undefined {
-  try {
-    const value = JSON.parse(text) as MigrationRecord;
-    return typeof value?.id === 'string' && typeof value.heartbeatAt === 'string' ? value : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -1,6 +1,7 @@
 import type { Host } from '../model/host.ts';
 import { sh } from '../transport/index.ts';
 import { filesUnder } from './destination-command-line.ts';
+import { withAlive } from '../model/live-process.ts';
 
 /**
  * Ends a VM's QEMU on `host` by its pid file (TERM, then KILL after 5 s) and
@@ -13,15 +14,14 @@ export async function stopAndRemoveVm(host: Host, vm: string, argv: readonly str
   const paths = host.paths(vm);
   const prefix = `${host.config.runDir.replace(/\/+$/, '')}/${vm}.`;
   const extra = filesUnder(argv, host.config.runDir).filter((file) => file.startsWith(prefix) && /\.(console|log|sock|pid|qmp)$/.test(file));
-  const script = sh`p=$(cat ${paths.pid} 2>/dev/null)
-gone() { [ ! -r "/proc/$1/stat" ] || [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" = Z ]; }
-if [ -n "$p" ] && ! gone "$p"; then
+  const script = withAlive(sh`p=$(cat ${paths.pid} 2>/dev/null)
+if alive "$p"; then
   kill "$p" 2>/dev/null
-  i=0; while [ $i -lt 50 ] && ! gone "$p"; do sleep 0.1; i=$((i+1)); done
-  gone "$p" || kill -9 "$p" 2>/dev/null
-  i=0; while [ $i -lt 50 ] && ! gone "$p"; do sleep 0.1; i=$((i+1)); done
+  i=0; while [ $i -lt 50 ] && alive "$p"; do sleep 0.1; i=$((i+1)); done
+  alive "$p" && kill -9 "$p" 2>/dev/null
+  i=0; while [ $i -lt 50 ] && alive "$p"; do sleep 0.1; i=$((i+1)); done
 fi
 rm -f -- ${paths.qmp} ${paths.pid} ${extra}
-rm -rf -- ${alsoRemove}`;
+rm -rf -- ${alsoRemove}`);
   await host.transport.shell(script, { allowFailure: true });
 }

@@ -4,6 +4,7 @@ import { throwIfAborted } from '../ferry-error.ts';
 import type { Fleet, ResolvedHostConfig } from './fleet.ts';
 import { checkVmName, vmPaths } from './vm-paths.ts';
 import { withRunDirConvention } from './qemu-convention.ts';
+import { withAlive } from './live-process.ts';
 import { VmAlreadyRunningError, VmLaunchError } from './model-errors.ts';
 import { Vm } from './vm.ts';
 
@@ -95,19 +96,16 @@ export class Host {
   async vms(options: { signal?: AbortSignal } = {}): Promise<VmSummary[]> {
     throwIfAborted(options.signal);
     // One round trip; NUL-separated so that any file name comes back intact.
-    const script = sh`cd ${this.config.runDir} 2>/dev/null || exit 0
+    const script = withAlive(sh`cd ${this.config.runDir} 2>/dev/null || exit 0
 for f in *.qmp; do
   [ -S "$f" ] || continue
   n=\${f%.qmp}
   p=$(cat "$n.pid" 2>/dev/null)
   s=stale
-  if [ -n "$p" ] && [ -r "/proc/$p/stat" ]; then
-    st=$(sed 's/.*) //' "/proc/$p/stat" | cut -c1)
-    [ "$st" != Z ] && s=running
-  fi
+  if alive "$p"; then s=running; fi
   m=0; [ -d "$n.migration" ] && m=1
   printf '%s\\0%s\\0%s\\0%s\\0' "$n" "$p" "$s" "$m"
-done`;
+done`);
     const { stdout } = await this.transport.shell(script, options);
     const fields = stdout.split('\0');
     const vms: VmSummary[] = [];

@@ -3,6 +3,7 @@ import { throwIfAborted } from '../ferry-error.ts';
 import { sh } from '../transport/index.ts';
 import type { Host } from './host.ts';
 import { VmNotFoundError } from './model-errors.ts';
+import { withAlive } from './live-process.ts';
 import type { VmPaths } from './vm-paths.ts';
 
 /** A VM as its host and its QEMU report it. */
@@ -48,10 +49,8 @@ export class Vm {
 
   /** The pid of its running QEMU, or undefined when none runs (no pid file, process gone or a zombie). */
   async pid(options: { signal?: AbortSignal } = {}): Promise<number | undefined> {
-    const script = sh`p=$(cat ${this.paths.pid} 2>/dev/null) || exit 0
-[ -n "$p" ] && [ -r "/proc/$p/stat" ] || exit 0
-[ "$(sed 's/.*) //' "/proc/$p/stat" | cut -c1)" = Z ] && exit 0
-echo "$p"`;
+    const script = withAlive(sh`p=$(cat ${this.paths.pid} 2>/dev/null) || exit 0
+if alive "$p"; then echo "$p"; fi`);
     const { stdout } = await this.host.transport.shell(script, options);
     const pid = Number.parseInt(stdout.trim(), 10);
     return Number.isInteger(pid) ? pid : undefined;
