@@ -31,6 +31,8 @@ export interface MigrationResult {
   /** The pause the guest saw at switchover, as QEMU measured it. */
   downtimeMs: number;
   transferredBytes: number;
+  /** What QEMU sent while the guest was paused (its `downtime-bytes`). */
+  downtimeBytes: number;
   passes: number;
   throughput: number;
   /** Whether post-copy was used to finish. */

@@ -200,7 +200,7 @@ export class Migration implements PromiseLike<MigrationResult> {
 function emptyResult(context: MigrationContext): MigrationResult {
   return {
     status: 'planned', id: context.id, vm: context.vm.name, source: context.source.name, destination: context.destination.name,
-    wallTimeMs: 0, destinationStartMs: 0, totalTimeMs: 0, setupTimeMs: 0, downtimeMs: 0, transferredBytes: 0, passes: 0,
+    wallTimeMs: 0, destinationStartMs: 0, totalTimeMs: 0, setupTimeMs: 0, downtimeMs: 0, transferredBytes: 0, downtimeBytes: 0, passes: 0,
     throughput: 0, postcopy: false, options: context.options, phases: {},
   };
 }

@@ -6,7 +6,7 @@ import { ProgressTracker } from './migration-progress.ts';
 import type { ConvergenceAction, ConvergencePolicy, ConvergenceSample } from './policy/convergence-policy.ts';
 import { PolicyRunner, type ConvergenceActionRecord } from './policy/policy-runner.ts';
 import { policyName, resolvePolicy } from './policy/policy-presets.ts';
-import { estimateSwitchover, qemuDowntimeLimitMs } from './policy/switchover-gate.ts';
+import { estimateSwitchover, planningThroughput, qemuDowntimeLimitFor } from './policy/switchover-gate.ts';
 import { transferState } from './qemu-migration-status.ts';
 
 /** Why ferry itself asked QEMU to stop migrating. */
@@ -44,7 +44,8 @@ export async function performSrc(context: MigrationContext, uri: string): Promis
   ];
   const initialDowntimeMs = Math.min(options.maxDowntime, Math.max(1, needs.initialDowntimeMs?.(options.maxDowntime) ?? options.maxDowntime));
   const initialThrottle = options.autoConverge ? Math.min(99, Math.max(1, needs.initialThrottlePercent ?? 99)) : 0;
-  const wantedParameters: Partial<MigrationParameters> = { ...parametersFor(options, 'source'), 'downtime-limit': qemuDowntimeLimitMs(initialDowntimeMs) };
+  // Until ferry has measured the link, QEMU may only switch over what it sends in a millisecond (see switchover-gate).
+  const wantedParameters: Partial<MigrationParameters> = { ...parametersFor(options, 'source'), 'downtime-limit': qemuDowntimeLimitFor(initialDowntimeMs, 0, 0) };
   if (options.autoConverge) Object.assign(wantedParameters, throttleParameters(initialThrottle, parameters));
   context.savedSource = {
     capabilities: capabilities.filter((saved) => wantedCapabilities.some((wanted) => wanted.capability === saved.capability)),
@@ -88,11 +89,14 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
   let preSwitchoverSeenAt: number | undefined;
   let lastTransferSample: ConvergenceSample | undefined;
   let lastTransferInfo: MigrationInfo | undefined;
+  let qemuLimitMs = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, 0, 0);
   // One pending wake-up at a time: the next QEMU event, shared across polls.
   let eventWake: Promise<void> | undefined;
   for (;;) {
     // Not passing the signal: a cancel must still be able to query and cancel.
+    const askedAt = performance.now();
     const info = await qmp.execute('query-migrate');
+    const queryMs = performance.now() - askedAt;
     context.lastInfo = info;
     const elapsed = performance.now() - started;
     const sample = runner.observe(info, elapsed);
@@ -123,7 +127,8 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
     }
     if (info.status === 'pre-switchover' && preSwitchoverSeenAt === undefined && !cancelSent) {
       preSwitchoverSeenAt = performance.now();
-      const go = await gateSwitchover(context, runner, info, lastTransferSample ?? sample, lastTransferInfo, preSwitchoverSeenAt);
+      // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
+      const go = await gateSwitchover(context, runner, info, lastTransferSample ?? sample, lastTransferInfo, preSwitchoverSeenAt - queryMs);
       if (!go) {
         cancelSent = 'downtime';
         cancelWhy = runner.records.at(-1)?.reason ?? 'the switchover would exceed maxDowntime';
@@ -144,6 +149,9 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
           break;
         }
       }
+    }
+    if (!cancelSent && progress.transfer === 'transferring' && !runner.settings.postcopy && !runner.settings.paused) {
+      qemuLimitMs = await steerSwitchover(context, runner, info, sample, qemuLimitMs);
     }
     if (!timeoutActed && !cancelSent && elapsed > timeoutMs) {
       timeoutActed = true;
@@ -175,16 +183,14 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
   const accepted = runner.settings.postcopy || runner.settings.paused;
   const estimate = estimateSwitchover({
     remainingBytes: info.ram?.remaining ?? 0,
-    // ferry's window can hold the slow start of a short migration; QEMU's own
-    // last-100-ms figure is what the link does now. The final send is not rate-limited.
-    // A migration that reaches switchover before ferry has measured anything
-    // still has QEMU's average since the start (bytes sent over elapsed time).
-    throughput: Math.max(before.throughput, ((beforeInfo?.ram?.mbps ?? 0) * 1e6) / 8, averageThroughput(beforeInfo ?? info)),
+    // The lower of ferry's window and QEMU's last 100 ms, as steering used;
+    // before either exists, QEMU's average since the start.
+    throughput: planningThroughput(before.throughput, qemuBandwidth(beforeInfo)) || averageThroughput(beforeInfo ?? info),
     waitedMs: performance.now() - seenAt,
     maxDowntimeMs: context.options.maxDowntime,
   });
   if (context.convergence) context.convergence.switchover = estimate;
-  const figures = `${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.throughput)} MiB/s + ${estimate.overheadMs} ms overhead ≈ ${estimate.estimateMs} ms`;
+  const figures = `${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (a quarter of the link's ${mib(estimate.throughput)} MiB/s) + ${estimate.overheadMs} ms overhead + ${Math.round(estimate.waitedMs)} ms waited ≈ ${estimate.estimateMs} ms`;
   if (accepted || estimate.fits) {
     await qmp.execute('migrate-continue', { state: 'pre-switchover' });
     log(context, 'info', `switchover: ${figures}${accepted ? ` (${runner.settings.postcopy ? 'post-copy' : 'pause'} already accepted)` : ` fits maxDowntime ${estimate.maxDowntimeMs} ms`}`);
@@ -201,8 +207,8 @@ async function applyAction(context: MigrationContext, runner: PolicyRunner, acti
   if (!qmp) return 'applied';
   switch (action.type) {
     case 'downtime-limit':
-      await qmp.execute('migrate-set-parameters', { 'downtime-limit': qemuDowntimeLimitMs(action.ms) });
-      break;
+      break; // steerSwitchover turns the new target into QEMU's limit on the next look
+
     case 'throttle':
       await qmp.execute('migrate-set-parameters', throttleParameters(action.percent));
       break;
@@ -226,6 +232,27 @@ async function applyAction(context: MigrationContext, runner: PolicyRunner, acti
 function emitAction(context: MigrationContext, record: ConvergenceActionRecord): void {
   context.events.emit('action', record);
   log(context, 'info', `pass ${record.pass}: ${record.action}: ${record.reason}`);
+}
+
+/**
+ * Keeps QEMU's own switchover threshold at ferry's allowance for the
+ * current target (the policy's downtime limit, within maxDowntime, which
+ * setMaxDowntime() may have raised): QEMU's bandwidth and the link's move,
+ * so the limit is set again whenever it drifts by a fifth.
+ */
+async function steerSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, sample: ConvergenceSample, currentMs: number): Promise<number> {
+  const qmp = context.srcQmp;
+  if (!qmp) return currentMs;
+  if (context.options.maxDowntime !== runner.limits.maxDowntimeMs) runner.setBudget(context.options.maxDowntime);
+  const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, planningThroughput(sample.throughput, qemuBandwidth(info)), qemuBandwidth(info));
+  if (Math.abs(wanted - currentMs) <= Math.max(1, currentMs * 0.2)) return currentMs;
+  await qmp.execute('migrate-set-parameters', { 'downtime-limit': wanted });
+  return wanted;
+}
+
+/** QEMU's bandwidth over its last 100 ms iteration, bytes/s (what its threshold uses). */
+function qemuBandwidth(info: MigrationInfo | undefined): number {
+  return ((info?.ram?.mbps ?? 0) * 1e6) / 8;
 }
 
 /** Throttle QEMU may reach: the first trigger goes straight there (auto-converge ramps from `initial` by `increment`). */

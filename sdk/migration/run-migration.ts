@@ -131,6 +131,7 @@ function resultOf(context: MigrationContext, info: MigrationInfo): MigrationResu
     setupTimeMs: info['setup-time'] ?? 0,
     downtimeMs: info.downtime ?? 0,
     transferredBytes: ram?.transferred ?? 0,
+    downtimeBytes: ram?.['downtime-bytes'] ?? 0,
     passes: ram?.['dirty-sync-count'] ?? 0,
     throughput: totalTimeMs > 0 ? Math.round(((ram?.transferred ?? 0) / totalTimeMs) * 1000) : 0,
     postcopy: context.postcopyStarted,

@@ -3,7 +3,6 @@ import type { MigrationContext } from './migration-context.ts';
 import { MigrationOptionsError } from './migration-errors.ts';
 import type { MigrationPhase } from './migration-phase.ts';
 import { resolveMigrationOptions } from './migration-options.ts';
-import { qemuDowntimeLimitMs } from './policy/switchover-gate.ts';
 
 /** A migration can be steered only while its transfer runs (phase perform, before switchover). */
 export class MigrationNotSteerableError extends FerryError {
@@ -20,10 +19,10 @@ export class MigrationNotSteerableError extends FerryError {
  * Each step is announced as an 'action' event, like a policy's.
  */
 export async function setMaxDowntimeSrc(context: MigrationContext | undefined, ms: number, reason: string): Promise<void> {
-  const qmp = transferQmp(context, 'setMaxDowntime()');
+  transferQmp(context, 'setMaxDowntime()'); // throws unless the transfer runs
   const { maxDowntime } = resolveMigrationOptions({ maxDowntime: ms });
-  // QEMU's own limit keeps the engine's margin below the budget, so the switchover gate lets it through.
-  await qmp.execute('migrate-set-parameters', { 'downtime-limit': qemuDowntimeLimitMs(maxDowntime) });
+  // The transfer's watch loop sees the new budget on its next look (within
+  // 50 ms) and steers QEMU's own limit to it, as it does for the policy's.
   context!.options = { ...context!.options, maxDowntime };
   announce(context!, `downtime limit ${maxDowntime} ms`, reason);
 }

@@ -95,6 +95,16 @@ export class PolicyRunner {
     return sample;
   }
 
+  /**
+   * The caller changed maxDowntime mid-flight (Migration.setMaxDowntime()):
+   * the new budget bounds the policy from now on, and the downtime target
+   * becomes the budget the caller just asked for.
+   */
+  setBudget(maxDowntimeMs: number): void {
+    this.limits.maxDowntimeMs = maxDowntimeMs;
+    this.settings.downtimeLimitMs = maxDowntimeMs;
+  }
+
   /** What the policy asks for now, each checked against the limits (refusals are recorded, not returned). */
   decide(sample: ConvergenceSample): ConvergenceAction[] {
     if (!this.#policy) return [];

@@ -9,7 +9,7 @@ import { proxmoxPolicy } from '../../../sdk/migration/policy/proxmox-policy.ts';
 import { resolvePolicy } from '../../../sdk/migration/policy/policy-presets.ts';
 import { PolicyRunner } from '../../../sdk/migration/policy/policy-runner.ts';
 import { outpaced, stalledPasses } from '../../../sdk/migration/policy/stall-detector.ts';
-import { estimateSwitchover, qemuDowntimeLimitMs } from '../../../sdk/migration/policy/switchover-gate.ts';
+import { estimateSwitchover, planningThroughput, qemuDowntimeLimitFor, switchoverAllowanceBytes } from '../../../sdk/migration/policy/switchover-gate.ts';
 import { resolveMigrationOptions, MIGRATION_OPTION_TABLE } from '../../../sdk/migration/migration-options.ts';
 import { ProgressTracker } from '../../../sdk/migration/migration-progress.ts';
 
@@ -127,13 +127,37 @@ describe('PolicyRunner', () => {
 });
 
 describe('downtime guarantee', () => {
-  test('continues only when remaining/throughput + overhead + the wait fits', () => {
-    assert.equal(estimateSwitchover({ remainingBytes: 8 * MiB, throughput: 64 * MiB, waitedMs: 3, maxDowntimeMs: 300 }).fits, true);
+  test('the gate continues only when the remaining RAM at a quarter of the link, plus overhead and the wait, fits', () => {
+    const yes = estimateSwitchover({ remainingBytes: 8 * MiB, throughput: 256 * MiB, waitedMs: 3, maxDowntimeMs: 300 });
+    assert.equal(yes.fits, true);
+    assert.equal(yes.estimateMs, 125 + 25 + 3);
     const no = estimateSwitchover({ remainingBytes: 64 * MiB, throughput: 16 * MiB, waitedMs: 3, maxDowntimeMs: 1000 });
     assert.equal(no.fits, false);
     assert.ok(no.estimateMs > 4000);
     assert.equal(estimateSwitchover({ remainingBytes: 1, throughput: 0, waitedMs: 0, maxDowntimeMs: 50 }).fits, false);
-    assert.ok(qemuDowntimeLimitMs(300) < 300 && qemuDowntimeLimitMs(10) >= 1);
+    assert.equal(estimateSwitchover({ remainingBytes: 0, throughput: 0, waitedMs: 0, maxDowntimeMs: 50 }).fits, true);
+  });
+
+  test('steering sets QEMU\'s limit so its threshold (its bandwidth × limit) is half of what the gate accepts', () => {
+    const allowance = switchoverAllowanceBytes(300, 200 * MiB);
+    const limit = qemuDowntimeLimitFor(300, 200 * MiB, 400 * MiB);
+    assert.ok(Math.abs((limit / 1000) * 400 * MiB - allowance) < 0.05 * allowance, 'QEMU threshold ≈ allowance');
+    const atAllowance = estimateSwitchover({ remainingBytes: allowance, throughput: 200 * MiB, waitedMs: 0, maxDowntimeMs: 300 });
+    assert.ok(atAllowance.estimateMs <= 300 * 0.6, `a pause at the allowance leaves the gate its margin (${atAllowance.estimateMs} ms)`);
+    assert.equal(estimateSwitchover({ remainingBytes: allowance * 2, throughput: 200 * MiB, waitedMs: 0, maxDowntimeMs: 300 }).fits, true, 'twice the allowance still fits');
+  });
+
+  test('before anything is measured QEMU may only switch over a millisecond\'s worth; the limit never passes the budget', () => {
+    assert.equal(qemuDowntimeLimitFor(300, 0, 0), 1);
+    assert.equal(qemuDowntimeLimitFor(300, 100 * MiB, 0), 1);
+    assert.ok(qemuDowntimeLimitFor(1000, 1e12, 1) <= 1000);
+    assert.equal(qemuDowntimeLimitFor(10, 100 * MiB, 100 * MiB), 1, 'a budget below the overhead leaves QEMU 1 ms');
+  });
+
+  test('planning throughput is the lower known measure', () => {
+    assert.equal(planningThroughput(100, 50), 50);
+    assert.equal(planningThroughput(0, 50), 50);
+    assert.equal(planningThroughput(0, Number.NaN), 0);
   });
 });
 
