@@ -3,10 +3,12 @@ import type { MigrationInfo, MigrationParameters, QmpClient } from '../qmp/index
 import { log, migrationError, type MigrationContext } from './migration-context.ts';
 import { capabilitiesFor, DEFAULT_XBZRLE_CACHE, effectiveTimeoutMs, parametersFor } from './migration-options.ts';
 import { ProgressTracker } from './migration-progress.ts';
+import { LiveDirtyRate } from './live-dirty-rate.ts';
 import type { ConvergenceAction, ConvergencePolicy, ConvergenceSample } from './policy/convergence-policy.ts';
 import { PolicyRunner, type ConvergenceActionRecord } from './policy/policy-runner.ts';
 import { policyName, resolvePolicy } from './policy/policy-presets.ts';
-import { estimateSwitchover, planningThroughput, qemuDowntimeLimitFor } from './policy/switchover-gate.ts';
+import { LinkRate } from './policy/link-rate.ts';
+import { estimateSwitchover, qemuDowntimeLimitFor } from './policy/switchover-gate.ts';
 import { transferState } from './qemu-migration-status.ts';
 
 /** Why ferry itself asked QEMU to stop migrating. */
@@ -90,6 +92,8 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
   let lastTransferSample: ConvergenceSample | undefined;
   let lastTransferInfo: MigrationInfo | undefined;
   let qemuLimitMs = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, 0, 0);
+  const linkRate = new LinkRate();
+  const liveDirtyRate = policy ? new LiveDirtyRate(qmp) : undefined;
   // One pending wake-up at a time: the next QEMU event, shared across polls.
   let eventWake: Promise<void> | undefined;
   for (;;) {
@@ -120,6 +124,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         break;
       case 'transferring':
         lastTransferSample = sample;
+        linkRate.update(elapsed, sample.remainingBytes, sample.throughput, qemuBandwidth(info));
         lastTransferInfo = info;
         break;
       default:
@@ -128,7 +133,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
     if (info.status === 'pre-switchover' && preSwitchoverSeenAt === undefined && !cancelSent) {
       preSwitchoverSeenAt = performance.now();
       // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
-      const go = await gateSwitchover(context, runner, info, lastTransferSample ?? sample, lastTransferInfo, preSwitchoverSeenAt - queryMs);
+      const go = await gateSwitchover(context, runner, info, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs);
       if (!go) {
         cancelSent = 'downtime';
         cancelWhy = runner.records.at(-1)?.reason ?? 'the switchover would exceed maxDowntime';
@@ -139,6 +144,10 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
       cancelSent = 'cancelled';
       log(context, 'info', 'cancelling: migrate_cancel');
       await qmp.execute('migrate_cancel');
+    }
+    if (!cancelSent && progress.transfer === 'transferring' && liveDirtyRate) {
+      const rate = await liveDirtyRate.look(sample.pass, performance.now());
+      if (rate !== undefined) runner.sampledDirtyRate(rate);
     }
     if (!cancelSent && progress.transfer === 'transferring' && policy) {
       for (const action of runner.decide(sample)) {
@@ -151,7 +160,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
       }
     }
     if (!cancelSent && progress.transfer === 'transferring' && !runner.settings.postcopy && !runner.settings.paused) {
-      qemuLimitMs = await steerSwitchover(context, runner, info, sample, qemuLimitMs);
+      qemuLimitMs = await steerSwitchover(context, runner, info, linkRate.planning, qemuLimitMs);
     }
     if (!timeoutActed && !cancelSent && elapsed > timeoutMs) {
       timeoutActed = true;
@@ -177,15 +186,14 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
  * pause that would not fit ends in a cancel, and the guest runs on at the
  * source. Post-copy and a permitted pause have already accepted the stop.
  */
-async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, before: ConvergenceSample, beforeInfo: MigrationInfo | undefined, seenAt: number): Promise<boolean> {
+async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, before: ConvergenceSample, throughput: number, seenAt: number): Promise<boolean> {
   const qmp = context.srcQmp;
   if (!qmp) return false;
   const accepted = runner.settings.postcopy || runner.settings.paused;
   const estimate = estimateSwitchover({
     remainingBytes: info.ram?.remaining ?? 0,
-    // The lower of ferry's window and QEMU's last 100 ms, as steering used;
-    // before either exists, QEMU's average since the start.
-    throughput: planningThroughput(before.throughput, qemuBandwidth(beforeInfo)) || averageThroughput(beforeInfo ?? info),
+    // The link as steering planned with (see LinkRate); before any look, QEMU's average since the start.
+    throughput,
     waitedMs: performance.now() - seenAt,
     maxDowntimeMs: context.options.maxDowntime,
   });
@@ -240,11 +248,11 @@ function emitAction(context: MigrationContext, record: ConvergenceActionRecord):
  * setMaxDowntime() may have raised): QEMU's bandwidth and the link's move,
  * so the limit is set again whenever it drifts by a fifth.
  */
-async function steerSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, sample: ConvergenceSample, currentMs: number): Promise<number> {
+async function steerSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, link: number, currentMs: number): Promise<number> {
   const qmp = context.srcQmp;
   if (!qmp) return currentMs;
   if (context.options.maxDowntime !== runner.limits.maxDowntimeMs) runner.setBudget(context.options.maxDowntime);
-  const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, planningThroughput(sample.throughput, qemuBandwidth(info)), qemuBandwidth(info));
+  const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, link, qemuBandwidth(info));
   if (Math.abs(wanted - currentMs) <= Math.max(1, currentMs * 0.2)) return currentMs;
   await qmp.execute('migrate-set-parameters', { 'downtime-limit': wanted });
   return wanted;

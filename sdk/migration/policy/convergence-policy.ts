@@ -14,6 +14,12 @@ export interface ConvergenceSample {
   transferredBytes: number;
   /** How fast the guest dirties memory (QEMU's figure for the last pass). */
   dirtyRate: number;
+  /**
+   * The guest's dirty rate as sampled live over one second of this or an
+   * earlier pass (`calc-dirty-rate`; undefined until measured). Unlike
+   * `dirtyRate` it is not capped by the working set over a long pass.
+   */
+  sampledDirtyRate?: number;
   /** What the link carried lately (ferry's own measure over the last second or so). */
   throughput: number;
   expectedDowntimeMs: number | undefined;

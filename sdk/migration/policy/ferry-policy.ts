@@ -1,14 +1,18 @@
 import { definePolicy, type ConvergenceAction } from './convergence-policy.ts';
-import { outpaced, stalledPasses } from './stall-detector.ts';
+import { clearRate, outpaced, outpacedLive, stalledPasses } from './stall-detector.ts';
 
 /**
  * ferry's default. XBZRLE from the start (a re-dirtied page is usually a
- * few changed words: its delta is far smaller than the page), the caller's
- * whole downtime budget from the start (the switchover gate, not a low
- * limit, is what keeps the pause within it), and once a whole pass shows
+ * few changed words: its delta is far smaller than the page), a downtime
+ * target of 100 ms at most to begin with (a guest that converges reaches a
+ * small dirty set in a few short passes anyway, and pauses less), the
+ * whole budget once a pass fails to shrink the set, and once a whole pass shows
  * the guest outpacing the link: throttle hard, then post-copy if permitted,
  * then pause if permitted, else cancel early rather than wait for the
  * timeout. Every step is judged per pass, so a slow link is not a stall.
+ * The guest's dirty rate sampled live (not QEMU's per-pass figure, capped
+ * by the working set) shows it outpacing the link as early as pass 1 ends;
+ * Nova waits for a second pass that makes no progress.
  */
 export const ferryPolicy = definePolicy(
   'ferry',
@@ -16,19 +20,26 @@ export const ferryPolicy = definePolicy(
     const actions: ConvergenceAction[] = [];
     if (!newPass || settings.postcopy || settings.paused) return actions;
     const stalled = stalledPasses(passes);
-    if (!outpaced(passes) && stalled < 2) return actions;
+    if (stalled >= 1 && settings.downtimeLimitMs < limits.maxDowntimeMs) {
+      const last = passes.at(-1);
+      actions.push({ type: 'downtime-limit', ms: limits.maxDowntimeMs, reason: `pass ${last?.pass ?? sample.pass} did not shrink the dirty set (${mib(last?.startRemainingBytes ?? 0)} → ${mib(last?.endRemainingBytes ?? 0)} MiB): the whole budget` });
+    }
+    const live = outpacedLive(passes, sample, limits.maxDowntimeMs);
+    if (!live && !outpaced(passes) && stalled < 2) return actions;
     const last = passes.at(-1);
-    const why = last ? `pass ${last.pass}: dirty set ${mib(last.startRemainingBytes)} → ${mib(last.endRemainingBytes)} MiB, guest dirtied ${mib(last.dirtyRate)} MiB/s vs link ${mib(last.throughput)} MiB/s` : `pass ${sample.pass}`;
+    const why = live && last && sample.sampledDirtyRate !== undefined
+      ? `pass ${last.pass}: the guest dirties ${mib(sample.sampledDirtyRate)} MiB/s (sampled live) and the pass cleared ${mib(clearRate(last))} MiB/s; ${mib(sample.remainingBytes)} MiB left`
+      : last ? `pass ${last.pass}: dirty set ${mib(last.startRemainingBytes)} → ${mib(last.endRemainingBytes)} MiB, guest dirtied ${mib(last.dirtyRate)} MiB/s vs link ${mib(last.throughput)} MiB/s` : `pass ${sample.pass}`;
     if (limits.allowPostcopy) return [{ type: 'postcopy', reason: `${why}: switching to post-copy (permitted)` }];
     if (limits.canThrottle && settings.throttlePercent < 99) {
       const percent = settings.throttlePercent < 50 ? 50 : settings.throttlePercent < 80 ? 80 : 99;
-      return [{ type: 'throttle', percent, reason: `${why}: throttling the guest up to ${percent}%` }];
+      return [...actions, { type: 'throttle', percent, reason: `${why}: throttling the guest up to ${percent}%` }];
     }
     if (limits.allowPause) return [{ type: 'pause', reason: `${why}; throttled to the maximum: pausing the guest to finish (permitted)` }];
     if (stalled >= 3) actions.push({ type: 'cancel', reason: `${why}; stalled ${stalled} passes at the maximum throttle, and neither post-copy nor a pause is permitted` });
     return actions;
   },
-  { autoConverge: true, xbzrle: true, initialThrottlePercent: 1 },
+  { autoConverge: true, xbzrle: true, initialThrottlePercent: 1, initialDowntimeMs: (max) => Math.min(max, 100) },
 );
 
 function mib(bytes: number): string {

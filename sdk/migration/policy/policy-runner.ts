@@ -37,6 +37,7 @@ export class PolicyRunner {
   #lastDecisionAtMs = Number.NEGATIVE_INFINITY;
   #passEnded = false;
   #last: ConvergenceSample | undefined;
+  #sampledDirtyRate: number | undefined;
   readonly #refused = new Set<string>();
 
   constructor(policy: ConvergencePolicy | undefined, limits: ConvergenceLimits, settings: ConvergenceSettings) {
@@ -66,6 +67,7 @@ export class PolicyRunner {
       totalBytes: ram?.total ?? 0,
       transferredBytes: transferred,
       dirtyRate: (ram?.['dirty-pages-rate'] ?? 0) * (ram?.['page-size'] ?? 4096),
+      ...(this.#sampledDirtyRate !== undefined && { sampledDirtyRate: this.#sampledDirtyRate }),
       throughput: Math.max(0, Math.round(measured)),
       expectedDowntimeMs: info['expected-downtime'],
       throttlePercent: info['cpu-throttle-percentage'] ?? 0,
@@ -93,6 +95,11 @@ export class PolicyRunner {
     }
     this.#last = sample;
     return sample;
+  }
+
+  /** A live dirty-rate measure (bytes/s, see LiveDirtyRate): samples carry it from now on. */
+  sampledDirtyRate(bytesPerSecond: number): void {
+    this.#sampledDirtyRate = Math.round(bytesPerSecond);
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { PassStats } from './convergence-policy.ts';
+import type { ConvergenceSample, PassStats } from './convergence-policy.ts';
 
 /**
  * How many of the last finished passes failed to shrink the dirty set by at
@@ -29,4 +29,26 @@ export function outpaced(passes: readonly PassStats[]): boolean {
   const last = passes.at(-1);
   if (!last || last.pass < 2) return false;
   return stalledPasses(passes) > 0 && last.dirtyRate >= 0.8 * last.throughput;
+}
+
+/**
+ * Outpaced, by the live sample: the guest dirties at least 90% as fast as
+ * the last pass cleared its dirty set (page bytes/s: with XBZRLE a pass
+ * clears more than the link carries), and the set left is not about to
+ * fit the budget. Known as a pass ends, often the first: QEMU's own
+ * per-pass rate would need a pass or two more to show it.
+ */
+export function outpacedLive(passes: readonly PassStats[], sample: ConvergenceSample, maxDowntimeMs: number): boolean {
+  const last = passes.at(-1);
+  const dirty = sample.sampledDirtyRate;
+  if (!last || dirty === undefined || !(last.durationMs > 0)) return false;
+  const cleared = clearRate(last);
+  if (!(cleared > 0)) return false;
+  const resendMs = (sample.remainingBytes / cleared) * 1000;
+  return dirty >= 0.9 * cleared && resendMs > maxDowntimeMs;
+}
+
+/** How fast a finished pass cleared its dirty set, bytes/s; pass 1's set is all RAM, mostly zero pages, so its link rate stands in. */
+export function clearRate(pass: PassStats): number {
+  return pass.pass === 1 ? pass.throughput : (pass.startRemainingBytes / Math.max(1, pass.durationMs)) * 1000;
 }

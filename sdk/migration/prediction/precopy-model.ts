@@ -16,6 +16,8 @@ export interface PrecopyModelInput {
   downtimeLimitMs: number;
   /** The dirty set the switchover waits for (default: what `throughput` sends in the downtime limit less the overhead). */
   switchoverBytes?: number;
+  /** The dirty set a stalled pass lets through: a policy that raises its target to the whole budget once the set stops shrinking (ferry's). */
+  stalledSwitchoverBytes?: number;
   overheadMs: number;
   /** Fixed start cost (setup, zero-page scan). */
   setupMs?: number;
@@ -41,7 +43,11 @@ export function simulatePrecopy(input: PrecopyModelInput): PrecopyModelOutcome {
     const finalMs = (dirtied / input.throughput) * 1000;
     const downtimeMs = Math.round(finalMs + input.overheadMs);
     if (dirtied <= fits) return { converges: true, totalMs: Math.round(elapsed + downtimeMs), passes: pass + 1, downtimeMs };
-    if (pass > 1 && dirtied >= send * 0.9) return { converges: false, totalMs: Number.POSITIVE_INFINITY, passes: pass, downtimeMs };
+    const stalled = pass > 1 && dirtied >= send * 0.9;
+    if (stalled && input.stalledSwitchoverBytes !== undefined && dirtied <= input.stalledSwitchoverBytes) {
+      return { converges: true, totalMs: Math.round(elapsed + downtimeMs), passes: pass + 1, downtimeMs };
+    }
+    if (stalled) return { converges: false, totalMs: Number.POSITIVE_INFINITY, passes: pass, downtimeMs };
     send = dirtied;
   }
   return { converges: false, totalMs: Number.POSITIVE_INFINITY, passes: 60, downtimeMs: Number.POSITIVE_INFINITY };

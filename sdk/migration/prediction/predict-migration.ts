@@ -29,7 +29,7 @@ export interface MigrationPrediction {
   destination: string;
   policy: string;
   measures: PredictionMeasures;
-  /** Plain pre-copy at maxDowntime. */
+  /** Pre-copy alone (no throttle, post-copy or pause), steered to the policy's first downtime target. */
   precopy: PrecopyModelOutcome;
   /** The go/no-go call for the requested policy and permissions. */
   go: boolean;
@@ -80,14 +80,18 @@ export function predictFromMeasures(
   const firstPassBytes = Math.max(measures.memoryBytes * measures.nonZeroShare, 16 * 1024 ** 2);
   const setupMs = SETUP_MS + ((measures.memoryBytes - firstPassBytes) / ZERO_SCAN_BYTES_PER_S) * 1000;
   const workingSetBytes = Math.min(measures.workingSetBytes ?? firstPassBytes, firstPassBytes);
-  // ferry steers QEMU to switch over only a dirty set its gate would accept with room to spare.
-  const switchoverBytes = switchoverAllowanceBytes(options.maxDowntime, measures.throughput);
-  const precopy = simulatePrecopy({
-    firstPassBytes, workingSetBytes, throughput: measures.throughput, dirtyRate: measures.dirtyRate,
-    downtimeLimitMs: options.maxDowntime, switchoverBytes, overheadMs: SWITCHOVER_OVERHEAD_MS, setupMs,
-  });
+  // ferry steers QEMU to switch over only a dirty set its gate would accept
+  // with room to spare, for the policy's first target; ferry's own policy
+  // raises it to the whole budget once a pass stops shrinking the set.
   const policy = resolvePolicy(options.policy);
   const name = policyName(options.policy);
+  const firstTargetMs = Math.min(options.maxDowntime, policy?.needs?.initialDowntimeMs?.(options.maxDowntime) ?? options.maxDowntime);
+  const precopy = simulatePrecopy({
+    firstPassBytes, workingSetBytes, throughput: measures.throughput, dirtyRate: measures.dirtyRate,
+    downtimeLimitMs: options.maxDowntime, overheadMs: SWITCHOVER_OVERHEAD_MS, setupMs,
+    switchoverBytes: switchoverAllowanceBytes(firstTargetMs, measures.throughput),
+    ...(name === 'ferry' && { stalledSwitchoverBytes: switchoverAllowanceBytes(options.maxDowntime, measures.throughput) }),
+  });
   const notes: string[] = [];
   if (measures.dirtyRate === 0) notes.push('dirty rate sampled as 0: page sampling misses slow writers, so this is a lower bound');
   const result = (go: boolean, finish: MigrationPrediction['finish'], totalMs: number, downtimeMs: number): MigrationPrediction => ({
@@ -99,20 +103,16 @@ export function predictFromMeasures(
     return result(false, 'none', Number.POSITIVE_INFINITY, precopy.downtimeMs);
   }
   // Non-converging: a policy that may switch finishes with post-copy after
-  // the first pass and the passes its stall detection needs. The second
-  // pass re-sends the working set whole (what the guest dirtied while the
-  // first pass ran; XBZRLE's cache is still cold). Then a second whole pass
-  // (without XBZRLE: two stalled passes) or XBZRLE's cheaper passes until
-  // one stalls: on the lab 0.5–2.9 s after a 4.3 s whole pass, so half of
-  // one. What is left moves after the switch at post-copy's unlimited rate.
+  // the first pass and the whole re-sends of the working set its stall
+  // detection needs (see switchAfterPasses). What is left moves after the
+  // switch at post-copy's unlimited rate.
   const firstPassMs = setupMs + (firstPassBytes / measures.throughput) * 1000;
   const workingSet = Math.min(workingSetBytes, measures.dirtyRate * (firstPassBytes / measures.throughput));
   const passMs = (workingSet / measures.throughput) * 1000;
   const postcopyMs = (workingSet / measures.link) * 1000 + SWITCHOVER_OVERHEAD_MS;
   if (options.postcopy && name !== 'proxmox') {
     notes.push('post-copy is permitted: the guest runs on the destination before all its memory arrived');
-    const stallMs = policy.needs?.xbzrle ? passMs / 2 : passMs;
-    return result(true, 'post-copy', firstPassMs + passMs + stallMs + postcopyMs, SWITCHOVER_OVERHEAD_MS);
+    return result(true, 'post-copy', firstPassMs + switchAfterPasses(name, measures) * passMs + postcopyMs, SWITCHOVER_OVERHEAD_MS);
   }
   if (options.allowPause && name === 'ferry') {
     notes.push('a pause is permitted: the guest stops while its working set is sent');
@@ -120,6 +120,25 @@ export function predictFromMeasures(
   }
   notes.push(`the guest dirties ${mb(measures.dirtyRate)} MB/s against ${mb(measures.throughput)} MB/s; XBZRLE and throttling may still make it converge, but how much depends on how the guest writes: not modelled`);
   return result(false, 'none', Number.POSITIVE_INFINITY, precopy.downtimeMs);
+}
+
+/**
+ * Whole re-sends of the working set before a policy switches to post-copy.
+ * ferry samples the dirty rate live and switches as pass 1 ends when the
+ * guest outpaces the link; otherwise its XBZRLE passes stall 0.5–2.9 s
+ * after a 4.3 s whole pass on the lab (half of one). Nova switches once a
+ * pass made under 10% progress, oVirt after its 7-step schedule, a custom
+ * policy is taken to act like Nova.
+ */
+function switchAfterPasses(policy: string, measures: PredictionMeasures): number {
+  switch (policy) {
+    case 'ferry':
+      return measures.dirtyRate >= 0.9 * measures.throughput ? 0 : 1.5;
+    case 'ovirt':
+      return 7;
+    default:
+      return 1;
+  }
 }
 
 function mb(bytes: number): string {

@@ -8,7 +8,7 @@ import { ovirtPolicy } from '../../../sdk/migration/policy/ovirt-policy.ts';
 import { proxmoxPolicy } from '../../../sdk/migration/policy/proxmox-policy.ts';
 import { resolvePolicy } from '../../../sdk/migration/policy/policy-presets.ts';
 import { PolicyRunner } from '../../../sdk/migration/policy/policy-runner.ts';
-import { outpaced, stalledPasses } from '../../../sdk/migration/policy/stall-detector.ts';
+import { outpaced, outpacedLive, stalledPasses } from '../../../sdk/migration/policy/stall-detector.ts';
 import { estimateSwitchover, planningThroughput, qemuDowntimeLimitFor, switchoverAllowanceBytes } from '../../../sdk/migration/policy/switchover-gate.ts';
 import { resolveMigrationOptions, MIGRATION_OPTION_TABLE } from '../../../sdk/migration/migration-options.ts';
 import { ProgressTracker } from '../../../sdk/migration/migration-progress.ts';
@@ -45,6 +45,41 @@ describe('stall detection', () => {
     const slow = [pass(1, 256, 100, { durationMs: 60_000 }), pass(2, 100, 60, { durationMs: 30_000, dirtyRate: 2 * MiB, throughput: 3 * MiB }), pass(3, 60, 35, { durationMs: 20_000, dirtyRate: 2 * MiB, throughput: 3 * MiB })];
     assert.equal(stalledPasses(slow), 0);
     assert.equal(outpaced(slow), false);
+  });
+});
+
+describe('outpaced by the live dirty rate', () => {
+  const firstPass = [pass(1, 256, 65, { sentBytes: 118 * MiB, throughput: 16 * MiB })];
+  const at = (sampledDirtyRate: number | undefined, remaining = 65) => ({ ...input().sample, pass: 2, remainingBytes: remaining * MiB, ...(sampledDirtyRate !== undefined && { sampledDirtyRate }) });
+  test('a guest sampled dirtying faster than pass 1 carried is outpaced as pass 1 ends; a slower one is not', () => {
+    assert.equal(outpacedLive(firstPass, at(24 * MiB), 1000), true);
+    assert.equal(outpacedLive(firstPass, at(8 * MiB), 1000), false);
+    assert.equal(outpacedLive(firstPass, at(undefined), 1000), false, 'no sample, no call');
+    assert.equal(outpacedLive(firstPass, at(24 * MiB, 4), 1000), false, 'a set that fits the budget is about to converge');
+  });
+  test('later passes are judged by how fast they cleared the dirty set, XBZRLE included', () => {
+    const xbzrle = [...firstPass, pass(2, 65, 40, { durationMs: 1000, sentBytes: 10 * MiB, throughput: 10 * MiB })];
+    assert.equal(outpacedLive(xbzrle, at(24 * MiB, 40), 1000), false, 'cleared 65 MiB/s of pages while the link carried 10');
+  });
+  test('ferry switches to post-copy on it, with the figures in the reason', () => {
+    const early = asList(ferryPolicy(input({ passes: firstPass, sample: at(24 * MiB), limits: { ...input().limits, maxDowntimeMs: 1000, allowPostcopy: true } })));
+    assert.deepEqual(early.map((a) => a.type), ['postcopy']);
+    assert.match(early[0]?.reason ?? '', /dirties 24\.0 MiB\/s \(sampled live\) and the pass cleared 16\.0 MiB\/s/);
+  });
+});
+
+describe('ferry\'s downtime target', () => {
+  test('starts at 100 ms at most and takes the whole budget once a pass fails to shrink the dirty set', () => {
+    assert.equal(ferryPolicy.needs?.initialDowntimeMs?.(1000), 100);
+    assert.equal(ferryPolicy.needs?.initialDowntimeMs?.(50), 50);
+    const limits = { ...input().limits, maxDowntimeMs: 1000 };
+    const settings = { ...input().settings, downtimeLimitMs: 100 };
+    const shrinking = asList(ferryPolicy(input({ passes: [pass(1, 256, 64), pass(2, 64, 20)], limits, settings })));
+    assert.deepEqual(shrinking, [], 'converging: the small target stands');
+    const stalled = asList(ferryPolicy(input({ passes: [pass(1, 256, 64), pass(2, 64, 20), pass(3, 20, 19, { dirtyRate: 4 * MiB })], limits, settings })));
+    assert.deepEqual(stalled.map((a) => a.type), ['downtime-limit']);
+    assert.equal((stalled[0] as { ms: number }).ms, 1000);
+    assert.match(stalled[0]?.reason ?? '', /pass 3 did not shrink the dirty set \(20\.0 → 19\.0 MiB\)/);
   });
 });
 
