@@ -6,7 +6,6 @@
 import { configure, disconnect, host, type MigrationOptions, type PolicyPresetName } from '../sdk/index.ts';
 import { testLab } from '../test/e2e/lab-fixture.ts';
 import { Probe } from '../test/lab/probe.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 const lab = testLab();
 const fast = { memoryMiB: 256, dirtyMiB: 64, dirtyRateMBps: 40 };
@@ -18,9 +17,8 @@ const only = predictOnly ? [] : args;
 
 interface Row { policy: string; completed: string; totalMs: string; qemuDowntime: string; probeGap: string; actions: string; setupMs?: number; transferred?: number; passes?: number }
 
-async function once(name: string, spec: typeof fast, options: MigrationOptions, settleMs = 0): Promise<Row> {
+async function once(name: string, spec: typeof fast, options: MigrationOptions): Promise<Row> {
   const vm = await lab.startVm('a', name, spec);
-  await sleep(settleMs);
   const probe = new Probe(vm.address);
   await probe.start();
   const migration = host('a').vm(name).migrateTo('b', options);
@@ -38,18 +36,6 @@ async function once(name: string, spec: typeof fast, options: MigrationOptions, 
   } finally {
     for (const h of ['a', 'b']) await lab.stopVm(h, name);
   }
-}
-
-/**
- * The workload's first sweep stores the values it populated its buffer
- * with, so page sampling (which compares contents) cannot see it. QEMU's
- * dirty bitmap can, so the prediction would be judged against writes it
- * could not measure. A real guest's writes change what they write: the
- * prediction cases wait out the first sweep, before predicting and before
- * migrating alike.
- */
-function settleMs(spec: typeof fast): number {
-  return spec.dirtyMiB > 0 && spec.dirtyRateMBps > 0 ? Math.ceil(((spec.dirtyMiB * 1.048576) / spec.dirtyRateMBps) * 1000) + 1000 : 0;
 }
 
 function median(values: number[]): number {
@@ -91,10 +77,9 @@ try {
     const runs: Array<{ predicted: number; go: boolean; actual: number; done: boolean; row: Row; dirty: number; nonZero: number }> = [];
     for (let i = 0; i < repeat; i++) {
       await lab.startVm('a', 'bench-pred', spec);
-      await sleep(settleMs(spec));
       const p = await host('a').vm('bench-pred').predictMigration('b', options);
       await lab.stopVm('a', 'bench-pred');
-      const row = await once('bench-pred', spec, { ...options, timeout: 60_000 }, settleMs(spec));
+      const row = await once('bench-pred', spec, { ...options, timeout: 60_000 });
       const done = row.completed.startsWith('yes');
       runs.push({ predicted: p.totalMs, go: p.go, actual: Number(row.totalMs), done, row, dirty: p.measures.dirtyRate, nonZero: p.measures.nonZeroShare });
       console.error(`${label} #${i + 1}: predicted ${p.go ? `${p.totalMs} ms` : 'no-go'} (dirty ${(p.measures.dirtyRate / 1e6).toFixed(1)} MB/s, non-zero ${p.measures.nonZeroShare.toFixed(3)}, link ${(p.measures.link / 1e6).toFixed(0)} MB/s), actual ${row.completed} ${row.totalMs} ms, setup ${row.setupMs ?? '-'} ms, ${row.transferred !== undefined ? (row.transferred / 1e6).toFixed(1) : '-'} MB sent, ${row.passes ?? '-'} passes`);

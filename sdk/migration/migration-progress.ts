@@ -44,12 +44,12 @@ export class ProgressTracker {
 
   #lastActionAt = -1;
 
-  /** `extra` carries ferry's own figures: a steadier throughput than QEMU's 100 ms one, the policy's state. */
+  /** `extra` carries ferry's own figures: a steadier throughput than QEMU's 100 ms one, the live-sampled dirty rate, the policy's state. */
   update(
     info: MigrationInfo,
     phase: MigrationPhase,
     elapsedMs: number,
-    extra: { throughput?: number; downtimeLimitMs?: number; lastAction?: { action: string; reason: string; atMs: number; pass: number } } = {},
+    extra: { throughput?: number; sampledDirtyRate?: number; downtimeLimitMs?: number; lastAction?: { action: string; reason: string; atMs: number; pass: number } } = {},
   ): MigrationProgress {
     const ram = info.ram;
     const transfer = transferState(info.status);
@@ -71,7 +71,8 @@ export class ProgressTracker {
       this.#lastActionAt = action.atMs;
       note = `pass ${action.pass}: ${action.action} (${action.reason})${note ? `; ${note}` : ''}`;
     }
-    const dirtyRate = (ram?.['dirty-pages-rate'] ?? 0) * (ram?.['page-size'] ?? 4096);
+    // QEMU's per-pass figure is capped by the working set over a long pass; a live sample is not.
+    const dirtyRate = Math.max((ram?.['dirty-pages-rate'] ?? 0) * (ram?.['page-size'] ?? 4096), extra.sampledDirtyRate ?? 0);
     const throughput = extra.throughput ?? ((ram?.mbps ?? 0) * 1e6) / 8;
     const etaMs = transfer === 'completed' ? 0 : etaOf(remaining, dirtyRate, throughput);
     this.#lastPass = pass;

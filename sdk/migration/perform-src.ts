@@ -104,7 +104,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
     context.lastInfo = info;
     const elapsed = performance.now() - started;
     const sample = runner.observe(info, elapsed);
-    const progress = tracker.update(info, context.phase, elapsed, { throughput: sample.throughput, downtimeLimitMs: runner.settings.downtimeLimitMs, lastAction: runner.records.at(-1) });
+    const progress = tracker.update(info, context.phase, elapsed, { throughput: sample.throughput, ...(sample.sampledDirtyRate !== undefined && { sampledDirtyRate: sample.sampledDirtyRate }), downtimeLimitMs: runner.settings.downtimeLimitMs, lastAction: runner.records.at(-1) });
     context.lastProgress = progress;
     context.events.emit('progress', progress);
     switch (progress.transfer) {
@@ -216,7 +216,6 @@ async function applyAction(context: MigrationContext, runner: PolicyRunner, acti
   switch (action.type) {
     case 'downtime-limit':
       break; // steerSwitchover turns the new target into QEMU's limit on the next look
-
     case 'throttle':
       await qmp.execute('migrate-set-parameters', throttleParameters(action.percent));
       break;

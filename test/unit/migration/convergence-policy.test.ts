@@ -214,5 +214,8 @@ describe('options and progress', () => {
     assert.match(b.note ?? '', /pass 2: the guest dirtied memory faster than the link sent it/);
     assert.equal(b.etaMs, undefined);
     assert.equal(at(40, 3, 5).etaMs, 8000);
+    const live = tracker.update({ status: 'active', ram: { total: 100, remaining: 40, transferred: 0, 'dirty-sync-count': 3, 'dirty-pages-rate': 5, 'page-size': 1 } as never }, 'perform', 0, { throughput: 10, sampledDirtyRate: 12 });
+    assert.equal(live.dirtyRate, 12, 'a live sample above QEMU\'s per-pass figure counts');
+    assert.equal(live.etaMs, undefined, 'and says the guest outpaces the link');
   });
 });
