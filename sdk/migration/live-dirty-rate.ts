@@ -1,9 +1,7 @@
 import type { QmpClient } from '../qmp/index.ts';
+import { SAMPLE_PAGES_PER_GIB, sampledRateBytes } from './dirty-rate-sample.ts';
 
 const SAMPLE_SECONDS = 1;
-// Pages sampled per GiB (QEMU's most): each is hashed twice, a second apart,
-// so it costs little; fewer left a 8 MB/s writer at ±50%.
-const SAMPLE_PAGES_PER_GIB = 4096;
 
 /**
  * The guest's dirty rate measured while it migrates, by QEMU's
@@ -42,8 +40,7 @@ export class LiveDirtyRate {
       }
       this.#measuredPass = this.#running.pass;
       this.#running = undefined;
-      // QEMU reports MiB/s (dirty pages × page size >> 20).
-      return (info['dirty-rate'] ?? 0) * 1024 ** 2;
+      return sampledRateBytes(info);
     } catch {
       // An older QEMU, or a measure already running that is not ours: do without.
       this.#off = true;

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Vm } from '../../model/vm.ts';
+import { SAMPLE_PAGES_PER_GIB, sampledRateBytes } from '../dirty-rate-sample.ts';
 import { dirtyingFromWindows, type DirtyWindow, type GuestDirtying } from './dirty-windows.ts';
 
 /**
@@ -18,13 +19,11 @@ export async function measureDirtying(vm: Vm, options: { windows?: readonly numb
 
 async function sampleDirtyRate(vm: Vm, seconds: number, signal: AbortSignal | undefined): Promise<number> {
   return vm.withQmp(async (qmp) => {
-    // 4096 per GiB is QEMU's most: more samples, less noise in short windows.
-    await qmp.execute('calc-dirty-rate', { 'calc-time': seconds, 'sample-pages': 4096, mode: 'page-sampling' }, { signal });
+    await qmp.execute('calc-dirty-rate', { 'calc-time': seconds, 'sample-pages': SAMPLE_PAGES_PER_GIB, mode: 'page-sampling' }, { signal });
     await sleep(seconds * 1000, undefined, { signal });
     for (let i = 0; i < 100; i++) {
       const info = await qmp.execute('query-dirty-rate', {}, { signal });
-      // QEMU counts RAM in MiB (used_length >> 20), so its "MB/s" are MiB/s.
-      if (info.status === 'measured') return (info['dirty-rate'] ?? 0) * 1024 ** 2;
+      if (info.status === 'measured') return sampledRateBytes(info);
       await sleep(100, undefined, { signal });
     }
     throw new Error(`${vm.label}: calc-dirty-rate did not finish`);
