@@ -196,9 +196,10 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
     throughput,
     waitedMs: performance.now() - seenAt,
     maxDowntimeMs: context.options.maxDowntime,
+    ...capOf(runner),
   });
   if (context.convergence) context.convergence.switchover = estimate;
-  const figures = `${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (a quarter of the link's ${mib(estimate.throughput)} MiB/s) + ${estimate.overheadMs} ms overhead + ${Math.round(estimate.waitedMs)} ms waited ≈ ${estimate.estimateMs} ms`;
+  const figures = `${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s) + ${estimate.overheadMs} ms overhead + ${Math.round(estimate.waitedMs)} ms waited ≈ ${estimate.estimateMs} ms`;
   if (accepted || estimate.fits) {
     await qmp.execute('migrate-continue', { state: 'pre-switchover' });
     log(context, 'info', `switchover: ${figures}${accepted ? ` (${runner.settings.postcopy ? 'post-copy' : 'pause'} already accepted)` : ` fits maxDowntime ${estimate.maxDowntimeMs} ms`}`);
@@ -251,10 +252,16 @@ async function steerSwitchover(context: MigrationContext, runner: PolicyRunner, 
   const qmp = context.srcQmp;
   if (!qmp) return currentMs;
   if (context.options.maxDowntime !== runner.limits.maxDowntimeMs) runner.setBudget(context.options.maxDowntime);
-  const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, link, qemuBandwidth(info));
+  const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, link, qemuBandwidth(info), capOf(runner).capBytesPerSecond);
   if (Math.abs(wanted - currentMs) <= Math.max(1, currentMs * 0.2)) return currentMs;
   await qmp.execute('migrate-set-parameters', { 'downtime-limit': wanted });
   return wanted;
+}
+
+/** The bandwidth cap in force, if any (the policy may have changed it). */
+function capOf(runner: PolicyRunner): { capBytesPerSecond?: number } {
+  const cap = runner.settings.bandwidth;
+  return cap === 'unlimited' ? {} : { capBytesPerSecond: cap };
 }
 
 /** QEMU's bandwidth over its last 100 ms iteration, bytes/s (what its threshold uses). */

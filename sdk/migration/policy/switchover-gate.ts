@@ -44,6 +44,20 @@ export const SWITCHOVER_OVERHEAD_MS = 25;
  */
 export const PAUSE_RATE_SHARE = 0.25;
 
+/**
+ * The rate the final send is planned at. A quarter of the link's, for a
+ * send that is CPU-bound; but under a bandwidth cap that binds, the link
+ * measured is the cap and the final send (never rate-limited) is bound by
+ * a link at least that fast, so the cap itself: a quarter of it cancelled
+ * an idle guest's 75 ms pause on a 32 MiB/s cap.
+ */
+export function pauseRateFor(throughput: number, capBytesPerSecond?: number): number {
+  const cautious = throughput * PAUSE_RATE_SHARE;
+  // The cap binds when the link ran at (nearly) the cap; a cap far above what the link did says nothing.
+  const binds = capBytesPerSecond !== undefined && throughput >= 0.8 * capBytesPerSecond;
+  return binds ? Math.max(cautious, Math.min(throughput, capBytesPerSecond)) : cautious;
+}
+
 /** Steering asks QEMU for half of what the gate accepts, so a bandwidth that moves between two looks does not end in a cancel. */
 export const STEERING_MARGIN = 0.5;
 
@@ -57,9 +71,9 @@ export function planningThroughput(...measures: number[]): number {
  * @example
  * estimateSwitchover({ remainingBytes: 8 << 20, throughput: 256 << 20, waitedMs: 3, maxDowntimeMs: 300 }).fits // true (≈ 153 ms)
  */
-export function estimateSwitchover(input: { remainingBytes: number; throughput: number; waitedMs: number; maxDowntimeMs: number; overheadMs?: number }): SwitchoverEstimate {
+export function estimateSwitchover(input: { remainingBytes: number; throughput: number; waitedMs: number; maxDowntimeMs: number; overheadMs?: number; capBytesPerSecond?: number }): SwitchoverEstimate {
   const overheadMs = input.overheadMs ?? SWITCHOVER_OVERHEAD_MS;
-  const pauseRate = input.throughput * PAUSE_RATE_SHARE;
+  const pauseRate = pauseRateFor(input.throughput, input.capBytesPerSecond);
   const sendMs = pauseRate > 0 ? (input.remainingBytes / pauseRate) * 1000 : input.remainingBytes > 0 ? Number.POSITIVE_INFINITY : 0;
   const estimateMs = sendMs + overheadMs + input.waitedMs;
   return {
@@ -75,8 +89,8 @@ export function estimateSwitchover(input: { remainingBytes: number; throughput: 
 }
 
 /** What may remain at switchover for a pause of `targetMs`: half of what the gate would accept. */
-export function switchoverAllowanceBytes(targetMs: number, throughput: number, overheadMs = SWITCHOVER_OVERHEAD_MS): number {
-  return Math.max(0, targetMs - overheadMs) / 1000 * throughput * PAUSE_RATE_SHARE * STEERING_MARGIN;
+export function switchoverAllowanceBytes(targetMs: number, throughput: number, capBytesPerSecond?: number): number {
+  return (Math.max(0, targetMs - SWITCHOVER_OVERHEAD_MS) / 1000) * pauseRateFor(throughput, capBytesPerSecond) * STEERING_MARGIN;
 }
 
 /**
@@ -87,8 +101,8 @@ export function switchoverAllowanceBytes(targetMs: number, throughput: number, o
  * @example
  * qemuDowntimeLimitFor(300, 200 << 20, 400 << 20) // 17: QEMU sees twice the rate ferry plans with
  */
-export function qemuDowntimeLimitFor(targetMs: number, throughput: number, qemuBandwidth: number, overheadMs = SWITCHOVER_OVERHEAD_MS): number {
+export function qemuDowntimeLimitFor(targetMs: number, throughput: number, qemuBandwidth: number, capBytesPerSecond?: number): number {
   if (!(throughput > 0) || !(qemuBandwidth > 0)) return 1;
-  const limit = (switchoverAllowanceBytes(targetMs, throughput, overheadMs) / qemuBandwidth) * 1000;
-  return Math.max(1, Math.min(Math.round(limit), Math.max(1, targetMs - overheadMs)));
+  const limit = (switchoverAllowanceBytes(targetMs, throughput, capBytesPerSecond) / qemuBandwidth) * 1000;
+  return Math.max(1, Math.min(Math.round(limit), Math.max(1, targetMs - SWITCHOVER_OVERHEAD_MS)));
 }

@@ -189,6 +189,14 @@ describe('downtime guarantee', () => {
     assert.equal(qemuDowntimeLimitFor(10, 100 * MiB, 100 * MiB), 1, 'a budget below the overhead leaves QEMU 1 ms');
   });
 
+  test('under a bandwidth cap that binds, the final send is planned at the cap, not a quarter of it', () => {
+    const capped = estimateSwitchover({ remainingBytes: 2.4 * MiB, throughput: 31.9 * MiB, waitedMs: 2, maxDowntimeMs: 300, capBytesPerSecond: 32 * MiB });
+    assert.equal(capped.fits, true, `an idle guest's 2.4 MiB at 32 MiB/s: ${capped.estimateMs} ms`);
+    assert.equal(estimateSwitchover({ remainingBytes: 2.4 * MiB, throughput: 31.9 * MiB, waitedMs: 2, maxDowntimeMs: 300 }).fits, false, 'uncapped, a quarter of 32 MiB/s');
+    assert.equal(estimateSwitchover({ remainingBytes: 8 * MiB, throughput: 400 * MiB, waitedMs: 0, maxDowntimeMs: 300, capBytesPerSecond: 1e12 }).pauseRate, 100 * MiB, 'a cap far above the link changes nothing');
+    assert.ok(switchoverAllowanceBytes(300, 32 * MiB, 32 * MiB) > 3 * switchoverAllowanceBytes(300, 32 * MiB));
+  });
+
   test('planning throughput is the lower known measure', () => {
     assert.equal(planningThroughput(100, 50), 50);
     assert.equal(planningThroughput(0, 50), 50);
