@@ -159,6 +159,8 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         }
       }
     }
+    // setMaxDowntime() changes the options from outside; the runner's bound follows here.
+    if (context.options.maxDowntime !== runner.limits.maxDowntimeMs) runner.setBudget(context.options.maxDowntime);
     if (!cancelSent && progress.transfer === 'transferring' && !runner.settings.postcopy && !runner.settings.paused) {
       qemuLimitMs = await steerSwitchover(context, runner, info, linkRate.planning, qemuLimitMs);
     }
@@ -244,14 +246,13 @@ function emitAction(context: MigrationContext, record: ConvergenceActionRecord):
 
 /**
  * Keeps QEMU's own switchover threshold at ferry's allowance for the
- * current target (the policy's downtime limit, within maxDowntime, which
- * setMaxDowntime() may have raised): QEMU's bandwidth and the link's move,
- * so the limit is set again whenever it drifts by a fifth.
+ * current target (the policy's downtime limit, within maxDowntime): QEMU's
+ * bandwidth and the link's move, so the limit is set again whenever it
+ * drifts by a fifth.
  */
 async function steerSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, link: number, currentMs: number): Promise<number> {
   const qmp = context.srcQmp;
   if (!qmp) return currentMs;
-  if (context.options.maxDowntime !== runner.limits.maxDowntimeMs) runner.setBudget(context.options.maxDowntime);
   const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, link, qemuBandwidth(info), capOf(runner).capBytesPerSecond);
   if (Math.abs(wanted - currentMs) <= Math.max(1, currentMs * 0.2)) return currentMs;
   await qmp.execute('migrate-set-parameters', { 'downtime-limit': wanted });

@@ -1,5 +1,3 @@
-import { planningThroughput } from './switchover-gate.ts';
-
 const HALF_LIFE_MS = 5000;
 // A look whose dirty set the link would clear in less than this was limited by what there was to send, not by the link.
 const DEMAND_LIMITED_MS = 500;
@@ -29,4 +27,10 @@ export class LinkRate {
   get planning(): number {
     return this.#planning;
   }
+}
+
+/** The lower of a look's known measures (0 or not finite: unknown); 0 when none is known. */
+export function planningThroughput(...measures: number[]): number {
+  const known = measures.filter((m) => m > 0 && Number.isFinite(m));
+  return known.length ? Math.min(...known) : 0;
 }

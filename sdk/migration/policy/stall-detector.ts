@@ -1,5 +1,18 @@
 import type { ConvergenceSample, PassStats } from './convergence-policy.ts';
 
+/** A pass that leaves more than this share of its dirty set made no progress (the policies' and the prediction's one rule). */
+export const STALL_SHRINK = 0.9;
+
+/**
+ * The guest outpaces the link when it dirties at least 90% as fast as a
+ * pass clears its dirty set: pre-copy then shrinks the set by under 10%
+ * a pass, a stall. Used live by ferry's policy and before a migration by
+ * the prediction.
+ */
+export function outpacesLink(dirtyRate: number, clearRate: number): boolean {
+  return clearRate > 0 && dirtyRate >= STALL_SHRINK * clearRate;
+}
+
 /**
  * How many of the last finished passes failed to shrink the dirty set by at
  * least `1 - shrink` (default: by 10%). Judged per pass, never per second:
@@ -9,7 +22,7 @@ import type { ConvergenceSample, PassStats } from './convergence-policy.ts';
  * @example
  * stalledPasses([{ pass: 2, startRemainingBytes: 64e6, endRemainingBytes: 63e6, … }]) // 1
  */
-export function stalledPasses(passes: readonly PassStats[], shrink = 0.9): number {
+export function stalledPasses(passes: readonly PassStats[], shrink = STALL_SHRINK): number {
   let count = 0;
   for (let i = passes.length - 1; i >= 0; i--) {
     const pass = passes[i];
@@ -43,9 +56,7 @@ export function outpacedLive(passes: readonly PassStats[], sample: ConvergenceSa
   const dirty = sample.sampledDirtyRate;
   if (!last || dirty === undefined || !(last.durationMs > 0)) return false;
   const cleared = clearRate(last);
-  if (!(cleared > 0)) return false;
-  const resendMs = (sample.remainingBytes / cleared) * 1000;
-  return dirty >= 0.9 * cleared && resendMs > maxDowntimeMs;
+  return outpacesLink(dirty, cleared) && (sample.remainingBytes / cleared) * 1000 > maxDowntimeMs;
 }
 
 /** How fast a finished pass cleared its dirty set, bytes/s; pass 1's set is all RAM, mostly zero pages, so its link rate stands in. */

@@ -15,7 +15,7 @@
  */
 export interface SwitchoverEstimate {
   remainingBytes: number;
-  /** Bytes/s the link carried lately: the lower of ferry's window and QEMU's last-100-ms figure. */
+  /** Bytes/s the link carried lately, as LinkRate keeps it. */
   throughput: number;
   /** The rate the estimate assumes for the final send: a share of `throughput` (see PAUSE_RATE_SHARE). */
   pauseRate: number;
@@ -61,18 +61,12 @@ export function pauseRateFor(throughput: number, capBytesPerSecond?: number): nu
 /** Steering asks QEMU for half of what the gate accepts, so a bandwidth that moves between two looks does not end in a cancel. */
 export const STEERING_MARGIN = 0.5;
 
-/** The link's recent rate as the estimate uses it: the lower of two measures, each 0 when unknown (then the other one). */
-export function planningThroughput(...measures: number[]): number {
-  const known = measures.filter((m) => m > 0 && Number.isFinite(m));
-  return known.length ? Math.min(...known) : 0;
-}
-
 /**
  * @example
  * estimateSwitchover({ remainingBytes: 8 << 20, throughput: 256 << 20, waitedMs: 3, maxDowntimeMs: 300 }).fits // true (≈ 153 ms)
  */
-export function estimateSwitchover(input: { remainingBytes: number; throughput: number; waitedMs: number; maxDowntimeMs: number; overheadMs?: number; capBytesPerSecond?: number }): SwitchoverEstimate {
-  const overheadMs = input.overheadMs ?? SWITCHOVER_OVERHEAD_MS;
+export function estimateSwitchover(input: { remainingBytes: number; throughput: number; waitedMs: number; maxDowntimeMs: number; capBytesPerSecond?: number }): SwitchoverEstimate {
+  const overheadMs = SWITCHOVER_OVERHEAD_MS;
   const pauseRate = pauseRateFor(input.throughput, input.capBytesPerSecond);
   const sendMs = pauseRate > 0 ? (input.remainingBytes / pauseRate) * 1000 : input.remainingBytes > 0 ? Number.POSITIVE_INFINITY : 0;
   const estimateMs = sendMs + overheadMs + input.waitedMs;

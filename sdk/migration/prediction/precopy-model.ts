@@ -1,3 +1,5 @@
+import { STALL_SHRINK } from '../policy/stall-detector.ts';
+
 /**
  * Pre-copy, pass by pass: each pass sends the dirty set at `throughput`,
  * while the guest dirties `dirtyRate` (never more than its working set).
@@ -43,7 +45,7 @@ export function simulatePrecopy(input: PrecopyModelInput): PrecopyModelOutcome {
     const finalMs = (dirtied / input.throughput) * 1000;
     const downtimeMs = Math.round(finalMs + input.overheadMs);
     if (dirtied <= fits) return { converges: true, totalMs: Math.round(elapsed + downtimeMs), passes: pass + 1, downtimeMs };
-    const stalled = pass > 1 && dirtied >= send * 0.9;
+    const stalled = pass > 1 && dirtied >= send * STALL_SHRINK;
     if (stalled && input.stalledSwitchoverBytes !== undefined && dirtied <= input.stalledSwitchoverBytes) {
       return { converges: true, totalMs: Math.round(elapsed + downtimeMs), passes: pass + 1, downtimeMs };
     }

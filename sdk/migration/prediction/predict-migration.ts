@@ -2,6 +2,7 @@ import type { Host } from '../../model/host.ts';
 import type { Vm } from '../../model/vm.ts';
 import { resolveMigrationOptions, type MigrationOptions } from '../migration-options.ts';
 import { policyName, resolvePolicy } from '../policy/policy-presets.ts';
+import { outpacesLink } from '../policy/stall-detector.ts';
 import { SWITCHOVER_OVERHEAD_MS, switchoverAllowanceBytes } from '../policy/switchover-gate.ts';
 import { measureDirtying, measureNonZeroShare } from './measure-guest.ts';
 import { measureLink } from './measure-link.ts';
@@ -138,7 +139,7 @@ export function predictFromMeasures(
 function switchAfterPasses(policy: string, measures: PredictionMeasures): number {
   switch (policy) {
     case 'ferry':
-      return measures.dirtyRate >= 0.9 * measures.throughput ? 0 : 1.5;
+      return outpacesLink(measures.dirtyRate, measures.throughput) ? 0 : 1.5;
     case 'ovirt':
       return 7;
     default:

@@ -9,7 +9,8 @@ import { proxmoxPolicy } from '../../../sdk/migration/policy/proxmox-policy.ts';
 import { resolvePolicy } from '../../../sdk/migration/policy/policy-presets.ts';
 import { PolicyRunner } from '../../../sdk/migration/policy/policy-runner.ts';
 import { outpaced, outpacedLive, stalledPasses } from '../../../sdk/migration/policy/stall-detector.ts';
-import { estimateSwitchover, planningThroughput, qemuDowntimeLimitFor, switchoverAllowanceBytes } from '../../../sdk/migration/policy/switchover-gate.ts';
+import { estimateSwitchover, qemuDowntimeLimitFor, switchoverAllowanceBytes } from '../../../sdk/migration/policy/switchover-gate.ts';
+import { planningThroughput } from '../../../sdk/migration/policy/link-rate.ts';
 import { resolveMigrationOptions, MIGRATION_OPTION_TABLE } from '../../../sdk/migration/migration-options.ts';
 import { ProgressTracker } from '../../../sdk/migration/migration-progress.ts';
 
