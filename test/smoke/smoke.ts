@@ -54,14 +54,13 @@ check('a bad request is a typed error', async () => {
 
 check('the CLI lists VMs with --json and exits 0', async () => {
   const { writeFileSync } = await import('node:fs');
-  const { PassThrough } = await import('node:stream');
   const { main } = await import('../../cli/main.ts');
+  const { capturedStreams } = await import('../support/captured-streams.ts');
   const configFile = `${lab.stateDir}/smoke-ferry.json`;
   writeFileSync(configFile, JSON.stringify(lab.ferryConfig()));
-  const stdout = new PassThrough();
-  let text = '';
-  stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const code = await main(['--config', configFile, 'ls', '--json'], { stdout, stderr: new PassThrough() });
+  const output = capturedStreams();
+  const code = await main(['--config', configFile, 'ls', '--json'], output.streams);
+  const text = output.stdout();
   const parsed = JSON.parse(text) as { ok: boolean; vms: { name: string }[] };
   if (code !== 0 || !parsed.ok || !parsed.vms.some((vm) => vm.name === vmName)) throw new Error(`exit ${code}: ${text}`);
   configure(lab.ferryConfig());

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { main } from '../../../cli/main.ts';
+import { capturedStreams } from '../../support/captured-streams.ts';
 import { exitCodeFor } from '../../../cli/report-error.ts';
 import { EXIT } from '../../../cli/exit-codes.ts';
 import { migrationOptionsFromFlags } from '../../../cli/commands/migrate.ts';
@@ -10,14 +10,9 @@ import { parseVmRef, UsageError } from '../../../cli/cli-command.ts';
 import { MigrationCancelledError, MigrationError, PreflightError, SshConnectError, UnknownHostError } from '../../../sdk/index.ts';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(argv, { stdout, stderr });
-  return { code, stdout: out, stderr: err };
+  const output = capturedStreams();
+  const code = await main(argv, output.streams);
+  return { code, stdout: output.stdout(), stderr: output.stderr() };
 }
 
 test('usage mistakes exit 2 with one clear line, never a stack', async () => {

@@ -4,18 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { main } from '../../../cli/main.ts';
-
-function io() {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  return { io: { stdout, stderr }, out: () => out, err: () => err };
-}
+import { capturedStreams } from '../../support/captured-streams.ts';
 
 function recipe(dir: string, body: string): string {
   const file = join(dir, 'probe-recipe.ts');
@@ -26,7 +16,7 @@ function recipe(dir: string, body: string): string {
 test('a run writes a JSON report, journals its begin and end, and releases its lock', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-run-'));
   const file = recipe(dir, "context.log('hello ' + args.join(' ')); return { status: 'completed', echoed: args };");
-  const { io: streams, err } = io();
+  const { streams, stderr: err } = capturedStreams();
   const code = await main(['run', file, 'x', 'y', '--state-dir', join(dir, 'state')], streams);
   assert.equal(code, 0, err());
   const runDir = join(dir, 'state', 'runs', 'probe-recipe');
@@ -47,12 +37,12 @@ test('a lock held by a live process refuses the run; one left by a dead process 
   mkdirSync(runDir, { recursive: true });
   const { hostname } = await import('node:os');
   writeFileSync(join(runDir, 'lock'), JSON.stringify({ host: hostname(), pid: process.pid }));
-  const held = io();
-  assert.equal(await main(['run', file, '--state-dir', join(dir, 'state')], held.io), 1);
-  assert.match(held.err(), /already running \(pid \d+/);
+  const held = capturedStreams();
+  assert.equal(await main(['run', file, '--state-dir', join(dir, 'state')], held.streams), 1);
+  assert.match(held.stderr(), /already running \(pid \d+/);
   writeFileSync(join(runDir, 'lock'), JSON.stringify({ host: hostname(), pid: 2 ** 22 + 12345 }));
-  const stale = io();
-  assert.equal(await main(['run', file, '--state-dir', join(dir, 'state')], stale.io), 1, 'partial is exit 1');
+  const stale = capturedStreams();
+  assert.equal(await main(['run', file, '--state-dir', join(dir, 'state')], stale.streams), 1, 'partial is exit 1');
   assert.equal(readdirSync(join(runDir, 'reports')).length, 1);
 });
 
@@ -65,11 +55,11 @@ fs.appendFileSync(${JSON.stringify(marks)}, 'start ' + Date.now() + '\\n');
 await new Promise((r) => setTimeout(r, 1500));
 fs.appendFileSync(${JSON.stringify(marks)}, 'end ' + Date.now() + '\\n');
 return { status: 'completed' };`);
-  const streams = io();
-  const run = main(['run', file, '--cron', '* * * * * *', '--state-dir', join(dir, 'state')], streams.io);
+  const output = capturedStreams();
+  const run = main(['run', file, '--cron', '* * * * * *', '--state-dir', join(dir, 'state')], output.streams);
   await new Promise((r) => setTimeout(r, 4200));
   process.emit('SIGINT'); // what Ctrl-C does: main() aborts, the schedule stops after the run in progress
-  assert.equal(await run, 0, streams.err());
+  assert.equal(await run, 0, output.stderr());
   const lines = readFileSync(marks, 'utf8').trim().split('\n');
   const starts = lines.filter((line) => line.startsWith('start')).length;
   assert.ok(starts >= 2, lines.join(', '));
@@ -77,5 +67,5 @@ return { status: 'completed' };`);
     assert.match(lines[i] ?? '', /^start/);
     assert.match(lines[i + 1] ?? '', /^end/, 'runs never overlap');
   }
-  assert.match(streams.err(), /skipping/);
+  assert.match(output.stderr(), /skipping/);
 });
