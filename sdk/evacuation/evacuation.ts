@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { AwaitableOperation } from '../awaitable-operation.ts';
 import type { Fleet } from '../model/fleet.ts';
 import { EvacuationEvents, type EvacuationEventMap } from './evacuation-events.ts';
 import { resolveEvacuateOptions, type EvacuateOptions, type ResolvedEvacuateOptions } from './evacuation-options.ts';
@@ -18,18 +19,21 @@ import { runEvacuation } from './run-evacuation.ts';
  * evacuation.on('done', (outcome) => console.log(outcome.vm, outcome.status));
  * const report = await evacuation;
  */
-export class Evacuation implements PromiseLike<EvacuationReport> {
+export class Evacuation extends AwaitableOperation<EvacuationReport, EvacuationEventMap> {
   readonly id = randomUUID();
   readonly host: string;
   readonly mode: 'evacuate' | 'move-back';
   readonly options: ResolvedEvacuateOptions;
   readonly #fleet: Fleet;
-  readonly #events = new EvacuationEvents();
+  readonly #events: EvacuationEvents;
   readonly #cancel = new AbortController();
   readonly #report: Promise<EvacuationReport>;
   readonly #raw: EvacuateOptions;
 
   constructor(fleet: Fleet, host: string, options: EvacuateOptions = {}, mode: 'evacuate' | 'move-back' = 'evacuate') {
+    const events = new EvacuationEvents();
+    super(events);
+    this.#events = events;
     this.#fleet = fleet;
     this.host = host;
     this.mode = mode;
@@ -61,28 +65,7 @@ export class Evacuation implements PromiseLike<EvacuationReport> {
     return new Evacuation(this.#fleet, this.host, { ...options, ...(this.#raw.journal !== undefined && { journal: this.#raw.journal }) }, 'move-back');
   }
 
-  on<K extends keyof EvacuationEventMap>(event: K, listener: (...args: EvacuationEventMap[K]) => void): this {
-    this.#events.on(event, listener);
-    return this;
-  }
-
-  off<K extends keyof EvacuationEventMap>(event: K, listener: (...args: EvacuationEventMap[K]) => void): this {
-    this.#events.off(event, listener);
-    return this;
-  }
-
-  then<T = EvacuationReport, E = never>(
-    onFulfilled?: ((value: EvacuationReport) => T | PromiseLike<T>) | null,
-    onRejected?: ((reason: unknown) => E | PromiseLike<E>) | null,
-  ): Promise<T | E> {
-    return this.#report.then(onFulfilled, onRejected);
-  }
-
-  catch<E = never>(onRejected?: ((reason: unknown) => E | PromiseLike<E>) | null): Promise<EvacuationReport | E> {
-    return this.#report.catch(onRejected);
-  }
-
-  finally(onFinally?: (() => void) | null): Promise<EvacuationReport> {
-    return this.#report.finally(onFinally);
+  protected get outcome(): Promise<EvacuationReport> {
+    return this.#report;
   }
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { AwaitableOperation } from '../awaitable-operation.ts';
 import type { Host } from '../model/host.ts';
 import type { Vm } from '../model/vm.ts';
 import type { MigrationContext } from './migration-context.ts';
@@ -24,17 +25,20 @@ import { setMaxDowntimeSrc, startPostcopySrc } from './steer-src.ts';
  * m.on('progress', (p) => console.log(p.percent));
  * const result = await m;
  */
-export class Migration implements PromiseLike<MigrationResult> {
+export class Migration extends AwaitableOperation<MigrationResult, MigrationEventMap> {
   readonly id = randomUUID();
   readonly vm: Vm;
   readonly destination: Host;
-  readonly #events = new MigrationEvents();
+  readonly #events: MigrationEvents;
   readonly #cancel = new AbortController();
   #options: MigrationOptions;
   #context: MigrationContext | undefined;
   readonly #result: Promise<MigrationResult>;
 
   constructor(vm: Vm, destination: Host, options: MigrationOptions = {}) {
+    const events = new MigrationEvents();
+    super(events);
+    this.#events = events;
     this.vm = vm;
     this.destination = destination;
     this.#options = { ...options };
@@ -100,29 +104,8 @@ export class Migration implements PromiseLike<MigrationResult> {
     return startPostcopySrc(this.#context, reason);
   }
 
-  on<K extends keyof MigrationEventMap>(event: K, listener: (...args: MigrationEventMap[K]) => void): this {
-    this.#events.on(event, listener);
-    return this;
-  }
-
-  off<K extends keyof MigrationEventMap>(event: K, listener: (...args: MigrationEventMap[K]) => void): this {
-    this.#events.off(event, listener);
-    return this;
-  }
-
-  then<T = MigrationResult, E = never>(
-    onFulfilled?: ((value: MigrationResult) => T | PromiseLike<T>) | null,
-    onRejected?: ((reason: unknown) => E | PromiseLike<E>) | null,
-  ): Promise<T | E> {
-    return this.#result.then(onFulfilled, onRejected);
-  }
-
-  catch<E = never>(onRejected?: ((reason: unknown) => E | PromiseLike<E>) | null): Promise<MigrationResult | E> {
-    return this.#result.catch(onRejected);
-  }
-
-  finally(onFinally?: (() => void) | null): Promise<MigrationResult> {
-    return this.#result.finally(onFinally);
+  protected get outcome(): Promise<MigrationResult> {
+    return this.#result;
   }
 
   /** Progress as it comes; ends when the migration ends (its outcome is the awaited value). */
