@@ -124,7 +124,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         break;
       case 'transferring':
         lastTransferSample = sample;
-        linkRate.update(elapsed, sample.remainingBytes, sample.throughput, qemuBandwidth(info));
+        linkRate.update(sample.throughput, qemuBandwidth(info));
         lastTransferInfo = info;
         break;
       default:

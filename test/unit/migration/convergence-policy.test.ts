@@ -10,7 +10,6 @@ import { resolvePolicy } from '../../../sdk/migration/policy/policy-presets.ts';
 import { PolicyRunner } from '../../../sdk/migration/policy/policy-runner.ts';
 import { outpaced, outpacedLive, stalledPasses } from '../../../sdk/migration/policy/stall-detector.ts';
 import { estimateSwitchover, qemuDowntimeLimitFor, switchoverAllowanceBytes } from '../../../sdk/migration/policy/switchover-gate.ts';
-import { planningThroughput } from '../../../sdk/migration/policy/link-rate.ts';
 import { resolveMigrationOptions, MIGRATION_OPTION_TABLE } from '../../../sdk/migration/migration-options.ts';
 import { ProgressTracker } from '../../../sdk/migration/migration-progress.ts';
 
@@ -198,11 +197,6 @@ describe('downtime guarantee', () => {
     assert.ok(switchoverAllowanceBytes(300, 32 * MiB, 32 * MiB) > 3 * switchoverAllowanceBytes(300, 32 * MiB));
   });
 
-  test('planning throughput is the lower known measure', () => {
-    assert.equal(planningThroughput(100, 50), 50);
-    assert.equal(planningThroughput(0, 50), 50);
-    assert.equal(planningThroughput(0, Number.NaN), 0);
-  });
 });
 
 describe('options and progress', () => {
