@@ -11,8 +11,9 @@ import { command as repl } from './commands/repl.ts';
 import { command as status } from './commands/status.ts';
 import { command as evacuate } from './commands/evacuate.ts';
 import { command as run } from './commands/run.ts';
+import { command as recover } from './commands/recover.ts';
 
-const commands = new Map<string, CliCommand>([ls, status, migrate, qmp, repl, evacuate, run].map((c) => [c.name, c]));
+const commands = new Map<string, CliCommand>([ls, status, migrate, recover, qmp, repl, evacuate, run].map((c) => [c.name, c]));
 
 /** Registers a subcommand (recipes, repl and evacuation add theirs). */
 export function addCommand(command: CliCommand): void {
