@@ -41,12 +41,22 @@ export async function main(argv: string[], io: Omit<CliIo, 'json' | 'signal'> = 
   const json = argv.includes('--json');
   const rest = argv.filter((arg) => arg !== '--json');
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(EXIT.interrupted);
-    io.stderr.write('\nferry: interrupted, rolling back (Ctrl-C again to quit at once)\n');
-    controller.abort('interrupted by Ctrl-C');
+  // SIGTERM (timeout, systemd, CI) and SIGHUP (a closed terminal) roll back like Ctrl-C.
+  // A second one does not cut the rollback short; a third quits at once, and the
+  // hosts' guards finish what ferry leaves (they act when its sessions end).
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    signals++;
+    if (signals >= 3) process.exit(EXIT.interrupted);
+    if (signals === 2) {
+      io.stderr.write(`\nferry: ${name}: still rolling back; once more quits at once (the hosts' guards then finish it)\n`);
+      return;
+    }
+    io.stderr.write(`\nferry: ${name === 'SIGINT' ? 'interrupted' : name}, rolling back\n`);
+    controller.abort(`interrupted by ${name === 'SIGINT' ? 'Ctrl-C' : name}`);
   };
-  process.on('SIGINT', onSigint);
+  const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const name of stopSignals) process.on(name, onSignal);
   const cliIo: CliIo = { ...io, json, signal: controller.signal };
   try {
     const { values, positionals } = parseArgs({ args: rest, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: false });
@@ -68,7 +78,7 @@ export async function main(argv: string[], io: Omit<CliIo, 'json' | 'signal'> = 
     if (error instanceof UsageError && !json) io.stderr.write(`run \`ferry help\` for usage\n`);
     return controller.signal.aborted ? EXIT.interrupted : code;
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const name of stopSignals) process.off(name, onSignal);
     await disconnect();
   }
 }

@@ -32,7 +32,7 @@ export const DOT_COMMANDS: readonly DotCommand[] = [
       if (all.length === 0) throw new UsageError('no hosts configured (FERRY_CONFIG, ./ferry.json or configure())');
       const rows = await Promise.all(
         all.map(async (h) => {
-          const vms = await h.vms({ signal: AbortSignal.timeout(5000) }).then(
+          const vms = await h.vms({ signal: AbortSignal.timeout(5000), qemu: false }).then(
             (list) => `${list.filter((vm) => vm.process === 'running').length} running${list.some((vm) => vm.migrating) ? ', migrating' : ''}`,
             (error: unknown) => `unreachable: ${error instanceof Error ? error.message : String(error)}`,
           );

@@ -24,7 +24,7 @@ export class FleetCache {
     const cached = this.#vms.get(hostName);
     if (cached && Date.now() - cached.at < VM_TTL_MS) return cached.names;
     const names = host(hostName)
-      .vms({ signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS) })
+      .vms({ signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS), qemu: false })
       .then((vms) => vms.filter((vm) => vm.process === 'running').map((vm) => vm.name))
       .catch(() => cached?.names ?? Promise.resolve([]));
     this.#vms.set(hostName, { at: Date.now(), names });

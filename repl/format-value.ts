@@ -38,7 +38,7 @@ export function formatMigration(migration: Migration): string {
 }
 
 export function formatVmSummaries(vms: readonly VmSummary[]): string {
-  const rows = [['HOST', 'VM', 'PID', 'STATE', 'MIGRATING'], ...vms.map((vm) => [vm.host, vm.name, String(vm.pid ?? '-'), vm.process, vm.migrating ? 'yes' : ''])];
+  const rows = [['HOST', 'VM', 'PID', 'STATE'], ...vms.map((vm) => [vm.host, vm.name, String(vm.pid ?? '-'), vm.state ?? vm.process])];
   return table(rows);
 }
 

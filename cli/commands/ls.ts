@@ -18,7 +18,7 @@ export const command: CliCommand = {
       io.stdout.write(JSON.stringify({ ok: unreachable.length === 0, vms: rows, unreachable }) + '\n');
     } else {
       if (rows.length > 0) {
-        io.stdout.write(table([['HOST', 'VM', 'PID', 'STATE'], ...rows.map((vm) => [vm.host, vm.name, String(vm.pid ?? '-'), vm.migrating ? 'migrating' : vm.process])]));
+        io.stdout.write(table([['HOST', 'VM', 'PID', 'STATE'], ...rows.map((vm) => [vm.host, vm.name, String(vm.pid ?? '-'), vm.state])]));
       } else if (unreachable.length === 0) {
         io.stderr.write(targets.length === 0 ? 'ferry: no hosts configured (see ferry.json or FERRY_CONFIG)\n' : 'no VMs\n');
       }

@@ -10,7 +10,7 @@ export const command: CliCommand = {
     const ref = parseVmRef(args[0]);
     const status = await host(ref.host).vm(ref.vm).status({ signal: io.signal });
     if (io.json) io.stdout.write(JSON.stringify({ ok: true, ...status }) + '\n');
-    else io.stdout.write(`${status.host}/${status.name}: ${status.runState} (pid ${status.pid})\n`);
+    else io.stdout.write(`${status.host}/${status.name}: ${status.state} (pid ${status.pid})\n`);
     return EXIT.ok;
   },
 };

@@ -1,7 +1,8 @@
 import { log, type MigrationContext } from './migration-context.ts';
 import type { VmLocation } from './migration-errors.ts';
 import type { GuardChannel } from './guard/guard-channel.ts';
-import { locationOf, readQemuSide } from './vm-location.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { locationOf, readQemuSide, type QemuSide } from './vm-location.ts';
 
 // Long enough for a guard to cancel a transfer, resume the source and end the destination QEMU.
 const GUARD_SETTLE_MS = 30_000;
@@ -23,13 +24,27 @@ export async function rollback(context: MigrationContext): Promise<VmLocation | 
   await Promise.allSettled([context.srcQmp?.close(), context.dstQmp?.close()]);
   await Promise.all(guards.map((guard) => letGo(context, guard)));
   context.lockHeld = false;
-  const [src, dst] = await Promise.all([
-    readQemuSide(context.source, context.vm.name, { timeoutMs: 10_000 }),
-    context.destinationLaunchAttempted ? readQemuSide(context.destination, context.vm.name, { timeoutMs: 10_000 }) : Promise.resolve(undefined),
-  ]);
-  const location = locationOf(src, dst);
+  const { src, dst, location } = await readLocation(context);
   log(context, 'info', `after rollback: ${context.source.name} ${describeSide(src)}; ${dst ? `${context.destination.name} ${describeSide(dst)}` : `nothing was started on ${context.destination.name}`}`);
   return location;
+}
+
+// An unknown is the worst answer ferry can give: while a host cannot be read, it keeps trying this long.
+const TRUTH_RETRY_MS = 90_000;
+
+/** Where the VM is, from QEMU on both hosts; tried again while a host is out of reach (its network may come back). */
+async function readLocation(context: MigrationContext): Promise<{ src: QemuSide; dst: QemuSide | undefined; location: VmLocation }> {
+  const deadline = performance.now() + TRUTH_RETRY_MS;
+  for (let attempt = 0; ; attempt++) {
+    const [src, dst] = await Promise.all([
+      readQemuSide(context.source, context.vm.name, { timeoutMs: 10_000 }),
+      context.destinationLaunchAttempted ? readQemuSide(context.destination, context.vm.name, { timeoutMs: 10_000 }) : Promise.resolve(undefined),
+    ]);
+    const location = locationOf(src, dst);
+    if (location !== 'unknown' || performance.now() > deadline) return { src, dst, location };
+    if (attempt === 0) log(context, 'warn', `cannot read where the VM is yet (${[src.note, dst?.note].filter(Boolean).join('; ')}); trying again for up to ${TRUTH_RETRY_MS / 1000} s`);
+    await sleep(2000);
+  }
 }
 
 async function letGo(context: MigrationContext, guard: GuardChannel): Promise<void> {
@@ -44,7 +59,7 @@ async function letGo(context: MigrationContext, guard: GuardChannel): Promise<vo
   if (!guard.closed) log(context, 'warn', `the guard on ${guard.host} is still settling after ${GUARD_SETTLE_MS / 1000} s`);
 }
 
-function describeSide(side: Awaited<ReturnType<typeof readQemuSide>>): string {
+function describeSide(side: QemuSide): string {
   if (!side.reachable) return `unreachable (${side.note ?? ''})`;
   if (!side.present) return 'has no QEMU of the VM';
   return side.runState ? `${side.runState} (migration ${side.migration ?? 'none'})` : `has a QEMU that did not answer (${side.note ?? ''})`;

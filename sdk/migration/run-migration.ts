@@ -46,8 +46,10 @@ export async function runMigration(context: MigrationContext): Promise<Migration
     clearInterval(heartbeat);
     heartbeat = undefined;
     const failedPhase = context.phase;
+    // A guard gone before ferry let it go means ferry lost that host (or was frozen too long): say so.
+    const lost = [context.srcGuard, context.dstGuard].filter((guard) => guard?.closed).map((guard) => `lost ferry's session to ${guard?.host}${guard?.resolved ? ` (its guard acted alone: ${guard.resolved})` : ''}`);
     const location = await rollback(context);
-    const final = finalError(context, error, failedPhase, location);
+    const final = finalError(context, lost.length > 0 && !(error instanceof MigrationError) ? new FerryError('CONTROLLER_LINK_LOST', `${lost.join('; ')}; then: ${error instanceof Error ? error.message : String(error)}`, { cause: error }) : error, failedPhase, location);
     setPhase(context, final instanceof MigrationCancelledError ? 'cancelled' : 'failed');
     throw final;
   } finally {

@@ -44,10 +44,11 @@ const PAUSED: ReadonlySet<string> = new Set(['paused', 'postmigrate', 'finish-mi
 export function locationOf(src: QemuSide, dst: QemuSide | undefined): VmLocation {
   const srcRunning = src.present && src.runState === 'running';
   const dstRunning = dst?.present === true && dst.runState === 'running';
+  // A destination in post-copy that lost its source says `running` while its vCPUs wait for pages.
+  if (src.migration === 'postcopy-paused' || dst?.migration === 'postcopy-paused') return 'postcopy-paused';
   if (srcRunning && dstRunning) return 'running-on-both';
   if (srcRunning) return 'running-on-source';
   if (dstRunning) return 'running-on-destination';
-  if (src.migration === 'postcopy-paused' || dst?.migration === 'postcopy-paused') return 'postcopy-paused';
   if (dst?.present && dst.runState === 'paused' && (dst.migration === 'completed' || dst.migration?.startsWith('postcopy'))) return 'paused-on-destination';
   if (src.present && src.runState !== undefined && PAUSED.has(src.runState) && src.migration !== 'completed') return 'paused-on-source';
   if (src.reachable && !src.present && (dst === undefined || (dst.reachable && !dst.present))) return 'not-found';

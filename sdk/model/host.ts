@@ -7,6 +7,7 @@ import { withRunDirConvention } from './qemu-convention.ts';
 import { withAlive } from './live-process.ts';
 import { VmAlreadyRunningError, VmLaunchError } from './model-errors.ts';
 import { Vm } from './vm.ts';
+import { describeVmState, readVmQemuState, type VmQemuState } from './vm-state.ts';
 
 /** A VM found in a host's runDir. */
 export interface VmSummary {
@@ -15,8 +16,12 @@ export interface VmSummary {
   pid: number | undefined;
   /** `running` when its QEMU process exists; `stale` when only its files remain. */
   process: 'running' | 'stale';
-  /** A migration of it is in progress (its lock exists). */
+  /** A migration of it is in progress or was interrupted (its lock exists). */
   migrating: boolean;
+  /** What its QEMU says (unless `qemu: false` was asked, or its QMP socket is held by a migration). */
+  qemu?: VmQemuState;
+  /** One phrase from QEMU's own state: `running`, `paused at switchover`, `migrated away (a stale copy)`, … */
+  state: string;
 }
 
 /** What a host offers a VM: free memory, its QEMU. */
@@ -93,7 +98,7 @@ export class Host {
    * The VMs in this host's runDir, found by ferry's convention
    * (`<runDir>/<vm>.pid` next to `<runDir>/<vm>.qmp`), including VMs ferry did not start.
    */
-  async vms(options: { signal?: AbortSignal } = {}): Promise<VmSummary[]> {
+  async vms(options: { signal?: AbortSignal; qemu?: boolean } = {}): Promise<VmSummary[]> {
     throwIfAborted(options.signal);
     // One round trip; NUL-separated so that any file name comes back intact.
     const script = withAlive(sh`cd ${this.config.runDir} 2>/dev/null || exit 0
@@ -111,13 +116,18 @@ done`);
     const vms: VmSummary[] = [];
     for (let i = 0; i + 3 < fields.length; i += 4) {
       const pid = Number.parseInt(fields[i + 1] ?? '', 10);
-      vms.push({
-        host: this.name,
-        name: fields[i] ?? '',
-        pid: Number.isInteger(pid) ? pid : undefined,
-        process: fields[i + 2] === 'running' ? 'running' : 'stale',
-        migrating: fields[i + 3] === '1',
-      });
+      const process = fields[i + 2] === 'running' ? 'running' : 'stale';
+      vms.push({ host: this.name, name: fields[i] ?? '', pid: Number.isInteger(pid) ? pid : undefined, process, migrating: fields[i + 3] === '1', state: process === 'running' ? 'running' : describeVmState(undefined, false) });
+    }
+    if (options.qemu !== false) {
+      // The truth is QEMU's: a live process may be paused, waiting for a migration, or a stale copy.
+      await Promise.all(vms.filter((vm) => vm.process === 'running').map(async (vm) => {
+        const qemu = await readVmQemuState(this.vm(vm.name), options).catch(() => undefined);
+        if (qemu) {
+          vm.qemu = qemu;
+          vm.state = describeVmState(qemu, vm.migrating);
+        }
+      }));
     }
     return vms.sort((x, y) => x.name.localeCompare(y.name));
   }

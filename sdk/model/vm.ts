@@ -1,4 +1,5 @@
-import { QmpClient, type QmpCommandMap, type QmpExecuteOptions, type RunState } from '../qmp/index.ts';
+import { QmpClient, type MigrationStatus, type QmpCommandMap, type QmpExecuteOptions, type RunState } from '../qmp/index.ts';
+import { describeVmState, readVmQemuState } from './vm-state.ts';
 import { throwIfAborted } from '../ferry-error.ts';
 import { sh } from '../transport/index.ts';
 import type { Host } from './host.ts';
@@ -11,9 +12,15 @@ export interface VmStatus {
   host: string;
   name: string;
   pid: number;
-  /** QEMU's run state: `running`, `paused`, `inmigrate`, `postmigrate`, … */
-  runState: RunState;
+  /** QEMU's run state: `running`, `paused`, `inmigrate`, `postmigrate`, … (absent while a migration's guard holds QMP). */
+  runState?: RunState;
   running: boolean;
+  /** QEMU's migration status (`none` when it never migrated). */
+  migration?: MigrationStatus;
+  /** A migration's lock is on this VM (in progress, or interrupted). */
+  migrating: boolean;
+  /** One phrase from QEMU's own state, as `ferry status` prints it. */
+  state: string;
 }
 
 type CommandArgs<K extends keyof QmpCommandMap> = QmpCommandMap[K]['args'];
@@ -66,8 +73,18 @@ if alive "$p"; then echo "$p"; fi`);
   /** Its QEMU's pid and run state. */
   async status(options: { signal?: AbortSignal } = {}): Promise<VmStatus> {
     const pid = await this.requirePid(options);
-    const state = await this.qmp('query-status', {}, options);
-    return { host: this.host.name, name: this.name, pid, runState: state.status, running: state.running };
+    const [qemu, lock] = await Promise.all([
+      readVmQemuState(this, options),
+      this.host.transport.exec(['test', '-d', this.paths.migrationLock], { ...options, allowFailure: true }).then((result) => result.exitCode === 0),
+    ]);
+    return {
+      host: this.host.name, name: this.name, pid,
+      ...(qemu.runState && { runState: qemu.runState }),
+      running: qemu.runState === 'running',
+      ...(qemu.migration && { migration: qemu.migration }),
+      migrating: lock,
+      state: describeVmState(qemu, lock),
+    };
   }
 
   /**

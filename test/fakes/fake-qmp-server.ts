@@ -33,6 +33,8 @@ export interface FakeQmpServerOptions {
   greeting?: string | false;
   /** How `quit` ends: QEMU usually replies then closes, but may close first. */
   quit?: 'reply-then-close' | 'close-without-reply';
+  /** Called when a client sends `quit` (a fake with a process ends it here). */
+  onQuit?: () => void;
 }
 
 export interface FakeQmpReceived {
@@ -267,6 +269,7 @@ export class FakeQmpSession {
 
   #quit(args: Record<string, unknown>, id: unknown, withId: (reply: Record<string, unknown>) => Record<string, unknown>): void {
     this.#server.received.push({ execute: 'quit', arguments: args, id });
+    this.#server.options.onQuit?.();
     if (this.#server.options.quit !== 'close-without-reply') {
       this.send(withId({ return: {} }));
       this.emitEvent('SHUTDOWN', { guest: false, reason: 'host-qmp-quit' });

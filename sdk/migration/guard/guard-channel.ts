@@ -26,11 +26,13 @@ export interface GuardStart {
   /** A log on the host of what the guard did when ferry was gone. */
   log: string;
   label: string;
+  /** How long without a heartbeat before the guard acts alone (tests shorten it). */
+  heartbeatTimeoutMs?: number;
 }
 
 /** The guard's argv: `perl -e SCRIPT -- key=value ...`, quoted by the transport. */
 export function guardArgv(start: GuardStart): string[] {
-  const args = [`role=${start.role}`, `qmp=${start.qmp}`, `pidfile=${start.pidfile}`, `hb-ms=${HEARTBEAT_TIMEOUT_MS}`, `log=${start.log}`, `label=${start.label}`];
+  const args = [`role=${start.role}`, `qmp=${start.qmp}`, `pidfile=${start.pidfile}`, `hb-ms=${start.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS}`, `log=${start.log}`, `label=${start.label}`];
   if (start.lock !== undefined) args.push(`lock=${start.lock}`);
   if (start.record !== undefined) args.push(`record=${start.record}`);
   if (start.launch !== undefined) args.push(`launch=${start.launch}`);
@@ -56,6 +58,7 @@ export class GuardChannel {
   #stderr = '';
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  #resolved: string | undefined;
   readonly #listeners = new Set<(line: string) => void>();
 
   private constructor(host: string, process: ProcessStream) {
@@ -83,13 +86,22 @@ export class GuardChannel {
 
   /** Starts a guard on `host`; its first words say what it found. */
   static async start(host: Host, start: GuardStart, options: { signal?: AbortSignal } = {}): Promise<GuardChannel> {
-    const process = await host.transport.openProcess(guardArgv(start), options);
-    return new GuardChannel(host.name, process);
+    return GuardChannel.over(host.name, await host.transport.openProcess(guardArgv(start), options));
+  }
+
+  /** ferry's end of a guard already started (as `guardArgv(start)`) on `hostName`. */
+  static over(hostName: string, process: ProcessStream): GuardChannel {
+    return new GuardChannel(hostName, process);
   }
 
   /** The channel to the guard is gone (it exited, or the connection dropped). */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** What the guard did on its own when it took ferry for lost (its `#resolved` line), if it did. */
+  get resolved(): string | undefined {
+    return this.#resolved;
   }
 
   /** What the guard wrote on stderr (a failed launch's message). */
@@ -132,6 +144,12 @@ export class GuardChannel {
     this.#heartbeat = setInterval(() => this.send('hb'), HEARTBEAT_INTERVAL_MS);
   }
 
+  /** Stops telling the guard ferry is alive (it then acts after its timeout, as when ferry freezes). */
+  stopHeartbeat(): void {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+  }
+
   /** All is settled: the guard exits without acting when the channel closes. */
   async finish(): Promise<void> {
     this.send('done');
@@ -140,8 +158,7 @@ export class GuardChannel {
 
   /** Closes ferry's end and waits (up to `waitMs`) for the guard to exit. Without finish() first, the guard acts on QEMU's state. */
   async close(waitMs = 5000): Promise<void> {
-    clearInterval(this.#heartbeat);
-    this.#heartbeat = undefined;
+    this.stopHeartbeat();
     if (!this.#closed) this.#process.stdio.end();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([this.ended, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
@@ -156,6 +173,7 @@ export class GuardChannel {
       this.#buffer = this.#buffer.slice(newline + 1);
       if (line.startsWith('#')) {
         const control = line.slice(1).trimEnd();
+        if (control.startsWith('resolved ')) this.#resolved = control.slice(9);
         if (this.#listeners.size > 0) for (const listener of this.#listeners) listener(control);
         else this.#controls.push(control);
         this.#waiter?.();

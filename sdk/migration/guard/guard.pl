@@ -57,6 +57,7 @@ my $qmp;
 my $qbuf = '';
 my $ibuf = '';
 my %replies;
+my $seen_status = 'none';   # the last MIGRATION event QEMU sent
 my $next_id = 0;
 
 my $flags = fcntl(STDOUT, F_GETFL, 0);
@@ -132,7 +133,10 @@ sub pump_qmp {
   while ((my $i = index($qbuf, "\n")) >= 0) {
     my $line = substr($qbuf, 0, $i + 1, '');
     if ($line =~ /"id":\s*"ferry-guard-(\d+)"/) { $replies{$1} = $line; next }
-    if ($line =~ /"event":\s*"MIGRATION"/ && $line =~ /"status":\s*"pre-switchover"/ && defined $gate_ms) { $gate_at = now() }
+    if ($line =~ /"event":\s*"MIGRATION"/ && $line =~ /"status":\s*"([a-z-]+)"/) {
+      $seen_status = $1;
+      $gate_at = now() if $seen_status eq 'pre-switchover' && defined $gate_ms;
+    }
     to_ferry($line) unless $ferry_gone;
   }
   return 1;
@@ -160,11 +164,11 @@ sub qmp_send {
   qmp_write("$line\n");
 }
 sub migration_status {
-  my $reply = qmp_call('{"execute":"query-migrate"}') // return 'unreachable';
+  my $reply = qmp_call('{"execute":"query-migrate"}', $_[0]) // return 'unreachable';
   return $reply =~ /"status":\s*"([a-z-]+)"/ ? $1 : 'none';
 }
 sub run_state {
-  my $reply = qmp_call('{"execute":"query-status"}') // return 'unreachable';
+  my $reply = qmp_call('{"execute":"query-status"}', $_[0]) // return 'unreachable';
   return $reply =~ /"status":\s*"([a-z-]+)"/ ? $1 : 'unknown';
 }
 sub wait_status {
@@ -255,8 +259,10 @@ sub resolve_source {
 }
 
 sub resolve_destination {
-  my $status = migration_status();
-  my $state = run_state();
+  my $status = migration_status(3);
+  # A QEMU that does not answer (frozen) is judged by the last event it sent.
+  $status = $seen_status if $status eq 'unreachable';
+  my $state = run_state(3);
   if ($status eq 'completed' || $status =~ /^postcopy/) {
     # The source handed the guest over: it runs here now.
     qmp_call('{"execute":"cont"}') if $was_running && $state eq 'paused';

@@ -20,8 +20,8 @@ test('a MigrationResult prints as a short table, not a raw object', () => {
 });
 
 test('VM lists print as a table; other values as inspect does', () => {
-  const text = formatValue([{ host: 'a', name: 'web', pid: 12, process: 'running', migrating: true }]);
-  assert.match(text, /^HOST +VM +PID +STATE +MIGRATING\na +web +12 +running +yes$/);
+  const text = formatValue([{ host: 'a', name: 'web', pid: 12, process: 'running', migrating: true, state: 'running, migrating' }]);
+  assert.match(text, /^HOST +VM +PID +STATE\na +web +12 +running, migrating$/);
   assert.equal(formatValue({ x: 1 }), '{ x: 1 }');
   assert.equal(formatValue([]), '[]');
 });

@@ -18,6 +18,7 @@ let transcript = '';
 output.on('data', (chunk: Buffer) => (transcript += chunk.toString()));
 const qemu = new FakeQmpServer()
   .handle('query-status', () => ({ status: 'running', running: true, singlestep: false }))
+  .handle('query-migrate', () => ({}))
   .handle('query-commands', () => [{ name: 'query-status' }, { name: 'stop' }])
   .handle('stop', () => {
     throw new FakeQmpError('GenericError', 'the fake does not stop');
@@ -62,7 +63,7 @@ test('the SDK and the fleet are preloaded, with top-level await', async () => {
   assert.match(transcript, /hosts: alpha, bravo/);
   assert.match(await send("typeof host + ' ' + Object.keys(fleet).join(',')", /'function alpha,bravo'/), /function alpha,bravo/);
   assert.match(await send("(await host('alpha').vm('vm1').status()).runState", /'running'/), /'running'/);
-  assert.match(await send('.vms alpha', /vm1/), /HOST +VM +PID +STATE +MIGRATING\nalpha +vm1 +\d+ +running/);
+  assert.match(await send('.vms alpha', /vm1/), /HOST +VM +PID +STATE\nalpha +vm1 +\d+ +running/);
 });
 
 test('bad input prints one clear line and the REPL stays alive', async () => {

@@ -1,0 +1,77 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { FakeQmpServer } from './fake-qmp-server.ts';
+
+/** A QEMU's run state and migration status, as QMP reports them. */
+export interface FakeQemuState {
+  runState: string;
+  migration: string;
+}
+
+/**
+ * A fake QEMU in the middle of a migration, for fast tests of what ferry's
+ * guard does in every state: FakeQmpServer on a real UNIX socket, a pid file
+ * naming a stand-in process (`sleep`) that `quit` and kills end, and the
+ * state changes QEMU 7.2 makes for the commands the guard sends (verified
+ * on the lab, see shared/research): `migrate_cancel` before switchover ends
+ * `cancelled` and resumes a guest that was running (not on the post-copy
+ * path), `cont` runs the guest, `quit` ends the process.
+ */
+export class FakeMigratingQemu {
+  readonly server: FakeQmpServer;
+  readonly process: ChildProcess;
+  state: FakeQemuState;
+  /** Set by a test: QEMU answers nothing (a frozen process). */
+  frozen = false;
+  #postcopyPath = false;
+
+  private constructor(state: FakeQemuState) {
+    this.state = { ...state };
+    this.process = spawn('sleep', ['600'], { stdio: 'ignore' });
+    // QEMU's process ends with `quit`: so does the stand-in.
+    this.server = new FakeQmpServer({ onQuit: () => this.process.kill('SIGKILL') });
+    const answer = <T>(value: () => T) => () => (this.frozen ? new Promise<T>(() => {}) : value());
+    this.server
+      .handle('query-status', answer(() => ({ status: this.state.runState, running: this.state.runState === 'running', singlestep: false })))
+      .handle('query-migrate', answer(() => (this.state.migration === 'none' ? {} : { status: this.state.migration })))
+      .handle('migrate_cancel', answer(() => {
+        if (['setup', 'active', 'pre-switchover', 'wait-unplug'].includes(this.state.migration)) {
+          this.state.migration = 'cancelled';
+          this.state.runState = this.#postcopyPath ? 'postmigrate' : 'running';
+        }
+        return {};
+      }))
+      .handle('cont', answer(() => {
+        this.state.runState = 'running';
+        return {};
+      }))
+      .handle('migrate-start-postcopy', answer(() => {
+        this.#postcopyPath = true;
+        return {};
+      }))
+      .handle('migrate-set-capabilities', answer(() => ({})))
+      .handle('migrate-set-parameters', answer(() => ({})));
+  }
+
+  /** Starts one with its socket and pid file at `qmp` and `pidfile`. */
+  static async start(qmp: string, pidfile: string, state: FakeQemuState): Promise<FakeMigratingQemu> {
+    const qemu = new FakeMigratingQemu(state);
+    await qemu.server.listen(qmp);
+    writeFileSync(pidfile, `${qemu.process.pid}\n`);
+    return qemu;
+  }
+
+  /** The commands the guard (or anyone) sent, in order. */
+  get commands(): string[] {
+    return this.server.received.map((received) => received.execute).filter((name) => name !== 'qmp_capabilities');
+  }
+
+  get alive(): boolean {
+    return this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  async stop(): Promise<void> {
+    this.process.kill('SIGKILL');
+    await this.server.close();
+  }
+}

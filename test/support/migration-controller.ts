@@ -1,0 +1,41 @@
+// A migration in a process of its own, so that a test can kill, stop or cut
+// off the controller at the moment it chooses and then judge the hosts.
+//   node --import tsx test/support/migration-controller.ts HOST/VM DEST OPTIONS_JSON [DIE_AT]
+// FERRY_CONFIG names the lab's config. One JSON line per event on stdout.
+// DIE_AT: prepare | transfer | pre-switchover | postcopy | confirm (SIGKILL itself
+// there, synchronously, before ferry's next step) or stop-in-transfer (SIGSTOP).
+import { host, MigrationError } from '../../sdk/index.ts';
+
+const [ref = '', destination = '', optionsJson = '{}', dieAt] = process.argv.slice(2);
+const [hostName = '', vmName = ''] = ref.split('/');
+const say = (line: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(line)}\n`);
+const die = (how: NodeJS.Signals): void => {
+  say({ type: 'dying', how });
+  process.kill(process.pid, how);
+};
+
+const migration = host(hostName).vm(vmName).migrateTo(destination, JSON.parse(optionsJson) as Record<string, unknown>);
+migration.on('phase', (phase) => {
+  say({ type: 'phase', phase });
+  if (dieAt === 'confirm' && phase === 'confirm') die('SIGKILL');
+});
+migration.on('log', (entry) => {
+  say({ type: 'log', message: entry.message });
+  // The destination QEMU has started under its guard: the middle of prepare.
+  if (dieAt === 'prepare' && /^launching on/.test(entry.message)) setTimeout(() => die('SIGKILL'), 300);
+});
+migration.on('progress', (p) => {
+  say({ type: 'progress', transfer: p.transfer, percent: p.percent });
+  if (dieAt === 'transfer' && p.transfer === 'transferring' && p.percent > 5) die('SIGKILL');
+  if (dieAt === 'stop-in-transfer' && p.transfer === 'transferring' && p.percent > 5) die('SIGSTOP');
+  if (dieAt === 'pre-switchover' && p.transfer === 'switching-over') die('SIGKILL');
+  if (dieAt === 'postcopy' && p.transfer === 'postcopy') die('SIGKILL');
+});
+try {
+  const result = await migration;
+  say({ type: 'done', status: result.status, downtimeMs: result.downtimeMs });
+  process.exit(0);
+} catch (error) {
+  say({ type: 'error', code: (error as { code?: string }).code, message: (error as Error).message, vmState: error instanceof MigrationError ? error.vmState : undefined });
+  process.exit(1);
+}

@@ -1,0 +1,249 @@
+// ferry's guard (sdk/migration/guard/guard.pl) run for real with perl, against
+// fake QEMUs put in each state of a migration: every row of its table, fast.
+import { afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { guardArgv, GuardChannel, type GuardStart } from '../../../sdk/migration/guard/guard-channel.ts';
+import { QmpClient } from '../../../sdk/qmp/index.ts';
+import { LocalTransport } from '../../../sdk/transport/index.ts';
+import { FakeMigratingQemu, type FakeQemuState } from '../../fakes/fake-migrating-qemu.ts';
+
+const transport = new LocalTransport();
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface Rig {
+  dir: string;
+  qemu: FakeMigratingQemu;
+  guard: GuardChannel;
+  qmp: QmpClient;
+  lock: string;
+  cleanupFile: string;
+}
+
+/** A fake QEMU in `state`, a guard in `role` over it, and ferry's QMP client through the guard. */
+async function rig(role: 'src' | 'dst', state: FakeQemuState, extra: Partial<GuardStart> = {}): Promise<Rig> {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-guard-'));
+  const qemu = await FakeMigratingQemu.start(join(dir, 'vm.qmp'), join(dir, 'vm.pid'), state);
+  const cleanupFile = join(dir, 'vm.console.sock');
+  writeFileSync(cleanupFile, '');
+  const lock = join(dir, 'vm.migration');
+  const start: GuardStart = {
+    role, qmp: join(dir, 'vm.qmp'), pidfile: join(dir, 'vm.pid'), log: join(dir, '.ferry-guard.log'), label: 'vm', heartbeatTimeoutMs: 1000,
+    ...(role === 'src' ? { lock, record: '{"id":"m1","heartbeatAt":"2026-01-01T00:00:00Z"}' } : { cleanup: [cleanupFile] }),
+    ...extra,
+  };
+  const guard = GuardChannel.over('local', await transport.openProcess(guardArgv(start)));
+  cleanups.push(async () => {
+    await guard.close(100);
+    await qemu.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (;;) {
+    const line = await guard.nextControl(5000);
+    assert.ok(line !== undefined, `the guard said nothing more (stderr: ${guard.stderr})`);
+    if (line.startsWith('argv') || (role === 'dst' && line.startsWith('guard'))) break;
+  }
+  if (role === 'src') guard.send(`cleanup ${cleanupFile}`);
+  guard.startHeartbeat();
+  const qmp = await QmpClient.connect(guard.qmp, { label: 'vm' });
+  cleanups.push(() => qmp.close());
+  return { dir, qemu, guard, qmp, lock, cleanupFile };
+}
+
+/** ferry goes away (its session ends) and the guard is left to act; resolves with what it said it did. */
+async function loseFerry(r: Rig): Promise<string> {
+  await r.qmp.close();
+  await r.guard.close(15_000);
+  assert.ok(r.guard.closed, 'the guard exited');
+  return r.guard.resolved ?? '(nothing)';
+}
+
+describe('the guard on the source', () => {
+  test('before anything moved: it only releases the lock', async () => {
+    const r = await rig('src', { runState: 'running', migration: 'none' });
+    assert.ok(existsSync(r.lock), 'the guard took the lock');
+    assert.match(await loseFerry(r), /rolled back \(none\)/);
+    assert.equal(existsSync(r.lock), false);
+    assert.deepEqual(r.qemu.commands, ['query-migrate', 'query-status']);
+    assert.ok(r.qemu.alive);
+  });
+
+  test('mid-transfer: cancels, and undoes ferry\'s settings', async () => {
+    const r = await rig('src', { runState: 'running', migration: 'active' });
+    r.guard.send('restore {"execute":"migrate-set-parameters","arguments":{"downtime-limit":300}}');
+    assert.match(await loseFerry(r), /rolled back \(cancelled\): the VM is running/);
+    assert.deepEqual(r.qemu.state, { runState: 'running', migration: 'cancelled' });
+    assert.ok(r.qemu.commands.includes('migrate_cancel'));
+    assert.equal(r.qemu.commands.at(-1), 'migrate-set-parameters');
+    assert.equal(existsSync(r.lock), false);
+  });
+
+  test('paused before switchover on the post-copy path: cancels, then resumes the guest itself', async () => {
+    const r = await rig('src', { runState: 'running', migration: 'active' });
+    await r.qmp.execute('migrate-start-postcopy');
+    r.qemu.state = { runState: 'finish-migrate', migration: 'pre-switchover' };
+    r.guard.send('was-running 1');
+    await loseFerry(r);
+    assert.deepEqual(r.qemu.state, { runState: 'running', migration: 'cancelled' });
+    assert.ok(r.qemu.commands.includes('cont'));
+  });
+
+  test('a guest paused by its owner before the migration stays paused', async () => {
+    const r = await rig('src', { runState: 'paused', migration: 'active' });
+    r.guard.send('was-running 0');
+    r.qemu.state = { runState: 'finish-migrate', migration: 'pre-switchover' };
+    await r.qmp.execute('migrate-start-postcopy');
+    await loseFerry(r);
+    assert.equal(r.qemu.state.runState, 'postmigrate');
+    assert.equal(r.qemu.commands.includes('cont'), false);
+  });
+
+  test('completed (the commit point): the stale source QEMU is ended and its files removed, never resumed', async () => {
+    const r = await rig('src', { runState: 'postmigrate', migration: 'completed' });
+    assert.match(await loseFerry(r), /completed: the source QEMU was ended/);
+    assert.equal(r.qemu.commands.includes('cont'), false);
+    assert.ok(r.qemu.commands.includes('quit'));
+    await sleep(100);
+    assert.equal(r.qemu.alive, false);
+    assert.equal(existsSync(r.cleanupFile), false);
+    assert.equal(existsSync(r.lock), false);
+  });
+
+  test('post-copy: never cancelled; the guard waits for it to finish, then ends the source', async () => {
+    const r = await rig('src', { runState: 'finish-migrate', migration: 'postcopy-active' });
+    setTimeout(() => (r.qemu.state = { runState: 'postmigrate', migration: 'completed' }), 700);
+    assert.match(await loseFerry(r), /completed/);
+    assert.equal(r.qemu.commands.includes('migrate_cancel'), false);
+    assert.ok(r.qemu.commands.includes('quit'));
+  });
+
+  test('post-copy paused: left paused and recoverable, the lock kept for `ferry recover`', async () => {
+    const r = await rig('src', { runState: 'finish-migrate', migration: 'postcopy-paused' });
+    assert.match(await loseFerry(r), /post-copy postcopy-paused/);
+    assert.deepEqual(r.qemu.commands.filter((c) => c !== 'query-migrate' && c !== 'query-status'), []);
+    assert.ok(existsSync(r.lock));
+    assert.equal(readFileSync(join(r.lock, 'outcome'), 'utf8').trim(), 'postcopy-paused');
+  });
+
+  test('a frozen ferry (no heartbeat) is taken for lost after the heartbeat timeout', async () => {
+    const r = await rig('src', { runState: 'running', migration: 'active' });
+    await r.qmp.close();
+    const started = Date.now();
+    // The heartbeat stops but the session stays open, as with a SIGSTOPped ferry.
+    r.guard.stopHeartbeat();
+    while (!r.guard.resolved && Date.now() - started < 5000) await sleep(50);
+    assert.match(r.guard.resolved ?? '', /rolled back/);
+    assert.ok(Date.now() - started < 2500, `acted after ${Date.now() - started} ms`);
+    assert.equal(r.qemu.state.migration, 'cancelled');
+  });
+
+  test('a pause before switchover that ferry does not answer in time is cancelled next to QEMU', async () => {
+    const r = await rig('src', { runState: 'running', migration: 'active' });
+    r.guard.send('gate 200');
+    const expired = new Promise<string>((resolve) => r.guard.onControl((line) => line === 'gate-expired' && resolve(line)));
+    r.qemu.state = { runState: 'finish-migrate', migration: 'pre-switchover' };
+    r.qemu.server.emitEvent('MIGRATION', { status: 'pre-switchover' });
+    const started = Date.now();
+    await expired;
+    assert.ok(Date.now() - started < 1000);
+    assert.equal(r.qemu.state.migration, 'cancelled');
+  });
+
+  test('a pause ferry answers in time is left to ferry', async () => {
+    const r = await rig('src', { runState: 'running', migration: 'active' });
+    r.guard.send('gate 300');
+    r.qemu.server.handle('migrate-continue', () => ({}));
+    r.qemu.server.emitEvent('MIGRATION', { status: 'pre-switchover' });
+    await sleep(50);
+    await r.qmp.execute('migrate-continue', { state: 'pre-switchover' });
+    await sleep(500);
+    assert.equal(r.qemu.commands.includes('migrate_cancel'), false);
+  });
+
+  test('told all is done, it leaves the VM alone when ferry closes its session', async () => {
+    const r = await rig('src', { runState: 'postmigrate', migration: 'completed' });
+    r.guard.send('done');
+    await r.qmp.close();
+    await r.guard.close(5000);
+    assert.equal(r.guard.resolved, undefined);
+    assert.ok(r.qemu.alive);
+  });
+
+  test('a lock held by a live guard is busy; one whose guard is dead is stale', async () => {
+    const r = await rig('src', { runState: 'running', migration: 'active' });
+    const second = GuardChannel.over('local', await transport.openProcess(guardArgv({ role: 'src', qmp: join(r.dir, 'vm.qmp'), pidfile: join(r.dir, 'vm.pid'), lock: r.lock, log: join(r.dir, 'log'), label: 'vm' })));
+    assert.match(await second.nextControl(5000) ?? '', /^guard /);
+    assert.equal(await second.nextControl(5000), 'busy live');
+    await second.close();
+    writeFileSync(join(r.lock, 'guard.pid'), '999999999\n');
+    const third = GuardChannel.over('local', await transport.openProcess(guardArgv({ role: 'src', qmp: join(r.dir, 'vm.qmp'), pidfile: join(r.dir, 'vm.pid'), lock: r.lock, log: join(r.dir, 'log'), label: 'vm' })));
+    await third.nextControl(5000);
+    assert.equal(await third.nextControl(5000), 'busy stale');
+    await third.close();
+  });
+});
+
+describe('the guard on the destination', () => {
+  test('not committed (still incoming): its QEMU is ended and its files removed', async () => {
+    const r = await rig('dst', { runState: 'inmigrate', migration: 'active' });
+    assert.match(await loseFerry(r), /not committed/);
+    await sleep(100);
+    assert.equal(r.qemu.alive, false);
+    assert.equal(existsSync(r.cleanupFile), false);
+  });
+
+  test('committed (completed, paused by -S): the guest is resumed there', async () => {
+    const r = await rig('dst', { runState: 'paused', migration: 'completed' });
+    r.guard.send('was-running 1');
+    assert.match(await loseFerry(r), /committed \(completed\): the VM is running/);
+    assert.ok(r.qemu.alive);
+  });
+
+  test('post-copy: the destination owns the guest and runs it', async () => {
+    const r = await rig('dst', { runState: 'paused', migration: 'postcopy-active' });
+    await loseFerry(r);
+    assert.equal(r.qemu.state.runState, 'running');
+  });
+
+  test('a frozen QEMU is judged by the last migration event it sent', async () => {
+    const r = await rig('dst', { runState: 'inmigrate', migration: 'active' });
+    r.qemu.server.emitEvent('MIGRATION', { status: 'active' });
+    await sleep(100);
+    r.qemu.frozen = true;
+    const said = await loseFerry(r);
+    assert.match(said, /not committed \(active/);
+    await sleep(100);
+    assert.equal(r.qemu.alive, false, 'killed');
+  });
+
+  test('its QEMU dying under it: the files are removed', async () => {
+    const r = await rig('dst', { runState: 'inmigrate', migration: 'active' });
+    r.qemu.process.kill('SIGKILL');
+    await r.qemu.server.close();
+    await r.guard.close(5000);
+    assert.equal(existsSync(r.cleanupFile), false);
+  });
+});
+
+describe('the guard launching a destination QEMU', () => {
+  test('a launch that fails is reported and leaves nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-guard-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    mkdirSync(join(dir, 'sub'));
+    const leftover = join(dir, 'vm.log');
+    writeFileSync(leftover, '');
+    const guard = GuardChannel.over('local', await transport.openProcess(guardArgv({ role: 'dst', qmp: join(dir, 'vm.qmp'), pidfile: join(dir, 'vm.pid'), launch: 'echo no such machine >&2; exit 3', cleanup: [leftover], log: join(dir, 'log'), label: 'vm' })));
+    assert.match(await guard.nextControl(5000) ?? '', /^guard /);
+    assert.equal(await guard.nextControl(5000), 'launch-failed 3');
+    await guard.close();
+    assert.match(guard.stderr, /no such machine/);
+    assert.equal(existsSync(leftover), false);
+  });
+});
+
