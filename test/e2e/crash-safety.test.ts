@@ -1,0 +1,323 @@
+// A controller that dies, freezes or loses its network never leaves a VM
+// frozen, doubled or orphaned. Each fault lands at a chosen moment of a real
+// migration on the lab; every verdict comes from raw QMP on both hosts'
+// sockets, their runDirs and the guest's probe, never from ferry's word.
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { configure, disconnect, host } from '../../sdk/index.ts';
+import { Probe, type ProbeReport } from '../lab/probe.ts';
+import { rawVmState, type RawVmState } from '../lab/local-qmp.ts';
+import { testLab } from './lab-fixture.ts';
+
+const lab = testLab();
+const controllerScript = fileURLToPath(new URL('../support/migration-controller.ts', import.meta.url));
+const ferryBin = fileURLToPath(new URL('../../bin/ferry.mjs', import.meta.url));
+let configFile = '';
+const busy = { memoryMiB: 512, dirtyMiB: 128, dirtyRateMBps: 20 };
+const idle = { memoryMiB: 256 };
+// Slow enough that every fault lands while the transfer runs.
+const capped = { bandwidth: '8MiB/s', maxDowntime: 300 };
+// What the issue allows: the guest unreachable at most 5 s after any fault.
+const MAX_UNREACHABLE_MS = 5000;
+
+/** One migration run by a process of its own (test/support/migration-controller.ts). */
+class Controller {
+  readonly child: ChildProcess;
+  readonly lines: Record<string, unknown>[] = [];
+  readonly exited: Promise<number | null>;
+  #exited = false;
+
+  constructor(command: string, args: string[]) {
+    this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_CONFIG: configFile } });
+    let buffer = '';
+    this.child.stdout?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const text = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        try {
+          this.lines.push(JSON.parse(text) as Record<string, unknown>);
+        } catch {
+          this.lines.push({ type: 'text', text });
+        }
+      }
+    });
+    this.child.stderr?.resume();
+    this.exited = new Promise((resolve) => this.child.on('close', (code) => {
+      this.#exited = true;
+      resolve(code);
+    }));
+  }
+
+  static migrate(vm: string, options: Record<string, unknown>, dieAt?: string): Controller {
+    return new Controller(process.execPath, ['--import', 'tsx', controllerScript, `a/${vm}`, 'b', JSON.stringify(options), ...(dieAt ? [dieAt] : [])]);
+  }
+
+  async waitFor(what: string, match: (line: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.lines.find(match);
+      if (line) return line;
+      if (Date.now() > deadline || this.#exited) throw new Error(`controller never ${what}; it said: ${JSON.stringify(this.lines.slice(-8))}`);
+      await sleep(20);
+    }
+  }
+}
+
+/** Where a VM is, judged from the hosts themselves. */
+interface Verdict {
+  a: RawVmState | undefined;
+  b: RawVmState | undefined;
+  lock: boolean;
+  filesB: string[];
+  guards: number;
+}
+
+async function judge(vm: string): Promise<Verdict> {
+  const [a, b] = await Promise.all([rawVmState(`${lab.runDir('a')}/${vm}.qmp`, 2000), rawVmState(`${lab.runDir('b')}/${vm}.qmp`, 2000)]);
+  return { a, b, lock: existsSync(`${lab.runDir('a')}/${vm}.migration`), filesB: filesOf('b', vm), guards: guardsOf(vm) };
+}
+
+function filesOf(hostName: string, vm: string): string[] {
+  const dir = lab.runDir(hostName);
+  return existsSync(dir) ? readdirSync(dir).filter((file) => file.startsWith(`${vm}.`) && !file.endsWith('.console')) : [];
+}
+
+/** ferry's guard processes for `vm` still alive on any lab host. */
+function guardsOf(vm: string): number {
+  let count = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv[0] === 'perl' && argv.includes(`label=${vm}`)) count++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return count;
+}
+
+/**
+ * Waits until the VM runs in exactly one place, `expected`, with nothing of
+ * the migration left: no QEMU on the other host, no lock, no guard, no files.
+ * Returns how long that took.
+ */
+async function settledOn(vm: string, expected: 'a' | 'b', timeoutMs = 20_000): Promise<{ ms: number; verdict: Verdict }> {
+  const started = Date.now();
+  let verdict = await judge(vm);
+  for (;;) {
+    const here = expected === 'a' ? verdict.a : verdict.b;
+    const there = expected === 'a' ? verdict.b : verdict.a;
+    const otherHost = expected === 'a' ? 'b' : 'a';
+    if (here?.runState === 'running' && there === undefined && (await lab.vmPid(otherHost, vm)) === undefined && !verdict.lock && verdict.guards === 0 && filesOf(otherHost, vm).length === 0) {
+      return { ms: Date.now() - started, verdict };
+    }
+    if (Date.now() - started > timeoutMs) assert.fail(`${vm} did not settle on ${expected} within ${timeoutMs} ms: ${JSON.stringify(verdict)}`);
+    await sleep(100);
+    verdict = await judge(vm);
+  }
+}
+
+async function startGuest(vm: string, spec: typeof busy | typeof idle | Record<string, number>): Promise<Probe> {
+  const guest = await lab.startVm('a', vm, spec);
+  const probe = new Probe(guest.address);
+  await probe.start();
+  return probe;
+}
+
+function checkProbe(report: ProbeReport, note: string): void {
+  assert.equal(report.counterWentBackwards, false, `${note}: the guest's state stepped back`);
+  assert.ok(report.maxGapMs < MAX_UNREACHABLE_MS, `${note}: the guest was unreachable ${report.maxGapMs} ms`);
+}
+
+describe('crash safety: the controller killed, frozen or cut off', { timeout: 900_000 }, () => {
+  before(async () => {
+    await lab.up();
+    configFile = `${lab.stateDir}/crash-ferry.json`;
+    writeFileSync(configFile, JSON.stringify(lab.ferryConfig()));
+    configure(lab.ferryConfig());
+    await cleanUp();
+  });
+  /** What an interrupted run of this file may have left: guards, VMs, locks. */
+  const cleanUp = async (): Promise<void> => {
+    execFileSync('sh', ['-c', `pkill -9 -f '[l]abel=crash' ; pkill -9 -f '[l]abel=race'; rm -rf ${lab.runDir('a')}/crash.migration ${lab.runDir('a')}/race.migration`]);
+    for (const h of ['a', 'b']) {
+      execFileSync('sh', ['-c', `ip route del blackhole ${lab.hostAddress(h)}/32 2>/dev/null; ip netns exec ${lab.namespace('a')} ip route del blackhole ${lab.hostAddress(h)}/32 2>/dev/null; true`]);
+    }
+    for (const h of ['a', 'b', 'c']) for (const vm of ['crash', 'race']) await lab.stopVm(h, vm);
+  };
+  afterEach(cleanUp);
+  after(async () => {
+    await disconnect();
+    await lab.down();
+  });
+
+  for (const [phase, spec, options, expected] of [
+    ['prepare', busy, capped, 'a'],
+    ['transfer', busy, capped, 'a'],
+    ['pre-switchover', idle, { maxDowntime: 300 }, 'a'],
+    ['postcopy', { memoryMiB: 256, dirtyMiB: 64, dirtyRateMBps: 40 }, { bandwidth: '16MiB/s', postcopy: true, maxDowntime: 300 }, 'b'],
+    ['confirm', idle, { maxDowntime: 300 }, 'b'],
+  ] as const) {
+    test(`kill -9 in ${phase}: the VM runs on ${expected} alone, by itself, and nothing is left`, async (t) => {
+      const probe = await startGuest('crash', spec);
+      const controller = Controller.migrate('crash', options, phase);
+      await controller.waitFor('died', (line) => line['type'] === 'dying', 120_000);
+      const code = await controller.exited;
+      assert.equal(code, null, 'the controller was killed');
+      const { ms } = await settledOn('crash', expected);
+      const report = await probe.finish(500);
+      t.diagnostic(`kill -9 in ${phase}: settled on ${expected} ${ms} ms after the kill; guest unreachable at most ${report.maxGapMs} ms`);
+      checkProbe(report, phase);
+    });
+  }
+
+  test('a frozen controller (SIGSTOP): its guards settle the VM on the source in under 5 s; woken, it says so', async (t) => {
+    const probe = await startGuest('crash', busy);
+    const controller = Controller.migrate('crash', capped, 'stop-in-transfer');
+    await controller.waitFor('stopped', (line) => line['type'] === 'dying');
+    const { ms } = await settledOn('crash', 'a', 8000);
+    assert.ok(ms < MAX_UNREACHABLE_MS, `settled ${ms} ms after the freeze`);
+    controller.child.kill('SIGCONT');
+    const error = await controller.waitFor('reported', (line) => line['type'] === 'error' || line['type'] === 'done', 60_000);
+    assert.equal(error['type'], 'error');
+    assert.equal(error['vmState'], 'running-on-source', String(error['message']));
+    await controller.exited;
+    const report = await probe.finish(500);
+    t.diagnostic(`SIGSTOP: settled ${ms} ms after the freeze; guest unreachable at most ${report.maxGapMs} ms; the woken controller said: ${String(error['message'])}`);
+    checkProbe(report, 'SIGSTOP');
+    await settledOn('crash', 'a');
+  });
+
+  test("the controller's network black-holed for 60 s: the VM stays on the source; the controller then tells the truth", async (t) => {
+    const probe = await startGuest('crash', busy);
+    const controller = Controller.migrate('crash', capped);
+    await controller.waitFor('transferred', (line) => line['type'] === 'progress' && Number(line['percent']) > 5);
+    const routes = ['a', 'b'].map((h) => `${lab.hostAddress(h)}/32`);
+    for (const route of routes) execFileSync('ip', ['route', 'add', 'blackhole', route]);
+    try {
+      const { ms } = await settledOn('crash', 'a', 10_000);
+      t.diagnostic(`black hole: settled on a ${ms} ms after the cut`);
+      assert.ok(ms < MAX_UNREACHABLE_MS + 1000, `settled ${ms} ms after the cut`);
+      await sleep(60_000 - ms);
+      assert.equal((await judge('crash')).a?.runState, 'running', 'still running on a after 60 s');
+    } finally {
+      for (const route of routes) execFileSync('ip', ['route', 'del', 'blackhole', route]);
+    }
+    const said = await controller.waitFor('reported', (line) => line['type'] === 'error' || line['type'] === 'done', 120_000);
+    assert.equal(said['type'], 'error');
+    assert.equal(said['vmState'], 'running-on-source', String(said['message']));
+    const report = await probe.finish(500);
+    checkProbe(report, 'black hole');
+    await settledOn('crash', 'a');
+  });
+
+  test('SIGTERM to `ferry migrate` rolls back like Ctrl-C: exit 130, the VM on the source, nothing left', async () => {
+    const probe = await startGuest('crash', busy);
+    const cli = new Controller(process.execPath, [ferryBin, '--config', configFile, 'migrate', 'a/crash', 'b', '--bandwidth', '8MiB/s', '--json']);
+    await sleep(4000);
+    assert.notEqual(await lab.vmPid('b', 'crash'), undefined, 'the destination was started');
+    cli.child.kill('SIGTERM');
+    assert.equal(await cli.exited, 130);
+    const out = cli.lines.find((line) => line['ok'] === false) as { error?: { vmState?: string } } | undefined;
+    assert.equal(out?.error?.vmState, 'running-on-source', JSON.stringify(cli.lines));
+    await settledOn('crash', 'a', 2000);
+    checkProbe(await probe.finish(500), 'SIGTERM');
+  });
+
+  test("the destination's sshd killed mid-transfer: the VM stays on the source, the destination QEMU ends", async (t) => {
+    const probe = await startGuest('crash', busy);
+    const controller = Controller.migrate('crash', capped);
+    await controller.waitFor('transferred', (line) => line['type'] === 'progress' && Number(line['percent']) > 5);
+    const sshds = execFileSync('ip', ['netns', 'pids', lab.namespace('b')], { encoding: 'utf8' }).split('\n').filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sshd';
+      } catch {
+        return false;
+      }
+    });
+    for (const pid of sshds) process.kill(Number(pid), 'SIGKILL');
+    try {
+      const said = await controller.waitFor('reported', (line) => line['type'] === 'error' || line['type'] === 'done', 60_000);
+      assert.equal(said['type'], 'error');
+      assert.equal(said['vmState'], 'running-on-source', String(said['message']));
+      const { ms } = await settledOn('crash', 'a', 15_000);
+      t.diagnostic(`sshd killed on b: settled ${ms} ms after the report: ${String(said['message'])}`);
+    } finally {
+      await lab.up(); // brings b's sshd back
+    }
+    checkProbe(await probe.finish(500), 'sshd killed');
+  });
+
+  test('the destination QEMU frozen (SIGSTOP): the stalled transfer is cancelled, the frozen QEMU ended', async () => {
+    const probe = await startGuest('crash', busy);
+    const controller = Controller.migrate('crash', { ...capped, stallTimeout: 4000 });
+    await controller.waitFor('transferred', (line) => line['type'] === 'progress' && Number(line['percent']) > 5);
+    const pid = await lab.vmPid('b', 'crash');
+    assert.ok(pid);
+    process.kill(pid, 'SIGSTOP');
+    const said = await controller.waitFor('reported', (line) => line['type'] === 'error' || line['type'] === 'done', 60_000);
+    assert.equal(said['type'], 'error');
+    assert.equal(said['vmState'], 'running-on-source', String(said['message']));
+    assert.match(String(said['message']), /no progress/);
+    await settledOn('crash', 'a', 15_000);
+    checkProbe(await probe.finish(500), 'destination frozen');
+  });
+
+  test('the migration link cut for good: ferry notices the transfer making no progress and cancels', async () => {
+    const probe = await startGuest('crash', busy);
+    const controller = Controller.migrate('crash', { ...capped, stallTimeout: 4000 });
+    await controller.waitFor('transferred', (line) => line['type'] === 'progress' && Number(line['percent']) > 5);
+    const cutAt = Date.now();
+    execFileSync('ip', ['netns', 'exec', lab.namespace('a'), 'ip', 'route', 'add', 'blackhole', `${lab.hostAddress('b')}/32`]);
+    try {
+      const said = await controller.waitFor('reported', (line) => line['type'] === 'error' || line['type'] === 'done', 60_000);
+      assert.equal(said['vmState'], 'running-on-source', String(said['message']));
+      assert.match(String(said['message']), /no progress/);
+      assert.ok(Date.now() - cutAt < 15_000, `noticed after ${Date.now() - cutAt} ms`);
+    } finally {
+      execFileSync('ip', ['netns', 'exec', lab.namespace('a'), 'ip', 'route', 'del', 'blackhole', `${lab.hostAddress('b')}/32`]);
+    }
+    await settledOn('crash', 'a', 15_000);
+    checkProbe(await probe.finish(500), 'link cut');
+  });
+
+  test('two controllers racing for one VM: one migrates it, the other is refused, the VM runs in one place', async () => {
+    const probe = await startGuest('race', idle);
+    const first = new Controller(process.execPath, ['--import', 'tsx', controllerScript, 'a/race', 'b', '{}']);
+    const second = new Controller(process.execPath, ['--import', 'tsx', controllerScript, 'a/race', 'c', '{}']);
+    await Promise.all([first.exited, second.exited]);
+    const outcomes = [...first.lines, ...second.lines].filter((line) => line['type'] === 'done' || line['type'] === 'error');
+    assert.equal(outcomes.filter((line) => line['type'] === 'done').length, 1, JSON.stringify(outcomes));
+    // The loser meets the winner's lock, or (if it came late) no VM left on a.
+    const refused = outcomes.find((line) => line['type'] === 'error');
+    assert.ok(refused?.['code'] === 'MIGRATION_IN_PROGRESS' || refused?.['code'] === 'PREFLIGHT_FAILED', JSON.stringify(refused));
+    const places = (await Promise.all(['a', 'b', 'c'].map((h) => rawVmState(`${lab.runDir(h)}/race.qmp`, 2000)))).filter((state) => state !== undefined);
+    assert.equal(places.length, 1, JSON.stringify(places));
+    assert.equal(places[0]?.runState, 'running');
+    checkProbe(await probe.finish(500), 'race');
+    for (const h of ['b', 'c']) await lab.stopVm(h, 'race');
+  });
+
+  test('a lock whose guard died too is recovered by recover(), which is idempotent', async () => {
+    const probe = await startGuest('crash', busy);
+    const controller = Controller.migrate('crash', capped);
+    await controller.waitFor('transferred', (line) => line['type'] === 'progress' && Number(line['percent']) > 5);
+    // Everything of ferry dies at once: the controller and both guards.
+    execFileSync('sh', ['-c', `pkill -9 -f '[l]abel=crash'; kill -9 ${controller.child.pid ?? 0}`]);
+    await controller.exited;
+    await sleep(500);
+    assert.ok(existsSync(`${lab.runDir('a')}/crash.migration`), 'the lock is left behind');
+    const report = await host('a').vm('crash').recover();
+    assert.equal(report.vmState, 'running-on-source', report.summary);
+    await settledOn('crash', 'a', 5000);
+    const again = await host('a').vm('crash').recover();
+    assert.equal(again.steps.length, 0, 'recover is idempotent');
+    checkProbe(await probe.finish(500), 'recover');
+  });
+});
