@@ -13,6 +13,8 @@ export interface DestinationFacts {
   vmAlreadyThere: number | undefined;
   /** The host carries a maintenance mark (an evacuation set it). */
   inMaintenance: boolean;
+  /** perl is there to run ferry's guard. */
+  hasPerl: boolean;
 }
 
 /** All of it in one round trip; the two QEMU invocations run side by side. */
@@ -25,6 +27,7 @@ ${qemu} -machine help > "$t/m" 2>/dev/null &
 grep -E '^MemAvailable:' /proc/meminfo
 echo "flags: $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2)"
 [ -e ${maintenanceMarkerPath(destination.config.runDir)} ] && echo maintenance
+command -v perl >/dev/null 2>&1 && echo perl
 p=$(cat ${pidFile} 2>/dev/null)
 if alive "$p"; then echo "running: $p"; fi
 wait
@@ -40,5 +43,6 @@ rm -rf "$t"`);
     machineTypes: [...stdout.matchAll(/^machine: (\S+)/gm)].map((match) => match[1] ?? '').filter((name) => name && name !== 'Supported'),
     vmAlreadyThere: Number.isInteger(running) && running > 0 ? running : undefined,
     inMaintenance: /^maintenance$/m.test(stdout),
+    hasPerl: /^perl$/m.test(stdout),
   };
 }

@@ -11,6 +11,7 @@ import { LinkRate } from './policy/link-rate.ts';
 import { estimateSwitchover, qemuDowntimeLimitFor } from './policy/switchover-gate.ts';
 import { transferState } from './qemu-migration-status.ts';
 import { StallWatch } from './stall-watch.ts';
+import { PostcopyKeeper } from './postcopy-keeper.ts';
 
 /** Why ferry (or its guard) asked QEMU to stop migrating. */
 export type CancelReason = 'cancelled' | 'timeout' | 'policy' | 'downtime' | 'stalled' | 'destination-lost' | 'guard';
@@ -119,6 +120,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
   const linkRate = new LinkRate();
   const liveDirtyRate = policy ? new LiveDirtyRate(qmp) : undefined;
   const stall = new StallWatch(context.options.stallTimeout);
+  const postcopy = new PostcopyKeeper(context, timeoutMs);
   let gateExpired = false;
   const stopListening = context.srcGuard?.onControl((line) => {
     if (line === 'gate-expired') gateExpired = true;
@@ -144,6 +146,8 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
           context.switchedOver = true;
           return await settledFigures(context, info);
         case 'failed':
+          // A transfer ferry was cancelling may end `failed` (its socket shut down mid-write): ferry's reason stands.
+          if (cancelSent && cancelWhy) throw migrationError(context, 'MIGRATION_CANCELLED', 'unknown', `${cancelWhy} (QEMU: ${info['error-desc'] ?? 'failed'})`);
           throw migrationError(context, 'MIGRATION_FAILED', 'unknown', `QEMU reports the migration failed: ${info['error-desc'] ?? 'no reason given'}`);
         case 'cancelled': {
           const code = cancelSent === 'timeout' ? 'MIGRATION_TIMEOUT' : 'MIGRATION_CANCELLED';
@@ -155,6 +159,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
           context.postcopyStarted = true;
           // The destination (started with -S) owns the guest from here: let it run.
           if (!destinationResumed && context.sourceWasRunning !== false) destinationResumed = await resumeDestination(context);
+          await postcopy.look(info, elapsed);
           break;
         case 'transferring':
           lastTransferSample = sample;
@@ -363,6 +368,8 @@ function pollIntervalMs(info: MigrationInfo): number {
 }
 
 async function actOnTimeout(context: MigrationContext, runner: PolicyRunner, timeoutMs: number, elapsed: number, sample: ConvergenceSample): Promise<CancelReason | undefined> {
+  // Post-copy cannot go back: the destination owns the newest memory, and cancelling destroys the VM.
+  if (context.postcopyStarted) return undefined;
   const reason = `no convergence after ${Math.round(elapsed)} ms (timeout ${timeoutMs} ms)`;
   switch (context.options.onTimeout) {
     case 'postcopy':

@@ -108,6 +108,11 @@ function compare(context: MigrationContext, src: SourceFacts, dst: DestinationFa
       message: `machine type ${src.machineType}${dst.machineTypes.includes(src.machineType) ? '' : ` is not offered by ${destination.name}'s QEMU`}`,
     });
   }
+  checks.push({
+    check: 'destination-guard',
+    ok: dst.hasPerl,
+    message: dst.hasPerl ? 'perl is there for ferry\'s guard' : `${destination.name} has no perl, which ferry's guard needs to keep the VM safe if ferry is lost: install perl-base (Debian, Ubuntu) or perl-interpreter (RHEL, Fedora)`,
+  });
   if (dst.inMaintenance) {
     checks.push({ check: 'destination-maintenance', ok: false, message: `${destination.name} is marked for maintenance (${destination.config.runDir}/.ferry-maintenance); pick another host or end its maintenance` });
   }

@@ -8,6 +8,7 @@ import { cancelTransferSrc } from './cancel-transfer.ts';
 import type { VmLocation } from './migration-errors.ts';
 import { parseMigrationRecord, releaseMigrationLock, type MigrationRecord } from './migration-lock.ts';
 import { planRecovery, type RecoveryStep } from './recovery-plan.ts';
+import { resumePostcopy } from './postcopy-keeper.ts';
 import { locationOf, readQemuSide, type QemuSide } from './vm-location.ts';
 import { stopAndRemoveVm } from './vm-files.ts';
 
@@ -116,7 +117,7 @@ async function runStep(step: RecoveryStep, vm: Vm, destination: Host | undefined
       }
       return;
     case 'resume-postcopy':
-      if (destination && onDst) await resumePostcopy(vm, destination, options);
+      if (destination) await resumePostcopyOf(vm, destination, options);
       return;
     case 'release-lock':
       await releaseMigrationLock(source, vm.name, options);
@@ -127,38 +128,24 @@ async function runStep(step: RecoveryStep, vm: Vm, destination: Host | undefined
   }
 }
 
-/**
- * Resumes a paused post-copy (QEMU 7.2's verified sequence): the destination
- * listens again with `migrate-recover`, the source reconnects with `migrate
- * resume:true`, and post-copy carries on to completion.
- */
-async function resumePostcopy(vm: Vm, destination: Host, options: { signal?: AbortSignal }): Promise<void> {
+/** Resumes a paused post-copy with both QEMUs' sockets, waits for it to end, then finishes it as a completed migration. */
+async function resumePostcopyOf(vm: Vm, destination: Host, options: { signal?: AbortSignal }): Promise<void> {
   const dst = destination.vm(vm.name);
-  const address = destination.migrationAddress;
-  const host = address.includes(':') ? `[${address}]` : address;
-  const port = await dst.withQmp(async (qmp) => {
-    await qmp.execute('migrate-recover', { uri: `tcp:${host}:0` });
-    const info = await qmp.execute('query-migrate');
-    const socket = info['socket-address']?.find((s) => s.type === 'inet');
-    return socket?.type === 'inet' ? socket.port : undefined;
-  }, options);
-  if (port === undefined) throw new Error(`${destination.name} did not report the port it listens on for the resumed post-copy`);
-  await vm.withQmp(async (qmp) => {
-    await qmp.execute('migrate', { uri: `tcp:${host}:${port}`, resume: true });
+  await vm.withQmp((src) => dst.withQmp((dstQmp) => resumePostcopy(src, dstQmp, destination), options), options);
+  const status = await vm.withQmp(async (qmp) => {
     for (let i = 0; i < 6000; i++) {
-      const status = (await qmp.execute('query-migrate')).status;
-      if (status === 'completed' || status === 'postcopy-paused' || status === 'failed') break;
+      const now = (await qmp.execute('query-migrate')).status;
+      if (now === 'completed' || now === 'postcopy-paused' || now === 'failed') return now;
       await sleep(50, undefined, options);
     }
+    return undefined;
   }, options);
+  if (status !== 'completed') throw new Error(`the resumed post-copy ended ${status ?? 'still running'}`);
   const argv = await vm.commandLine(options).catch(() => []);
-  const status = await vm.qmp('query-migrate', {}, options).then((info) => info.status, () => undefined);
-  if (status === 'completed') {
-    await vm.qmpUnchecked('quit', undefined, options).catch(() => undefined);
-    await stopAndRemoveVm(vm.host, vm.name, argv);
-    await dst.withQmp((qmp) => contIfStopped(qmp), options);
-    await releaseMigrationLock(vm.host, vm.name, options);
-  }
+  await vm.qmpUnchecked('quit', undefined, options).catch(() => undefined);
+  await stopAndRemoveVm(vm.host, vm.name, argv);
+  await dst.withQmp((qmp) => contIfStopped(qmp), options);
+  await releaseMigrationLock(vm.host, vm.name, options);
 }
 
 async function contIfStopped(qmp: QmpClient): Promise<void> {

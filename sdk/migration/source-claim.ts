@@ -43,7 +43,7 @@ export async function claimSourceVm(context: MigrationContext): Promise<void> {
     const found = hello?.startsWith('guard ') ? await guard.nextControl(GUARD_START_TIMEOUT_MS) : hello;
     if (found === undefined || found === 'novm' || found.startsWith('busy')) await guard.close();
     if (found === undefined) {
-      throw new PreflightError(details, [{ check: 'source-guard', ok: false, message: `ferry's guard did not start on ${source.name}${guard.stderr ? `: ${guard.stderr.trim().split('\n').at(-1)}` : ''} (it needs perl, from perl-base)` }]);
+      throw new PreflightError(details, [{ check: 'source-guard', ok: false, message: `ferry's guard did not start on ${source.name}${guard.stderr ? `: ${guard.stderr.trim().split('\n').at(-1)}` : ''} (it needs perl: install perl-base on Debian or Ubuntu, perl-interpreter on RHEL or Fedora)` }]);
     }
     if (found === 'novm') {
       throw new PreflightError(details, [{ check: 'source-vm', ok: false, message: `no VM '${vm.name}' runs on ${source.name} (no live pid in ${paths.pid})` }]);

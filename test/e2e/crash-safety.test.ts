@@ -107,7 +107,7 @@ function guardsOf(vm: string): number {
  * the migration left: no QEMU on the other host, no lock, no guard, no files.
  * Returns how long that took.
  */
-async function settledOn(vm: string, expected: 'a' | 'b', timeoutMs = 20_000): Promise<{ ms: number; verdict: Verdict }> {
+async function settledOn(vm: string, expected: 'a' | 'b', timeoutMs = 20_000, askFerry = true): Promise<{ ms: number; verdict: Verdict }> {
   const started = Date.now();
   let verdict = await judge(vm);
   for (;;) {
@@ -115,7 +115,13 @@ async function settledOn(vm: string, expected: 'a' | 'b', timeoutMs = 20_000): P
     const there = expected === 'a' ? verdict.b : verdict.a;
     const otherHost = expected === 'a' ? 'b' : 'a';
     if (here?.runState === 'running' && there === undefined && (await lab.vmPid(otherHost, vm)) === undefined && !verdict.lock && verdict.guards === 0 && filesOf(otherHost, vm).length === 0) {
-      return { ms: Date.now() - started, verdict };
+      const ms = Date.now() - started;
+      // `ferry status` and `ferry ls` must say the same as the hosts (unless the test cut ferry off them).
+      if (askFerry) {
+        assert.equal((await host(expected).vm(vm).status()).state, 'running');
+        assert.equal((await host(otherHost).vms()).some((found) => found.name === vm), false, `ferry ls shows ${vm} on ${otherHost}`);
+      }
+      return { ms, verdict };
     }
     if (Date.now() - started > timeoutMs) assert.fail(`${vm} did not settle on ${expected} within ${timeoutMs} ms: ${JSON.stringify(verdict)}`);
     await sleep(100);
@@ -201,7 +207,7 @@ describe('crash safety: the controller killed, frozen or cut off', { timeout: 90
     const routes = ['a', 'b'].map((h) => `${lab.hostAddress(h)}/32`);
     for (const route of routes) execFileSync('ip', ['route', 'add', 'blackhole', route]);
     try {
-      const { ms } = await settledOn('crash', 'a', 10_000);
+      const { ms } = await settledOn('crash', 'a', 10_000, false);
       t.diagnostic(`black hole: settled on a ${ms} ms after the cut`);
       assert.ok(ms < MAX_UNREACHABLE_MS + 1000, `settled ${ms} ms after the cut`);
       await sleep(60_000 - ms);
@@ -246,7 +252,7 @@ describe('crash safety: the controller killed, frozen or cut off', { timeout: 90
       const said = await controller.waitFor('reported', (line) => line['type'] === 'error' || line['type'] === 'done', 60_000);
       assert.equal(said['type'], 'error');
       assert.equal(said['vmState'], 'running-on-source', String(said['message']));
-      const { ms } = await settledOn('crash', 'a', 15_000);
+      const { ms } = await settledOn('crash', 'a', 15_000, false);
       t.diagnostic(`sshd killed on b: settled ${ms} ms after the report: ${String(said['message'])}`);
     } finally {
       await lab.up(); // brings b's sshd back
@@ -302,6 +308,44 @@ describe('crash safety: the controller killed, frozen or cut off', { timeout: 90
     assert.equal(places[0]?.runState, 'running');
     checkProbe(await probe.finish(500), 'race');
     for (const h of ['b', 'c']) await lab.stopVm(h, 'race');
+  });
+
+  const postcopyGuest = { memoryMiB: 256, dirtyMiB: 64, dirtyRateMBps: 40 };
+  const postcopyOptions = { bandwidth: '16MiB/s', postcopy: true, maxDowntime: 300 };
+  /** Breaks the migration's TCP connection on a (an error both QEMUs see, unlike a silent black hole). */
+  const breakMigrationLink = (): void => void execFileSync('ip', ['netns', 'exec', lab.namespace('a'), 'ss', '-K', 'dst', lab.hostAddress('b')]);
+
+  test('post-copy whose link breaks: both halves pause, ferry resumes it, the VM ends on b', async (t) => {
+    const probe = await startGuest('crash', postcopyGuest);
+    const controller = Controller.migrate('crash', postcopyOptions);
+    await controller.waitFor('switched to post-copy', (line) => line['type'] === 'progress' && line['transfer'] === 'postcopy', 120_000);
+    breakMigrationLink();
+    const said = await controller.waitFor('finished', (line) => line['type'] === 'done' || line['type'] === 'error', 120_000);
+    assert.equal(said['type'], 'done', JSON.stringify(said));
+    assert.ok(controller.lines.some((line) => line['type'] === 'log' && /post-copy resumed/.test(String(line['message']))), 'ferry resumed it');
+    const { ms } = await settledOn('crash', 'b', 10_000);
+    const report = await probe.finish(500);
+    t.diagnostic(`post-copy link broken: resumed by ferry, settled on b; guest unreachable at most ${report.maxGapMs} ms (${ms})`);
+    checkProbe(report, 'post-copy link');
+  });
+
+  test('post-copy paused with its controller gone: left paused by the guards, then recover() resumes it onto b', async (t) => {
+    const probe = await startGuest('crash', postcopyGuest);
+    const controller = Controller.migrate('crash', postcopyOptions);
+    await controller.waitFor('switched to post-copy', (line) => line['type'] === 'progress' && line['transfer'] === 'postcopy', 120_000);
+    breakMigrationLink();
+    controller.child.kill('SIGKILL');
+    await controller.exited;
+    await sleep(1000);
+    const found = await judge('crash');
+    assert.ok(found.lock, 'the lock stays for recover');
+    const report = await host('a').vm('crash').recover();
+    t.diagnostic(`recover: ${report.summary}`);
+    assert.equal(report.vmState, 'running-on-destination', report.summary);
+    await settledOn('crash', 'b', 10_000);
+    const seen = await probe.finish(500);
+    t.diagnostic(`post-copy paused and recovered: guest unreachable at most ${seen.maxGapMs} ms`);
+    assert.equal(seen.counterWentBackwards, false);
   });
 
   test('a lock whose guard died too is recovered by recover(), which is idempotent', async () => {
