@@ -72,5 +72,7 @@ export async function main(argv: string[], io: Omit<CliIo, 'json' | 'signal'> = 
   }
 }
 
-const invokedDirectly = process.argv[1]?.endsWith('/bin/ferry.mjs') || process.argv[1]?.endsWith('/cli/main.ts') || ('Deno' in globalThis && import.meta.url.endsWith('/cli/main.ts'));
-if (invokedDirectly) process.exitCode = await main(process.argv.slice(2));
+// `bin/ferry.mjs` calls main() itself; this is for `deno run -A cli/main.ts`,
+// `bun cli/main.ts` and `node --import tsx cli/main.ts` in a checkout.
+const runAsScript = (import.meta as { main?: boolean }).main === true || process.argv[1]?.endsWith('/cli/main.ts');
+if (runAsScript) process.exitCode = await main(process.argv.slice(2));

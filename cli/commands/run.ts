@@ -1,6 +1,6 @@
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { Cron } from 'croner';
@@ -19,6 +19,8 @@ export interface RunContext {
 type Recipe = (args: string[], context: RunContext) => Promise<unknown>;
 
 const recipesDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../recipes');
+/** `.ts` in a checkout, `.js` in the built package: recipes sit beside this file's kind. */
+const recipeExtension = extname(fileURLToPath(import.meta.url));
 
 export const command: CliCommand = {
   name: 'run',
@@ -68,7 +70,7 @@ function splitOwnFlags(args: string[]): { own: { cron?: string; stateDir?: strin
 function recipeFile(name: string): string {
   if (name.includes('/') || /\.[cm]?[jt]s$/.test(name)) return resolve(name);
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new UsageError(`no recipe called ${JSON.stringify(name)}`);
-  return join(recipesDir, `${name}.ts`);
+  return join(recipesDir, `${name}${recipeExtension}`);
 }
 
 function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {

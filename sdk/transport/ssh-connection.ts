@@ -1,4 +1,6 @@
+// @ts-types="npm:@types/ssh2@^1.15.5"
 import ssh2 from 'ssh2';
+// @ts-types="npm:@types/ssh2@^1.15.5"
 import type { Client, ConnectConfig } from 'ssh2';
 import { prepareHostKeyCheck } from './host-key-check.ts';
 import { authHandlerFor, planAuthentication } from './ssh-auth.ts';
