@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The package as a user gets it: pack, install the tarball into a fresh
+# project, then import `ferry` under Node, Deno and Bun and reach the lab,
+# run the CLI through npm's .bin link, npx and a global install, and compile a
+# strict TypeScript project against the installed declarations.
+#   test/package/check-package.sh FERRY_CONFIG_OF_A_RUNNING_LAB
+# (test/smoke/run-all.sh calls it with the smoke lab up.)
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+config=${1:?usage: check-package.sh FERRY_CONFIG}
+vm=${FERRY_PACKAGE_VM:-smoke}
+work=$(mktemp -d /tmp/ferry-package.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+status=0
+pass() { echo "ok - [package] $*"; }
+fail() { echo "not ok - [package] $*"; status=1; }
+
+(cd "$repo" && npm pack --silent --pack-destination "$work" >"$work/pack.log" 2>&1) || { cat "$work/pack.log"; fail "npm pack"; exit 1; }
+tarball=$(ls "$work"/ferry-*.tgz)
+version=$(node -p "require('$repo/package.json').version")
+shipped=$(tar tzf "$tarball" | grep -E '^package/(test|bench|\.ci|sdk|cli|repl|recipes|scripts)/' | head -3)
+[ -z "$shipped" ] && pass "the tarball holds dist/, bin/, README and LICENSE only" || fail "the tarball ships sources or tests: $shipped"
+
+app=$work/app
+mkdir -p "$app"
+cp "$here/use-ferry.mjs" "$here/user-project/tsconfig.json" "$here/user-project/user.ts" "$app/"
+echo '{ "name": "ferry-user", "private": true, "type": "module" }' >"$app/package.json"
+cd "$app" || exit 1
+npm install --no-audit --no-fund --prefer-offline "$tarball" >"$work/install.log" 2>&1 || { cat "$work/install.log"; fail "npm install of the tarball"; exit 1; }
+
+export FERRY_CONFIG=$config FERRY_PACKAGE_VM=$vm
+FERRY_PACKAGE_MIGRATE=1 node use-ferry.mjs || status=1
+"$repo/node_modules/.bin/deno" run -A use-ferry.mjs || status=1
+"$repo/node_modules/.bin/bun" use-ferry.mjs || status=1
+
+got=$(node_modules/.bin/ferry --version 2>&1)
+[ "$got" = "$version" ] && pass "ferry --version through npm's .bin link" || fail "node_modules/.bin/ferry --version printed '$got', expected $version"
+got=$(npx --no-install ferry --version 2>&1)
+[ "$got" = "$version" ] && pass "npx ferry --version" || fail "npx ferry --version printed '$got'"
+listed=$(node_modules/.bin/ferry ls --json 2>"$work/ls.err")
+code=$?
+if [ $code -eq 0 ] && node -e 'const r = JSON.parse(process.argv[1]); process.exit(r.ok && r.vms.some((v) => v.name === process.argv[2]) ? 0 : 1)' "$listed" "$vm"; then
+  pass "ferry ls --json lists the lab's $vm"
+else
+  fail "ferry ls --json exited $code: $listed $(cat "$work/ls.err")"
+fi
+completed=$(node_modules/.bin/ferry __complete status a/; node_modules/.bin/ferry __complete status b/)
+printf '%s\n' "$completed" | grep -qx "[ab]/$vm" && pass "completion asks the lab's hosts for their VMs" || fail "ferry __complete status a/ gave: $completed"
+got=$(node_modules/.bin/ferry nosuch 2>&1)
+code=$?
+[ $code -eq 2 ] && [ "$(printf '%s\n' "$got" | wc -l)" -eq 1 ] && pass "an unknown command exits 2 with one line" || fail "ferry nosuch exited $code: $got"
+if npm install --global --prefix "$work/global" --no-audit --no-fund --prefer-offline "$tarball" >"$work/global.log" 2>&1; then
+  got=$("$work/global/bin/ferry" --version 2>&1)
+  [ "$got" = "$version" ] && pass "ferry --version from a global install" || fail "global ferry --version printed '$got'"
+else
+  cat "$work/global.log"; fail "npm install --global"
+fi
+
+node "$repo/node_modules/typescript/bin/tsc" -p tsconfig.json && pass "a strict TypeScript project compiles against the installed types" || fail "strict tsc against the installed types"
+exit $status
