@@ -2,7 +2,8 @@
 # The package as a user gets it: pack, install the tarball into a fresh
 # project, then import `ferry` under Node, Deno and Bun and reach the lab,
 # run the CLI through npm's .bin link, npx and a global install, and compile a
-# strict TypeScript project against the installed declarations.
+# strict TypeScript project against the installed declarations; and check
+# that jsr.json passes `deno publish --dry-run`.
 #   test/package/check-package.sh FERRY_CONFIG_OF_A_RUNNING_LAB
 # (test/smoke/run-all.sh calls it with the smoke lab up.)
 set -uo pipefail
@@ -47,6 +48,9 @@ else
 fi
 completed=$(node_modules/.bin/ferry __complete status a/; node_modules/.bin/ferry __complete status b/)
 printf '%s\n' "$completed" | grep -qx "[ab]/$vm" && pass "completion asks the lab's hosts for their VMs" || fail "ferry __complete status a/ gave: $completed"
+ran=$(FERRY_STATE_DIR="$work/state" node_modules/.bin/ferry run rebalance --dry-run --json 2>"$work/run.err")
+code=$?
+[ $code -eq 0 ] && printf '%s' "$ran" | grep -q '"ok":true' && pass "ferry run rebalance --dry-run runs the compiled recipe" || fail "ferry run rebalance --dry-run exited $code: $ran $(cat "$work/run.err")"
 got=$(node_modules/.bin/ferry nosuch 2>&1)
 code=$?
 [ $code -eq 2 ] && [ "$(printf '%s\n' "$got" | wc -l)" -eq 1 ] && pass "an unknown command exits 2 with one line" || fail "ferry nosuch exited $code: $got"
@@ -57,5 +61,6 @@ else
   cat "$work/global.log"; fail "npm install --global"
 fi
 
+(cd "$repo" && node_modules/.bin/deno publish --dry-run --allow-dirty --config jsr.json >"$work/jsr.log" 2>&1) && pass "deno publish --dry-run accepts jsr.json (no slow types)" || { tail -20 "$work/jsr.log"; fail "deno publish --dry-run"; }
 node "$repo/node_modules/typescript/bin/tsc" -p tsconfig.json && pass "a strict TypeScript project compiles against the installed types" || fail "strict tsc against the installed types"
 exit $status
