@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The package as a user gets it: pack, install the tarball into a fresh
-# project, then import `ferry` under Node, Deno and Bun and reach the lab,
-# run the CLI through npm's .bin link, npx and a global install, and compile a
-# strict TypeScript project against the installed declarations; and check
-# that jsr.json passes `deno publish --dry-run`.
+# project, then import `ferry` under Node 20 and 22, Deno and Bun and migrate
+# a lab VM with it, run the CLI through npm's .bin link, npx and a global
+# install, and compile a strict TypeScript project against the installed
+# declarations; and check that jsr.json passes `deno publish --dry-run`.
 #   test/package/check-package.sh FERRY_CONFIG_OF_A_RUNNING_LAB
 # (test/smoke/run-all.sh calls it with the smoke lab up.)
 set -uo pipefail
@@ -14,8 +14,11 @@ vm=${FERRY_PACKAGE_VM:-smoke}
 work=$(mktemp -d /tmp/ferry-package.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 status=0
-pass() { echo "ok - [package] $*"; }
-fail() { echo "not ok - [package] $*"; status=1; }
+passed=0
+failed=0
+pass() { echo "ok - [package] $*"; passed=$((passed + 1)); }
+fail() { echo "not ok - [package] $*"; status=1; failed=$((failed + 1)); }
+runtime() { if "$@"; then passed=$((passed + 1)); else status=1; failed=$((failed + 1)); fi; }
 
 (cd "$repo" && npm pack --silent --pack-destination "$work" >"$work/pack.log" 2>&1) || { cat "$work/pack.log"; fail "npm pack"; exit 1; }
 tarball=$(ls "$work"/ferry-*.tgz)
@@ -30,15 +33,19 @@ echo '{ "name": "ferry-user", "private": true, "type": "module" }' >"$app/packag
 cd "$app" || exit 1
 npm install --no-audit --no-fund --prefer-offline "$tarball" >"$work/install.log" 2>&1 || { cat "$work/install.log"; fail "npm install of the tarball"; exit 1; }
 
-export FERRY_CONFIG=$config FERRY_PACKAGE_VM=$vm
-FERRY_PACKAGE_MIGRATE=1 node use-ferry.mjs || status=1
-"$repo/node_modules/.bin/deno" run -A use-ferry.mjs || status=1
-"$repo/node_modules/.bin/bun" use-ferry.mjs || status=1
+# Each runtime imports the installed package and live-migrates the lab's VM to the other host.
+export FERRY_CONFIG=$config FERRY_PACKAGE_VM=$vm FERRY_PACKAGE_MIGRATE=1
+runtime node use-ferry.mjs
+# Node 22 too, from the npm registry's `node` package (npm's cache keeps it between runs).
+runtime npm exec --yes --package=node@22 -- node use-ferry.mjs
+runtime "$repo/node_modules/.bin/deno" run -A use-ferry.mjs
+runtime "$repo/node_modules/.bin/bun" use-ferry.mjs
 
 got=$(node_modules/.bin/ferry --version 2>&1)
 [ "$got" = "$version" ] && pass "ferry --version through npm's .bin link" || fail "node_modules/.bin/ferry --version printed '$got', expected $version"
 got=$(npx --no-install ferry --version 2>&1)
 [ "$got" = "$version" ] && pass "npx ferry --version" || fail "npx ferry --version printed '$got'"
+unset FERRY_PACKAGE_MIGRATE
 listed=$(node_modules/.bin/ferry ls --json 2>"$work/ls.err")
 code=$?
 if [ $code -eq 0 ] && node -e 'const r = JSON.parse(process.argv[1]); process.exit(r.ok && r.vms.some((v) => v.name === process.argv[2]) ? 0 : 1)' "$listed" "$vm"; then
@@ -63,4 +70,5 @@ fi
 
 (cd "$repo" && node_modules/.bin/deno publish --dry-run --allow-dirty --config jsr.json >"$work/jsr.log" 2>&1) && pass "deno publish --dry-run accepts jsr.json (no slow types)" || { tail -20 "$work/jsr.log"; fail "deno publish --dry-run"; }
 node "$repo/node_modules/typescript/bin/tsc" -p tsconfig.json && pass "a strict TypeScript project compiles against the installed types" || fail "strict tsc against the installed types"
+echo "package: $passed passed, $failed failed"
 exit $status
