@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ import { capturedStreams } from '../../support/captured-streams.ts';
 import { configure } from '../../../sdk/index.ts';
 
 const ferryBin = fileURLToPath(new URL('../../../bin/ferry.mjs', import.meta.url));
-const packageVersion = (JSON.parse(execFileSync('node', ['-p', 'JSON.stringify(require("./package.json"))'], { cwd: fileURLToPath(new URL('../../..', import.meta.url)), encoding: 'utf8' })) as { version: string }).version;
+const packageVersion = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = capturedStreams();
@@ -99,14 +99,28 @@ test('completion: commands, flags and operands from each usage line; hosts from 
   assert.deepEqual(await run(['__complete', 'status', 'alpha/']), { code: 0, stdout: '', stderr: '' });
 });
 
-test('the bash script completes through a real bash and the ferry on PATH', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ferry-bash-'));
+/** Runs `script` in `shell` with a `ferry` on PATH that is this checkout's bin. */
+function inShell(shell: string, script: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-shell-'));
   symlinkSync(ferryBin, join(dir, 'ferry'));
-  const script = `source <(ferry completion bash)
+  return execFileSync(shell, ['-c', script], { encoding: 'utf8', env: { ...process.env, PATH: `${dir}:${process.env['PATH'] ?? ''}` } });
+}
+
+test('the bash script completes through a real bash and the ferry on PATH', () => {
+  const out = inShell('bash', `source <(ferry completion bash)
 compopt() { :; }   # only callable inside a real completion
 try() { COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMPREPLY=(); _ferry; echo "\${COMPREPLY[*]}"; }
 try ferry mig
-try ferry --config ${offlineConfig()} status ''`;
-  const out = execFileSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, PATH: `${dir}:${process.env['PATH'] ?? ''}` } });
+try ferry --config ${offlineConfig()} status ''`);
   assert.deepEqual(out.trim().split('\n'), ['migrate', 'alpha/ beta/']);
+});
+
+test('the zsh script completes through a real zsh', { skip: !existsSync('/usr/bin/zsh') && 'zsh is not installed (test/lab/install.sh installs it)' }, () => {
+  const out = inShell('zsh', `autoload -Uz compinit && compinit -u -d /dev/null
+source <(ferry completion zsh)
+compadd() { print -r -- "$*"; }   # what the function offers, one call a line
+try() { words=("$@"); CURRENT=$#; _ferry; }
+try ferry --config ${offlineConfig()} migrate ''
+try ferry --config ${offlineConfig()} migrate alpha/web ''`);
+  assert.deepEqual(out.trim().split('\n'), ['-S  -- alpha/ beta/', '--', '-S  --', '-- alpha beta']);
 });
