@@ -18,7 +18,7 @@ const VM_LISTING_TIMEOUT_MS = 3000;
  * its usage text; hosts come from the config, VMs from asking the host.
  *
  * @example
- * await completeWords(['mi'], commands) // => ['migrate']
+ * await completeWords(['migrate', 'a/web', ''], commands) // => ['a', 'b'] (the hosts; the shell keeps those that fit)
  */
 export async function completeWords(words: readonly string[], commands: ReadonlyMap<string, CliCommand>): Promise<string[]> {
   const current = words.at(-1) ?? '';
