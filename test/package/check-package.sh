@@ -68,6 +68,8 @@ else
   cat "$work/global.log"; fail "npm install --global"
 fi
 
+jsr_version=$(node -p "require('$repo/jsr.json').version")
+[ "$jsr_version" = "$version" ] && pass "jsr.json and package.json agree on the version" || fail "jsr.json says $jsr_version, package.json $version"
 (cd "$repo" && node_modules/.bin/deno publish --dry-run --allow-dirty --config jsr.json >"$work/jsr.log" 2>&1) && pass "deno publish --dry-run accepts jsr.json (no slow types)" || { tail -20 "$work/jsr.log"; fail "deno publish --dry-run"; }
 node "$repo/node_modules/typescript/bin/tsc" -p tsconfig.json && pass "a strict TypeScript project compiles against the installed types" || fail "strict tsc against the installed types"
 echo "package: $passed passed, $failed failed"

@@ -10,7 +10,9 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { findOpenSsh } from '../../../sdk/transport/openssh-config.ts';
+import { parseProxyJump } from '../../../sdk/transport/proxy-jump.ts';
 import { currentEnvironment, resolveSshSettings, type SshSettings } from '../../../sdk/transport/ssh-settings.ts';
+import { SshConfigError } from '../../../sdk/transport/transport-errors.ts';
 
 const ssh = findOpenSsh(process.env);
 const dir = mkdtempSync(join(tmpdir(), 'ferry-openssh-'));
@@ -204,5 +206,20 @@ Host web
     for (const expected of [/unapplied:1: canonicalizehostname not applied \(it changes how OpenSSH connects; install OpenSSH's ssh client/, /unapplied:2: canonicaldomains not applied/, /unapplied:3: Match block skipped/, /unapplied:6: forwardagent not applied/, /unapplied:7: compression not applied/]) {
       assert.match(notes, expected);
     }
+  });
+});
+
+describe('the edges of asking OpenSSH', { skip: ssh === undefined && 'no ssh client installed' }, () => {
+  it("says what ssh -G said when it cannot read the config, as ssh would refuse to connect", () => {
+    const file = writeConfig('broken', 'Host web\n    Port notaport\n');
+    assert.throws(() => resolveSshSettings({ target: 'web', configFile: file }, currentEnvironment()), (e: unknown) => e instanceof SshConfigError && /ssh -G. could not resolve this host: .*notaport/.test(e.message));
+  });
+});
+
+describe('parseProxyJump', () => {
+  it('reads hops as ssh -G prints them: ssh:// URIs, bracketed addresses, none', () => {
+    assert.deepEqual(parseProxyJump('ssh://jump@10.0.0.1:22,ops@[10.0.0.2]:2022,[fe80::1]'), ['jump@10.0.0.1:22', 'ops@[10.0.0.2]:2022', '[fe80::1]']);
+    assert.deepEqual(parseProxyJump('none'), []);
+    assert.throws(() => parseProxyJump('a,,b'), SshConfigError);
   });
 });
