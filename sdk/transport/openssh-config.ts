@@ -45,12 +45,15 @@ const OPENSSH_DEFAULT_IDENTITIES = ['~/.ssh/id_rsa', '~/.ssh/id_ecdsa', '~/.ssh/
  * shape ferry's config reader gives. ssh -G prints every setting, defaults
  * included; a default that cannot be told from a value (ServerAliveInterval
  * 0, the default identity files) is left for ferry's own default.
+ * Undefined when ssh cannot be run here at all (gone from PATH, or a Deno
+ * without --allow-run): then ferry's own reader is the answer.
  *
  * @example
  * const values = openSshConfigValues({ ssh: '/usr/bin/ssh', host: 'web', configFile: '/root/.ssh/config' });
  */
-export function openSshConfigValues(query: OpenSshQuery): SshConfigValues {
+export function openSshConfigValues(query: OpenSshQuery): SshConfigValues | undefined {
   const answer = askOpenSsh(query);
+  if (answer === undefined) return undefined;
   const one = (keyword: string): string | undefined => answer.get(keyword)?.[0];
   const list = (keyword: string): string[] | undefined => {
     const value = one(keyword);
@@ -84,8 +87,8 @@ export function openSshConfigValues(query: OpenSshQuery): SshConfigValues {
   return values;
 }
 
-/** `ssh -G` for one host: keyword (lower case) → its lines' values in order. */
-function askOpenSsh({ ssh, host, configFile, user, port }: OpenSshQuery): Map<string, string[]> {
+/** `ssh -G` for one host: keyword (lower case) → its lines' values in order; undefined when ssh cannot be run. */
+function askOpenSsh({ ssh, host, configFile, user, port }: OpenSshQuery): Map<string, string[]> | undefined {
   const args = ['-G'];
   if (configFile !== undefined) args.push('-F', configFile === false ? 'none' : configFile);
   if (user !== undefined) args.push('-l', user);
@@ -95,6 +98,7 @@ function askOpenSsh({ ssh, host, configFile, user, port }: OpenSshQuery): Map<st
   try {
     output = execFileSync(ssh, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
   } catch (error) {
+    if (cannotRun(error)) return undefined;
     const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim().split('\n').filter((line) => !line.startsWith('Pseudo-terminal')).join('; ');
     throw new SshConfigError(host, `\`ssh -G\` could not resolve this host: ${stderr || (error as Error).message}`, configFile || 'ssh -G');
   }
@@ -106,6 +110,17 @@ function askOpenSsh({ ssh, host, configFile, user, port }: OpenSshQuery): Map<st
     answer.set(keyword, [...(answer.get(keyword) ?? []), line.slice(space + 1)]);
   }
   return answer;
+}
+
+/**
+ * ssh is missing, or this runtime may not start processes: not a config
+ * problem. Deno without --allow-run throws NotCapable, or a bare "Command
+ * failed" with neither exit status nor signal; ssh that ran always has one.
+ */
+function cannotRun(error: unknown): boolean {
+  const { code, name, status, signal } = error as { code?: unknown; name?: unknown; status?: unknown; signal?: unknown };
+  if (code === 'ENOENT' || code === 'EACCES' || name === 'NotCapable' || name === 'PermissionDenied') return true;
+  return typeof status !== 'number' && (signal === undefined || signal === null);
 }
 
 function strictness(value: string | undefined): SshConfigValues['strictHostKeyChecking'] {

@@ -135,10 +135,11 @@ function resolveHop(options: SshTransportOptions, environment: SshEnvironment, v
   const resolver = options.configResolver ?? 'auto';
   if (resolver === 'openssh' && environment.openSsh === undefined) throw new SshConfigError(options.target, 'configResolver is "openssh" but no ssh client was found on PATH');
   const openSsh = resolver === 'ferry' ? undefined : environment.openSsh;
-  const config: SshConfigValues = openSsh !== undefined
-    ? openSshConfigValues({ ssh: openSsh, host: given.host, configFile: options.configFile, user: options.user ?? given.user, port: options.port ?? given.port })
-    : ferryConfigValues(given.host, options.configFile, sshDir, home);
+  const fromOpenSsh = openSsh === undefined ? undefined : openSshConfigValues({ ssh: openSsh, host: given.host, configFile: options.configFile, user: options.user ?? given.user, port: options.port ?? given.port });
+  if (openSsh !== undefined && fromOpenSsh === undefined && resolver === 'openssh') throw new SshConfigError(options.target, `configResolver is "openssh" but ${openSsh} cannot be run here`);
+  const config: SshConfigValues = fromOpenSsh ?? ferryConfigValues(given.host, options.configFile, sshDir, home);
   const notes = [...config.notes];
+  if (openSsh !== undefined && fromOpenSsh === undefined) notes.push(`${openSsh} cannot be run here (Deno without --allow-run?): ferry's own config reader was used`);
 
   const user = options.user ?? given.user ?? config.user ?? environment.localUser;
   const port = options.port ?? given.port ?? config.port ?? 22;
@@ -173,7 +174,7 @@ function resolveHop(options: SshTransportOptions, environment: SshEnvironment, v
     keepaliveCountMax: config.serverAliveCountMax ?? 3,
     maxSessions: Math.max(1, options.maxSessions ?? 8),
     jump: via === 'as-configured' ? jumpsFor(options, config.proxyJump, environment, depth) : via,
-    resolvedBy: openSsh !== undefined ? 'openssh' : 'ferry',
+    resolvedBy: fromOpenSsh !== undefined ? 'openssh' : 'ferry',
     unsupported: unsupportedProxy(config.proxyCommand),
     notes,
   };
