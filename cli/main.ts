@@ -13,10 +13,11 @@ import { command as repl } from './commands/repl.ts';
 import { command as status } from './commands/status.ts';
 import { command as evacuate } from './commands/evacuate.ts';
 import { command as run } from './commands/run.ts';
+import { command as recover } from './commands/recover.ts';
 import { command as completion } from './commands/completion.ts';
 import { completeCommand } from './commands/complete.ts';
 
-const commands = new Map<string, CliCommand>([ls, status, migrate, qmp, repl, evacuate, run, completion].map((c) => [c.name, c]));
+const commands = new Map<string, CliCommand>([ls, status, migrate, recover, qmp, repl, evacuate, run, completion].map((c) => [c.name, c]));
 commands.set('__complete', completeCommand(commands));
 
 /** Registers a subcommand (recipes, repl and evacuation add theirs). */

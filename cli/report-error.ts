@@ -28,7 +28,7 @@ export function reportError(error: unknown, io: CliIo, hint?: string): ExitCode 
 
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof MigrationError) {
-    if (error.vmState === 'unknown' || error.vmState === 'paused-on-source') return EXIT.vmStateUnknown;
+    if (error.vmState !== 'running-on-source' && error.vmState !== 'running-on-destination' && error.vmState !== 'not-found') return EXIT.vmStateUnknown;
     if (error instanceof MigrationCancelledError) return EXIT.cancelled;
     if (error instanceof PreflightError) {
       const cause = error.cause;

@@ -39,6 +39,8 @@ export type { MigrationPhase } from './migration/migration-phase.ts';
 export type { MigrationStep } from './migration/migration-plan.ts';
 export type { MigrationAction, MigrationLogEntry, MigrationEventMap } from './migration/migration-events.ts';
 export type { VmLocation, PreflightCheck } from './migration/migration-errors.ts';
+export type { RecoveryReport } from './migration/recover-migration.ts';
+export type { QemuSide } from './migration/vm-location.ts';
 export type { MigrationRecord } from './migration/migration-lock.ts';
 export type { CommandResult, ExecOptions, HostTransport } from './transport/host-transport.ts';
 export type {

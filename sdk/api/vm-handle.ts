@@ -2,6 +2,7 @@ import { Vm } from '../model/vm.ts';
 import { Migration } from '../migration/migration.ts';
 import type { MigrationOptions } from '../migration/migration-options.ts';
 import { predictMigration, type MigrationPrediction } from '../migration/prediction/predict-migration.ts';
+import { recoverMigration, type RecoveryReport } from '../migration/recover-migration.ts';
 import type { HostHandle } from './host-handle.ts';
 
 /** A VM as users hold it: the model's VM plus what can be done with it (migrate). */
@@ -37,5 +38,18 @@ export class VmHandle extends Vm {
   predictMigration(destination: string | HostHandle, options: MigrationOptions = {}): Promise<MigrationPrediction> {
     const target = typeof destination === 'string' ? this.host.sibling(destination) : destination;
     return predictMigration(this, target, options);
+  }
+
+  /**
+   * Finishes an interrupted migration of this VM (this handle names its
+   * source): reads QEMU's state on both hosts and resumes, completes, cleans
+   * up or resumes a paused post-copy. Idempotent; says what it did.
+   *
+   * @example
+   * const report = await host('a').vm('web').recover();
+   * console.log(report.summary, report.vmState);
+   */
+  recover(options: { signal?: AbortSignal } = {}): Promise<RecoveryReport> {
+    return recoverMigration(this, options);
   }
 }

@@ -5,7 +5,7 @@ import { stopAndRemoveVm } from './vm-files.ts';
 /**
  * Confirm, on the source: the VM now runs on the destination, so the source
  * QEMU (paused in `postmigrate`) is told to quit, its files are removed and
- * the lock released.
+ * the lock released. Both guards are told all is settled first.
  */
 export async function confirmSrc(context: MigrationContext): Promise<void> {
   const { source, vm } = context;
@@ -15,6 +15,8 @@ export async function confirmSrc(context: MigrationContext): Promise<void> {
     if (status.status !== 'postmigrate' && status.status !== 'paused') {
       throw migrationError(context, 'SOURCE_NOT_POSTMIGRATE', 'unknown', `the source QEMU is ${status.status} after the migration, expected postmigrate`);
     }
+    // The guard must not act on its own from here: ferry quits this QEMU itself.
+    context.srcGuard?.send('done');
     await qmp.execute('quit');
     await Promise.race([qmp.closed, sleep(2000)]);
   }

@@ -4,8 +4,9 @@ import { withRunDirConvention } from '../model/qemu-convention.ts';
  * The destination QEMU's command line, from the source's real one (read from
  * `/proc/<pid>/cmdline`): paths under the source's runDir move to the
  * destination's, any `-incoming` is replaced by `-incoming defer` (so that
- * capabilities can be set before it listens), and ferry's convention
- * (`-daemonize`, `-pidfile`, a QMP socket) is made sure of.
+ * capabilities can be set before it listens), `-S` keeps the guest stopped
+ * after the transfer until ferry (or its guard) has seen the source commit,
+ * and ferry's convention (`-daemonize`, `-pidfile`, a QMP socket) is made sure of.
  *
  * @example
  * destinationCommandLine(['qemu-system-x86_64', '-qmp', 'unix:/run/ferry/a/web.qmp,server=on,wait=off'],
@@ -28,7 +29,9 @@ export function destinationCommandLine(
     if (option.startsWith('-incoming=')) continue;
     argv.push(arg.split(from).join(to));
   }
-  return [...withRunDirConvention(argv, paths), '-incoming', 'defer'];
+  const withConvention = withRunDirConvention(argv, paths);
+  if (!withConvention.includes('-S')) withConvention.push('-S');
+  return [...withConvention, '-incoming', 'defer'];
 }
 
 /** The files a QEMU command line names under `runDir` (the source's leftovers to clean after a migration). */

@@ -1,26 +1,35 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { migrationError, type MigrationContext } from './migration-context.ts';
+import { log, migrationError, type MigrationContext } from './migration-context.ts';
 
 const FINISH_TIMEOUT_MS = 30_000;
 
 /**
- * Finish, on the destination: the migration counts only once the VM runs
- * there (or is paused there, when it was paused on the source).
+ * Finish, on the destination: the source reported `completed`, which with the
+ * return path means the destination loaded everything: the commit point. The
+ * destination, started with -S, waits paused; ferry resumes it (unless the
+ * guest was paused on the source) and the migration counts once it runs.
+ * Were ferry lost here, the destination's guard would resume it the same way.
  */
 export async function finishDst(context: MigrationContext): Promise<void> {
   const qmp = context.dstQmp;
   if (!qmp) throw new Error('ferry bug: finish without a destination QMP connection');
-  const wanted = context.sourceWasRunning === false ? 'paused' : 'running';
+  const wantRunning = context.sourceWasRunning !== false;
   const deadline = performance.now() + FINISH_TIMEOUT_MS;
   for (;;) {
     const status = await qmp.execute('query-status');
-    if (status.status === wanted) return;
-    if (status.status !== 'inmigrate' && status.status !== 'finish-migrate' && status.status !== 'prelaunch' && status.status !== 'paused') {
+    if (status.running) return;
+    if (status.status === 'paused') {
+      if (!wantRunning) return;
+      await qmp.execute('cont');
+      log(context, 'info', `resumed the VM on ${context.destination.name}`);
+      continue;
+    }
+    if (status.status !== 'inmigrate' && status.status !== 'finish-migrate' && status.status !== 'prelaunch') {
       throw migrationError(context, 'DESTINATION_NOT_RUNNING', 'unknown', `the VM is ${status.status} on ${context.destination.name} after the transfer`);
     }
     if (performance.now() > deadline) {
       throw migrationError(context, 'DESTINATION_NOT_RUNNING', 'unknown', `the VM did not start running on ${context.destination.name} within ${FINISH_TIMEOUT_MS} ms (it is ${status.status})`);
     }
-    await sleep(5);
+    await sleep(2);
   }
 }

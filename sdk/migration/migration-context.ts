@@ -1,6 +1,7 @@
 import type { Host } from '../model/host.ts';
 import type { Vm } from '../model/vm.ts';
 import type { MigrationCapabilityStatus, MigrationParameters, QmpClient } from '../qmp/index.ts';
+import type { GuardChannel } from './guard/guard-channel.ts';
 import { MigrationError, type VmLocation } from './migration-errors.ts';
 import type { MigrationEvents } from './migration-events.ts';
 import type { MigrationRecord } from './migration-lock.ts';
@@ -30,6 +31,9 @@ export interface MigrationContext {
   /** The versioned machine type the source really runs (an alias such as `pc` resolved). */
   sourceMachineType?: string | undefined;
   sourceWasRunning?: boolean;
+  /** The guards on each host: ferry's QMP goes through them, and they settle the migration if ferry is lost. */
+  srcGuard?: GuardChannel;
+  dstGuard?: GuardChannel;
   srcQmp?: QmpClient;
   dstQmp?: QmpClient;
   /** Source settings before ferry changed them, restored if the VM stays there. */

@@ -2,10 +2,15 @@ import { FerryError } from '../ferry-error.ts';
 import type { MigrationPhase } from './migration-phase.ts';
 
 /**
- * Where the VM runs after a migration ended, as far as ferry knows. Every
- * migration error carries it, so a caller never has to guess.
+ * Where the VM runs after a migration ended, read from QEMU on both hosts
+ * (never assumed). Every migration error carries it, so a caller never has
+ * to guess. `postcopy-paused`: both halves wait for `ferry recover`;
+ * `running-on-both` is the split brain ferry exists to prevent, said plainly
+ * if it is ever seen.
  */
-export type VmLocation = 'running-on-source' | 'paused-on-source' | 'running-on-destination' | 'not-found' | 'unknown';
+export type VmLocation =
+  | 'running-on-source' | 'paused-on-source' | 'running-on-destination' | 'paused-on-destination'
+  | 'postcopy-paused' | 'running-on-both' | 'not-found' | 'unknown';
 
 /** A migration that did not complete: the phase it failed in and where the VM runs now. */
 export class MigrationError extends FerryError {
@@ -78,6 +83,12 @@ function locationText(details: { vm: string; source: string; destination: string
       return `the VM is PAUSED on ${details.source}: resume it with \`ferry qmp ${details.source}/${details.vm} cont\` once safe`;
     case 'running-on-destination':
       return `the VM is running on ${details.destination}`;
+    case 'paused-on-destination':
+      return `the VM is PAUSED on ${details.destination} after a completed transfer: run \`ferry recover ${details.source}/${details.vm}\``;
+    case 'postcopy-paused':
+      return `the post-copy migration is PAUSED on both hosts and the VM waits on ${details.destination}: run \`ferry recover ${details.source}/${details.vm}\` once the link is back`;
+    case 'running-on-both':
+      return `the VM is RUNNING ON BOTH ${details.source} and ${details.destination}: stop one now (the one clients did not reach last)`;
     case 'not-found':
       return `no such VM on ${details.source}; nothing was changed`;
     case 'unknown':

@@ -17,6 +17,8 @@ export interface MigrationRecord {
   actions?: unknown[];
   /** What the caller asked for (the downtime budget, the policy). */
   options?: { maxDowntime: number; policy: unknown };
+  /** QMP commands (JSON) that undo ferry's settings on the source, for `recover`. */
+  restore?: string[];
 }
 
 // A controller that stopped heartbeating this long ago is taken to be gone.

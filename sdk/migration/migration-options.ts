@@ -37,6 +37,12 @@ export interface MigrationOptions {
   policy?: PolicyPresetName | ConvergencePolicy;
   /** Permission for the policy to pause the guest to finish (a pause longer than maxDowntime, said so in the result). */
   allowPause?: boolean;
+  /**
+   * Cancel (pre-copy) when the transfer moves no byte for this many ms: QEMU's
+   * migration sockets have no keepalive, so a link cut for good would otherwise
+   * hang until the timeout. Default 15000.
+   */
+  stallTimeout?: number;
   /** Return the plan of steps and touch nothing. */
   dryRun?: boolean;
   /** Rewrites the destination's QEMU command line after ferry's own runDir rewrite. */
@@ -56,6 +62,7 @@ export interface ResolvedMigrationOptions {
   postcopy: boolean;
   policy: PolicyPresetName | ConvergencePolicy;
   allowPause: boolean;
+  stallTimeout: number;
   dryRun: boolean;
 }
 
@@ -83,11 +90,25 @@ export const MIGRATION_OPTION_TABLE: readonly MigrationOptionRow[] = [
   { option: 'postcopy', unit: 'flag', side: 'both', capability: 'postcopy-ram', cliFlag: '--postcopy', description: 'allow switching to post-copy' },
   { option: 'policy', unit: 'policy', side: 'ferry', cliFlag: '--policy', description: `convergence policy: ${POLICY_PRESET_NAMES.join(' | ')} (default ferry)` },
   { option: 'allowPause', unit: 'flag', side: 'ferry', cliFlag: '--allow-pause', description: 'let the policy pause the guest to finish' },
+  { option: 'stallTimeout', unit: 'ms', side: 'ferry', cliFlag: '--stall-timeout', description: 'cancel when nothing moves for this many ms' },
   { option: 'dryRun', unit: 'flag', side: 'ferry', cliFlag: '--dry-run', description: 'print the plan, touch nothing' },
 ];
 
+/**
+ * Capabilities ferry always sets, whatever the options (as libvirt's
+ * qemuMigrationParamsAlwaysOn): the source stops before switchover for the
+ * downtime gate; the return path makes the source's `completed` mean the
+ * destination loaded everything (the commit point); the destination, started
+ * with -S, takes its disks' locks only when ferry (or its guard) resumes it.
+ */
+export const ALWAYS_ON_CAPABILITIES: Readonly<Record<'source' | 'destination', readonly MigrationCapability[]>> = {
+  source: ['events', 'pause-before-switchover', 'return-path'],
+  destination: ['events', 'return-path', 'late-block-activate'],
+};
+
 export const DEFAULT_MAX_DOWNTIME_MS = 300;
 export const DEFAULT_POLICY: PolicyPresetName = 'ferry';
+export const DEFAULT_STALL_TIMEOUT_MS = 15_000;
 const DEFAULT_MULTIFD_CHANNELS = 4;
 export const DEFAULT_XBZRLE_CACHE = 64 * 1024 ** 2;
 // QEMU rejects max-bandwidth above SIZE_MAX/1000; 1 TiB/s is "unlimited" for any link.
@@ -107,6 +128,7 @@ const schema = {
     postcopy: { type: 'boolean' },
     policy: {},
     allowPause: { type: 'boolean' },
+    stallTimeout: { type: 'number', minimum: 1000 },
     dryRun: { type: 'boolean' },
     rewriteCommandLine: {},
     signal: {},
@@ -139,6 +161,10 @@ export function resolveMigrationOptions(options: MigrationOptions = {}): Resolve
     throw new MigrationOptionsError('policy', `unknown policy ${JSON.stringify(policy)} (${POLICY_PRESET_NAMES.join(', ')}, or a function)`);
   }
   if (options.onTimeout === 'postcopy' && !options.postcopy) throw new MigrationOptionsError('onTimeout', "'postcopy' needs postcopy: true (permission to switch)");
+  if (options.postcopy && options.multifd) {
+    // QEMU 7.2 accepts both, completes, then aborts the destination (yank assertion): the VM is lost.
+    throw new MigrationOptionsError('multifd', 'multifd with postcopy loses the VM on QEMU 7.2 (the destination aborts after completing); choose one');
+  }
   return {
     maxDowntime: options.maxDowntime ?? DEFAULT_MAX_DOWNTIME_MS,
     bandwidth,
@@ -150,6 +176,7 @@ export function resolveMigrationOptions(options: MigrationOptions = {}): Resolve
     postcopy: options.postcopy ?? false,
     policy,
     allowPause: options.allowPause ?? false,
+    stallTimeout: options.stallTimeout ?? DEFAULT_STALL_TIMEOUT_MS,
     dryRun: options.dryRun ?? false,
   };
 }

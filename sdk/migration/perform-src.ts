@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MigrationInfo, MigrationParameters, QmpClient } from '../qmp/index.ts';
 import { log, migrationError, type MigrationContext } from './migration-context.ts';
-import { capabilitiesFor, DEFAULT_XBZRLE_CACHE, effectiveTimeoutMs, parametersFor } from './migration-options.ts';
+import { ALWAYS_ON_CAPABILITIES, capabilitiesFor, DEFAULT_XBZRLE_CACHE, effectiveTimeoutMs, parametersFor } from './migration-options.ts';
 import { ProgressTracker } from './migration-progress.ts';
 import { LiveDirtyRate } from './live-dirty-rate.ts';
 import type { ConvergenceAction, ConvergencePolicy, ConvergenceSample } from './policy/convergence-policy.ts';
@@ -10,9 +10,10 @@ import { policyName, resolvePolicy } from './policy/policy-presets.ts';
 import { LinkRate } from './policy/link-rate.ts';
 import { estimateSwitchover, qemuDowntimeLimitFor } from './policy/switchover-gate.ts';
 import { transferState } from './qemu-migration-status.ts';
+import { StallWatch } from './stall-watch.ts';
 
-/** Why ferry itself asked QEMU to stop migrating. */
-export type CancelReason = 'cancelled' | 'timeout' | 'policy' | 'downtime';
+/** Why ferry (or its guard) asked QEMU to stop migrating. */
+export type CancelReason = 'cancelled' | 'timeout' | 'policy' | 'downtime' | 'stalled' | 'destination-lost' | 'guard';
 
 /**
  * Perform, on the source: save the settings ferry will change, set
@@ -39,9 +40,7 @@ export async function performSrc(context: MigrationContext, uri: string): Promis
     qmp.execute('query-migrate-parameters', {}, { signal }),
   ]);
   const wantedCapabilities = [
-    { capability: 'events' as const, state: true },
-    // The downtime guarantee: QEMU stops the guest, then waits for ferry's go.
-    { capability: 'pause-before-switchover' as const, state: true },
+    ...ALWAYS_ON_CAPABILITIES.source.map((capability) => ({ capability, state: true })),
     ...capabilitiesFor(options, 'source'),
   ];
   const initialDowntimeMs = Math.min(options.maxDowntime, Math.max(1, needs.initialDowntimeMs?.(options.maxDowntime) ?? options.maxDowntime));
@@ -53,6 +52,7 @@ export async function performSrc(context: MigrationContext, uri: string): Promis
     capabilities: capabilities.filter((saved) => wantedCapabilities.some((wanted) => wanted.capability === saved.capability)),
     parameters: Object.fromEntries(Object.keys(wantedParameters).map((key) => [key, parameters[key as keyof MigrationParameters]])) as Partial<MigrationParameters>,
   };
+  armSourceGuard(context);
   await qmp.execute('migrate-set-capabilities', { capabilities: wantedCapabilities }, { signal });
   await qmp.execute('migrate-set-parameters', wantedParameters, { signal });
 
@@ -79,6 +79,30 @@ export async function performSrc(context: MigrationContext, uri: string): Promis
   }
 }
 
+/**
+ * Tells the source's guard how to undo ferry's settings and how long QEMU's
+ * pause before switchover may wait for ferry, before anything is changed.
+ */
+function armSourceGuard(context: MigrationContext): void {
+  const guard = context.srcGuard;
+  const saved = context.savedSource;
+  if (!guard || !saved) return;
+  const restore: string[] = [];
+  // `events` stays on: it is harmless, and another tool may rely on it.
+  const capabilities = saved.capabilities.filter((capability) => capability.capability !== 'events');
+  if (capabilities.length > 0) restore.push(JSON.stringify({ execute: 'migrate-set-capabilities', arguments: { capabilities } }));
+  if (Object.keys(saved.parameters).length > 0) restore.push(JSON.stringify({ execute: 'migrate-set-parameters', arguments: saved.parameters }));
+  for (const line of restore) guard.send(`restore ${line}`);
+  context.record.restore = restore;
+  guard.send(`record ${JSON.stringify(context.record)}`);
+  guard.send(`gate ${gateDeadlineMs(context.options.maxDowntime)}`);
+}
+
+/** How long the guard lets QEMU's pause wait for ferry's answer before it cancels: the budget itself. */
+function gateDeadlineMs(maxDowntime: number): number {
+  return Math.max(50, Math.round(maxDowntime));
+}
+
 async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy: ConvergencePolicy | undefined, nextEvent: () => Promise<void>): Promise<MigrationInfo> {
   const qmp = context.srcQmp;
   if (!qmp) throw new Error('ferry bug: watch without a source QMP connection');
@@ -94,91 +118,122 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
   let qemuLimitMs = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, 0, 0);
   const linkRate = new LinkRate();
   const liveDirtyRate = policy ? new LiveDirtyRate(qmp) : undefined;
-  // One pending wake-up at a time: the next QEMU event, shared across polls.
-  let eventWake: Promise<void> | undefined;
-  for (;;) {
-    // Not passing the signal: a cancel must still be able to query and cancel.
-    const askedAt = performance.now();
-    const info = await qmp.execute('query-migrate');
-    const queryMs = performance.now() - askedAt;
-    context.lastInfo = info;
-    const elapsed = performance.now() - started;
-    const sample = runner.observe(info, elapsed);
-    const progress = tracker.update(info, context.phase, elapsed, { throughput: sample.throughput, ...(sample.sampledDirtyRate !== undefined && { sampledDirtyRate: sample.sampledDirtyRate }), downtimeLimitMs: runner.settings.downtimeLimitMs, lastAction: runner.records.at(-1) });
-    context.lastProgress = progress;
-    context.events.emit('progress', progress);
-    switch (progress.transfer) {
-      case 'completed':
-        context.switchedOver = true;
-        if (runner.settings.paused) await resumeOnDestination(context);
-        return await settledFigures(context, info);
-      case 'failed':
-        throw migrationError(context, 'MIGRATION_FAILED', 'unknown', `QEMU reports the migration failed: ${info['error-desc'] ?? 'no reason given'}`);
-      case 'cancelled': {
-        const code = cancelSent === 'timeout' ? 'MIGRATION_TIMEOUT' : 'MIGRATION_CANCELLED';
-        throw migrationError(context, code, 'unknown', cancelSent === 'timeout' ? `timed out after ${timeoutMs} ms` : cancelWhy || 'cancelled');
-      }
-      case 'postcopy':
-        context.switchedOver = true;
-        context.postcopyStarted = true;
-        break;
-      case 'transferring':
-        lastTransferSample = sample;
-        linkRate.update(sample.throughput, qemuBandwidth(info));
-        lastTransferInfo = info;
-        break;
-      default:
-        break;
-    }
-    if (info.status === 'pre-switchover' && preSwitchoverSeenAt === undefined && !cancelSent) {
-      preSwitchoverSeenAt = performance.now();
-      // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
-      const go = await gateSwitchover(context, runner, info, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs);
-      if (!go) {
-        cancelSent = 'downtime';
-        cancelWhy = runner.records.at(-1)?.reason ?? 'the switchover would exceed maxDowntime';
-      }
-      continue;
-    }
-    if (!cancelSent && !context.switchedOver && context.signal.aborted) {
-      cancelSent = 'cancelled';
-      log(context, 'info', 'cancelling: migrate_cancel');
-      await qmp.execute('migrate_cancel');
-    }
-    if (!cancelSent && progress.transfer === 'transferring' && liveDirtyRate) {
-      const rate = await liveDirtyRate.look(sample.pass, performance.now());
-      if (rate !== undefined) runner.sampledDirtyRate(rate);
-    }
-    if (!cancelSent && progress.transfer === 'transferring' && policy) {
-      for (const action of runner.decide(sample)) {
-        const outcome = await applyAction(context, runner, action, sample);
-        if (outcome === 'cancelled') {
-          cancelSent = 'policy';
-          cancelWhy = `cancelled by the ${context.convergence?.policy ?? ''} policy: ${action.reason}`;
+  const stall = new StallWatch(context.options.stallTimeout);
+  let gateExpired = false;
+  const stopListening = context.srcGuard?.onControl((line) => {
+    if (line === 'gate-expired') gateExpired = true;
+  });
+  let gateMs = context.options.maxDowntime;
+  let destinationResumed = false;
+  try {
+    // One pending wake-up at a time: the next QEMU event, shared across polls.
+    let eventWake: Promise<void> | undefined;
+    for (;;) {
+      // Not passing the signal: a cancel must still be able to query and cancel.
+      const askedAt = performance.now();
+      const info = await qmp.execute('query-migrate');
+      const queryMs = performance.now() - askedAt;
+      context.lastInfo = info;
+      const elapsed = performance.now() - started;
+      const sample = runner.observe(info, elapsed);
+      const progress = tracker.update(info, context.phase, elapsed, { throughput: sample.throughput, ...(sample.sampledDirtyRate !== undefined && { sampledDirtyRate: sample.sampledDirtyRate }), downtimeLimitMs: runner.settings.downtimeLimitMs, lastAction: runner.records.at(-1) });
+      context.lastProgress = progress;
+      context.events.emit('progress', progress);
+      switch (progress.transfer) {
+        case 'completed':
+          context.switchedOver = true;
+          return await settledFigures(context, info);
+        case 'failed':
+          throw migrationError(context, 'MIGRATION_FAILED', 'unknown', `QEMU reports the migration failed: ${info['error-desc'] ?? 'no reason given'}`);
+        case 'cancelled': {
+          const code = cancelSent === 'timeout' ? 'MIGRATION_TIMEOUT' : 'MIGRATION_CANCELLED';
+          const guardWhy = gateExpired ? `the switchover was not answered within ${gateDeadlineMs(gateMs)} ms (ferry's link to ${context.source.name} too slow or down), so the guard on ${context.source.name} cancelled it` : '';
+          throw migrationError(context, code, 'unknown', cancelSent === 'timeout' ? `timed out after ${timeoutMs} ms` : cancelWhy || guardWhy || 'cancelled');
+        }
+        case 'postcopy':
+          context.switchedOver = true;
+          context.postcopyStarted = true;
+          // The destination (started with -S) owns the guest from here: let it run.
+          if (!destinationResumed && context.sourceWasRunning !== false) destinationResumed = await resumeDestination(context);
           break;
+        case 'transferring':
+          lastTransferSample = sample;
+          linkRate.update(sample.throughput, qemuBandwidth(info));
+          lastTransferInfo = info;
+          break;
+        default:
+          break;
+      }
+      if (info.status === 'pre-switchover' && preSwitchoverSeenAt === undefined && !cancelSent) {
+        preSwitchoverSeenAt = performance.now();
+        // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
+        const go = await gateSwitchover(context, runner, info, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs);
+        if (!go) {
+          cancelSent = 'downtime';
+          cancelWhy = runner.records.at(-1)?.reason ?? 'the switchover would exceed maxDowntime';
+        }
+        continue;
+      }
+      if (!cancelSent && !context.switchedOver && context.signal.aborted) {
+        cancelSent = 'cancelled';
+        log(context, 'info', 'cancelling: migrate_cancel');
+        await qmp.execute('migrate_cancel');
+      }
+      if (!cancelSent && !context.switchedOver && context.dstGuard?.closed) {
+        // Its guard ended the destination QEMU (or will): nothing can arrive there any more.
+        cancelSent = 'destination-lost';
+        cancelWhy = `lost the connection to ${context.destination.name} during the transfer`;
+        log(context, 'warn', `${cancelWhy}: migrate_cancel`);
+        await qmp.execute('migrate_cancel');
+      }
+      if (!cancelSent && !context.switchedOver && stall.stalled(info, elapsed)) {
+        // QEMU's migration socket has no keepalive: a link cut for good never fails by itself.
+        cancelSent = 'stalled';
+        cancelWhy = `the transfer to ${context.destination.name} made no progress for ${Math.round(context.options.stallTimeout / 1000)} s (the migration link is down?)`;
+        log(context, 'warn', `${cancelWhy}: migrate_cancel`);
+        await qmp.execute('migrate_cancel');
+      }
+      if (!cancelSent && progress.transfer === 'transferring' && liveDirtyRate) {
+        const rate = await liveDirtyRate.look(sample.pass, performance.now());
+        if (rate !== undefined) runner.sampledDirtyRate(rate);
+      }
+      if (!cancelSent && progress.transfer === 'transferring' && policy) {
+        for (const action of runner.decide(sample)) {
+          const outcome = await applyAction(context, runner, action, sample);
+          if (outcome === 'cancelled') {
+            cancelSent = 'policy';
+            cancelWhy = `cancelled by the ${context.convergence?.policy ?? ''} policy: ${action.reason}`;
+            break;
+          }
         }
       }
+      // setMaxDowntime() changes the options from outside; the runner's bound and the guard's deadline follow here.
+      if (context.options.maxDowntime !== runner.limits.maxDowntimeMs) runner.setBudget(context.options.maxDowntime);
+      if (context.options.maxDowntime !== gateMs) {
+        gateMs = context.options.maxDowntime;
+        context.srcGuard?.send(`gate ${gateDeadlineMs(gateMs)}`);
+      }
+      if (!cancelSent && progress.transfer === 'transferring' && !runner.settings.postcopy && !runner.settings.paused) {
+        qemuLimitMs = await steerSwitchover(context, runner, info, linkRate.planning, qemuLimitMs);
+      }
+      if (!timeoutActed && !cancelSent && elapsed > timeoutMs) {
+        timeoutActed = true;
+        cancelSent = await actOnTimeout(context, runner, timeoutMs, elapsed, sample);
+      }
+      eventWake ??= nextEvent().finally(() => (eventWake = undefined));
+      const stop = new AbortController();
+      try {
+        await Promise.race([
+          sleep(pollIntervalMs(info), undefined, { signal: stop.signal }).catch(() => undefined),
+          eventWake,
+          abortWake(context.signal, cancelSent !== undefined, stop.signal),
+        ]);
+      } finally {
+        stop.abort(); // removes this round's timer and abort listener
+      }
     }
-    // setMaxDowntime() changes the options from outside; the runner's bound follows here.
-    if (context.options.maxDowntime !== runner.limits.maxDowntimeMs) runner.setBudget(context.options.maxDowntime);
-    if (!cancelSent && progress.transfer === 'transferring' && !runner.settings.postcopy && !runner.settings.paused) {
-      qemuLimitMs = await steerSwitchover(context, runner, info, linkRate.planning, qemuLimitMs);
-    }
-    if (!timeoutActed && !cancelSent && elapsed > timeoutMs) {
-      timeoutActed = true;
-      cancelSent = await actOnTimeout(context, runner, timeoutMs, elapsed, sample);
-    }
-    eventWake ??= nextEvent().finally(() => (eventWake = undefined));
-    const stop = new AbortController();
-    try {
-      await Promise.race([
-        sleep(pollIntervalMs(info), undefined, { signal: stop.signal }).catch(() => undefined),
-        eventWake,
-        abortWake(context.signal, cancelSent !== undefined, stop.signal),
-      ]);
-    } finally {
-      stop.abort(); // removes this round's timer and abort listener
-    }
+  } finally {
+    stopListening?.();
   }
 }
 
@@ -285,20 +340,16 @@ function xbzrleCacheFor(memoryBytes: number | undefined): number {
   return Math.max(DEFAULT_XBZRLE_CACHE, 2 ** Math.floor(Math.log2(Math.max(quarter, 1))));
 }
 
-/** A guest paused to finish arrives paused (QEMU carries the run state over): let it run. */
-async function resumeOnDestination(context: MigrationContext): Promise<void> {
+/** Post-copy began: the destination, started with -S, waits paused; it owns the guest now. */
+async function resumeDestination(context: MigrationContext): Promise<boolean> {
   const qmp = context.dstQmp;
-  if (!qmp || context.sourceWasRunning === false) return;
-  for (let i = 0; i < 3000; i++) {
-    const status = await qmp.execute('query-status');
-    if (status.running) return;
-    if (status.status === 'paused' || status.status === 'postmigrate') {
-      await qmp.execute('cont');
-      log(context, 'info', `resumed the VM on ${context.destination.name} (it was paused to finish)`);
-      return;
-    }
-    await sleep(10);
-  }
+  if (!qmp) return false;
+  const status = await qmp.execute('query-status');
+  if (status.running) return true;
+  if (status.status !== 'paused') return false; // not yet: the next look tries again
+  await qmp.execute('cont');
+  log(context, 'info', `post-copy: the VM runs on ${context.destination.name}`);
+  return true;
 }
 
 /** Poll fast when the end is near (or QEMU is switching over), slowly otherwise. */

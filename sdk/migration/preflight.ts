@@ -47,8 +47,8 @@ export async function preflight(context: MigrationContext): Promise<void> {
 async function preflightSrc(context: MigrationContext): Promise<SourceFacts> {
   const { vm, signal } = context;
   const argv = context.sourceArgv ?? [];
-  const qmp = await vm.connectQmp({ signal });
-  context.srcQmp = qmp;
+  // claimSourceVm connected through the source's guard.
+  const qmp = context.srcQmp ?? (context.srcQmp = await vm.connectQmp({ signal }));
   const [status, migration, memory, machines] = await Promise.all([
     qmp.execute('query-status', {}, { signal }),
     qmp.execute('query-migrate', {}, { signal }),
@@ -61,6 +61,7 @@ async function preflightSrc(context: MigrationContext): Promise<SourceFacts> {
   const state = transferState(migration.status);
   if (state !== 'idle' && !isTransferOver(state)) throw new Error(`${vm.label} is already migrating (QEMU status ${migration.status})`);
   context.sourceWasRunning = status.running;
+  context.srcGuard?.send(`was-running ${status.running ? 1 : 0}`);
   const { major, minor, micro } = qmp.greeting.QMP.version.qemu;
   const requested = machineOption(argv);
   // An alias (pc, q35) means different machines in different QEMU versions: pin the versioned one.

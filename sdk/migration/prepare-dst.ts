@@ -1,13 +1,19 @@
+import { QmpClient } from '../qmp/index.ts';
+import { guardLogPath } from '../model/vm-paths.ts';
 import { sh } from '../transport/index.ts';
 import { destinationCommandLine, pinMachineType } from './destination-command-line.ts';
+import { GuardChannel } from './guard/guard-channel.ts';
 import { log, migrationError, type MigrationContext } from './migration-context.ts';
-import { capabilitiesFor, parametersFor } from './migration-options.ts';
+import { ALWAYS_ON_CAPABILITIES, capabilitiesFor, parametersFor } from './migration-options.ts';
+import { vmFiles } from './vm-files.ts';
 
 /**
- * Prepare, on the destination: launch QEMU from the source's real command
- * line (runDir paths rewritten, machine type pinned, `-incoming defer`), set
- * the capabilities the migration needs there, and listen on a free port of
- * the destination's migration address. Returns the URI the source migrates to.
+ * Prepare, on the destination: start its guard, which launches QEMU from
+ * the source's real command line (runDir paths rewritten, machine type
+ * pinned, `-S`, `-incoming defer`) and relays QMP, so that a ferry killed at
+ * any moment from here on leaves no orphan QEMU. Then set the capabilities
+ * the migration needs there and listen on a free port of the destination's
+ * migration address. Returns the URI the source migrates to.
  */
 export async function prepareDst(context: MigrationContext): Promise<string> {
   const { source, destination, vm, signal, options } = context;
@@ -25,17 +31,35 @@ export async function prepareDst(context: MigrationContext): Promise<string> {
 
   context.destinationLaunchAttempted = true;
   log(context, 'debug', `launching on ${destination.name}: ${argv.join(' ')}`);
-  // Leftovers of an earlier failed attempt would stop QEMU from binding its socket.
-  const launch = await destination.transport.shell(sh`mkdir -p ${destination.config.runDir} && rm -f ${dstPaths.qmp} ${dstPaths.pid} && exec ${argv}`, { signal, allowFailure: true });
-  if (launch.exitCode !== 0) {
-    const why = launch.stderr.trim().split('\n').at(-1) || `exit code ${launch.exitCode}`;
+  // Leftovers of an earlier failed attempt would stop QEMU from binding its socket;
+  // QEMU's own output goes to stderr so that the guard's stdout stays QMP.
+  const launch = sh`mkdir -p ${destination.config.runDir} && rm -f ${dstPaths.qmp} ${dstPaths.pid} && exec ${argv} 1>&2`;
+  const guard = await GuardChannel.start(destination, {
+    role: 'dst',
+    qmp: dstPaths.qmp,
+    pidfile: dstPaths.pid,
+    launch,
+    cleanup: vmFiles(destination, vm.name, argv),
+    log: guardLogPath(destination.config.runDir),
+    label: vm.name,
+  }, { signal });
+  context.dstGuard = guard;
+  const hello = await guard.nextControl(30_000);
+  const launched = hello?.startsWith('guard ') ? await guard.nextControl(60_000) : hello;
+  if (launched === undefined || !launched.startsWith('vm ')) {
+    const why = guard.stderr.trim().split('\n').at(-1) || (launched === undefined ? "ferry's guard did not start (it needs perl, from perl-base)" : launched);
     throw migrationError(context, 'DESTINATION_LAUNCH_FAILED', 'running-on-source', `QEMU did not start on ${destination.name}: ${why}`);
   }
-  const qmp = await destination.vm(vm.name).connectQmp({ signal });
+  guard.startHeartbeat();
+  if (context.sourceWasRunning !== undefined) guard.send(`was-running ${context.sourceWasRunning ? 1 : 0}`);
+  const qmp = await QmpClient.connect(guard.qmp, { label: `${destination.name}/${vm.name}`, signal });
   context.dstQmp = qmp;
 
-  const capabilities = capabilitiesFor(options, 'destination').filter((capability) => capability.state);
-  if (capabilities.length > 0) await qmp.execute('migrate-set-capabilities', { capabilities }, { signal });
+  const capabilities = [
+    ...ALWAYS_ON_CAPABILITIES.destination.map((capability) => ({ capability, state: true })),
+    ...capabilitiesFor(options, 'destination').filter((capability) => capability.state),
+  ];
+  await qmp.execute('migrate-set-capabilities', { capabilities }, { signal });
   const parameters = parametersFor(options, 'destination');
   if (Object.keys(parameters).length > 0) await qmp.execute('migrate-set-parameters', parameters, { signal });
 

@@ -1,92 +1,51 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { log, type MigrationContext } from './migration-context.ts';
 import type { VmLocation } from './migration-errors.ts';
-import { releaseMigrationLock } from './migration-lock.ts';
-import { cancelTransferSrc } from './cancel-transfer.ts';
-import { stopAndRemoveVm } from './vm-files.ts';
+import type { GuardChannel } from './guard/guard-channel.ts';
+import { locationOf, readQemuSide } from './vm-location.ts';
+
+// Long enough for a guard to cancel a transfer, resume the source and end the destination QEMU.
+const GUARD_SETTLE_MS = 30_000;
 
 /**
- * After a failure or cancel: leave the VM running in exactly one place and
- * say where. Before switchover that is always the source: the transfer is
- * cancelled, the guest resumed if QEMU left it paused, ferry's settings
- * restored, and the destination QEMU ended and its files removed. Never
- * uses the migration's (possibly aborted) signal.
+ * After a failure or cancel, the migration is settled the same way as when
+ * ferry itself is lost, so that there is one path to trust: ferry lets both
+ * guards go without telling them all is done, and each acts on its own
+ * QEMU's state. Before the source committed, the transfer is cancelled, the
+ * source runs again with ferry's settings undone, the lock is released and
+ * the destination QEMU is ended with its files; once the source committed,
+ * the destination runs and the source QEMU is ended. Then where the VM is
+ * is read again from QEMU on both hosts, never assumed. Returns undefined
+ * when nothing had been touched (no guard was started).
  */
-export async function rollback(context: MigrationContext): Promise<VmLocation> {
-  if (context.phase === 'confirm') return 'running-on-destination';
-  if (context.postcopyStarted) {
-    // The destination owns the guest's newest memory: it cannot go back.
-    log(context, 'warn', 'failure after post-copy started: the VM cannot return to the source');
-    return (await destinationRunning(context)) ? 'running-on-destination' : 'unknown';
-  }
-  let location: VmLocation = 'unknown';
-  try {
-    await cancelTransfer(context);
-    location = await resumeSource(context);
-    if (location !== 'unknown') await restoreSourceSettings(context);
-  } catch (error) {
-    log(context, 'warn', `rollback on the source: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  if (location !== 'unknown' || !context.switchedOver) await removeDestination(context);
-  if (context.lockHeld && location !== 'unknown') {
-    await releaseMigrationLock(context.source, context.vm.name).catch(() => undefined);
-    context.lockHeld = false;
-  }
+export async function rollback(context: MigrationContext): Promise<VmLocation | undefined> {
+  const guards = [context.srcGuard, context.dstGuard].filter((guard): guard is GuardChannel => guard !== undefined);
+  if (guards.length === 0) return undefined;
+  await Promise.allSettled([context.srcQmp?.close(), context.dstQmp?.close()]);
+  await Promise.all(guards.map((guard) => letGo(context, guard)));
+  context.lockHeld = false;
+  const [src, dst] = await Promise.all([
+    readQemuSide(context.source, context.vm.name, { timeoutMs: 10_000 }),
+    context.destinationLaunchAttempted ? readQemuSide(context.destination, context.vm.name, { timeoutMs: 10_000 }) : Promise.resolve(undefined),
+  ]);
+  const location = locationOf(src, dst);
+  log(context, 'info', `after rollback: ${context.source.name} ${describeSide(src)}; ${dst ? `${context.destination.name} ${describeSide(dst)}` : `nothing was started on ${context.destination.name}`}`);
   return location;
 }
 
-async function cancelTransfer(context: MigrationContext): Promise<void> {
-  if (context.srcQmp && context.transferStarted) await cancelTransferSrc(context.srcQmp);
-}
-
-/** The source runs again (as it ran before), or is reported paused; unknown if its QEMU is gone. */
-async function resumeSource(context: MigrationContext): Promise<VmLocation> {
-  const qmp = context.srcQmp;
-  if (!qmp) {
-    // Preflight never reached the source's QEMU: nothing was changed there.
-    return 'running-on-source';
-  }
-  if (qmp.state !== 'running') return (await context.vm.pid().catch(() => undefined)) ? 'running-on-source' : 'unknown';
-  const status = await qmp.execute('query-status');
-  if (status.running) return 'running-on-source';
-  if (context.sourceWasRunning !== false && (status.status === 'postmigrate' || status.status === 'paused' || status.status === 'finish-migrate')) {
-    // Only before the destination ever ran: it was ended or never started.
-    await removeDestination(context);
-    await qmp.execute('cont');
-    log(context, 'info', `resumed the VM on ${context.source.name}`);
-    return 'running-on-source';
-  }
-  return context.sourceWasRunning === false ? 'paused-on-source' : 'unknown';
-}
-
-async function restoreSourceSettings(context: MigrationContext): Promise<void> {
-  const qmp = context.srcQmp;
-  const saved = context.savedSource;
-  if (!qmp || !saved || qmp.state !== 'running') return;
-  // `events` stays on: it is harmless, and another tool may rely on it.
-  const capabilities = saved.capabilities.filter((capability) => capability.capability !== 'events');
-  if (capabilities.length > 0) await qmp.execute('migrate-set-capabilities', { capabilities });
-  if (Object.keys(saved.parameters).length > 0) await qmp.execute('migrate-set-parameters', saved.parameters);
-}
-
-async function removeDestination(context: MigrationContext): Promise<void> {
-  if (!context.destinationLaunchAttempted) return;
-  context.destinationLaunchAttempted = false;
-  const qmp = context.dstQmp;
-  if (qmp && qmp.state === 'running') {
-    await qmp.execute('quit').catch(() => undefined);
-    await Promise.race([qmp.closed, sleep(2000)]);
-  }
-  await stopAndRemoveVm(context.destination, context.vm.name, context.destinationArgv ?? []).catch((error: unknown) =>
-    log(context, 'warn', `could not clean up ${context.destination.name}: ${error instanceof Error ? error.message : String(error)}`),
-  );
-}
-
-async function destinationRunning(context: MigrationContext): Promise<boolean> {
+async function letGo(context: MigrationContext, guard: GuardChannel): Promise<void> {
+  const stop = guard.onControl((line) => {
+    if (line.startsWith('resolved ')) log(context, 'info', `guard on ${guard.host}: ${line.slice(9)}`);
+  });
   try {
-    const status = await context.dstQmp?.execute('query-status', {}, { timeoutMs: 5000 });
-    return status?.running === true;
-  } catch {
-    return false;
+    await guard.close(GUARD_SETTLE_MS);
+  } finally {
+    stop();
   }
+  if (!guard.closed) log(context, 'warn', `the guard on ${guard.host} is still settling after ${GUARD_SETTLE_MS / 1000} s`);
+}
+
+function describeSide(side: Awaited<ReturnType<typeof readQemuSide>>): string {
+  if (!side.reachable) return `unreachable (${side.note ?? ''})`;
+  if (!side.present) return 'has no QEMU of the VM';
+  return side.runState ? `${side.runState} (migration ${side.migration ?? 'none'})` : `has a QEMU that did not answer (${side.note ?? ''})`;
 }

@@ -4,8 +4,6 @@ import { confirmSrc } from './confirm-src.ts';
 import { finishDst } from './finish-dst.ts';
 import { setPhase, type MigrationContext } from './migration-context.ts';
 import { MigrationCancelledError, MigrationError, type VmLocation } from './migration-errors.ts';
-import { writeMigrationRecord } from './migration-lock.ts';
-import { isTransferOver, transferState } from './qemu-migration-status.ts';
 import type { MigrationResult } from './migration-result.ts';
 import { performSrc } from './perform-src.ts';
 import { preflight } from './preflight.ts';
@@ -24,10 +22,9 @@ export async function runMigration(context: MigrationContext): Promise<Migration
   try {
     setPhase(context, 'preflight');
     throwIfAborted(context.signal);
-    // The lock first: another migration of this VM holds the QMP socket, and
-    // QEMU serves one client at a time, so only the lock can tell who it is.
-    await claimSourceVm(context, () => sourceIsMigrating(context));
-    heartbeat = startHeartbeat(context);
+    // The source's guard first: it takes the lock, and from then on settles the migration if ferry is lost.
+    await claimSourceVm(context);
+    heartbeat = startRecordHeartbeat(context);
     await preflight(context);
     throwIfAborted(context.signal);
 
@@ -42,6 +39,7 @@ export async function runMigration(context: MigrationContext): Promise<Migration
     await finishDst(context);
     setPhase(context, 'confirm');
     await confirmSrc(context);
+    await Promise.all([context.srcGuard?.finish(), context.dstGuard?.finish()]);
     setPhase(context, 'completed');
     return resultOf(context, info);
   } catch (error) {
@@ -58,37 +56,26 @@ export async function runMigration(context: MigrationContext): Promise<Migration
   }
 }
 
-/** Asked only of a stale lock: a QEMU still migrating (or holding its QMP socket) is not stale. */
-async function sourceIsMigrating(context: MigrationContext): Promise<boolean> {
-  try {
-    const info = await context.vm.qmp('query-migrate', {}, { timeoutMs: 5000 });
-    const state = transferState(info.status);
-    return state !== 'idle' && !isTransferOver(state);
-  } catch {
-    return true;
-  }
-}
-
-/** Keeps the record on the source fresh: the lock's proof of life, and what observers read. */
-function startHeartbeat(context: MigrationContext): NodeJS.Timeout {
-  let writing = false;
+/** Keeps the record in the source's lock fresh (through its guard): what observers (a REPL's .watch, `ferry ls`) read. */
+function startRecordHeartbeat(context: MigrationContext): NodeJS.Timeout {
   const timer = setInterval(() => {
-    if (writing || !context.lockHeld) return;
-    writing = true;
+    const guard = context.srcGuard;
+    if (!guard || !context.lockHeld) return;
     context.record.heartbeatAt = new Date().toISOString();
     if (context.lastProgress) context.record.progress = context.lastProgress;
-    // Other processes (a REPL's .watch) see the policy's actions only through the record.
+    // Other processes see the policy's actions only through the record.
     if (context.convergence) context.record.actions = context.convergence.actions.slice(-10);
     context.record.options = { maxDowntime: context.options.maxDowntime, policy: context.options.policy };
-    writeMigrationRecord(context.source, context.record)
-      .catch(() => undefined)
-      .finally(() => (writing = false));
+    guard.send(`record ${JSON.stringify(context.record)}`);
   }, HEARTBEAT_MS);
   timer.unref();
   return timer;
 }
 
-function finalError(context: MigrationContext, error: unknown, phase: MigrationContext['phase'], location: VmLocation): MigrationError {
+function finalError(context: MigrationContext, error: unknown, phase: MigrationContext['phase'], settled: VmLocation | undefined): MigrationError {
+  // Nothing was touched: an error that already says where the VM is stands as it is.
+  if (settled === undefined && error instanceof MigrationError) return error;
+  const location = settled ?? 'running-on-source';
   const details = { vm: context.vm.name, source: context.source.name, destination: context.destination.name, phase, vmState: location };
   const cancelled = error instanceof AbortedError || (error instanceof FerryError && (error.code === 'MIGRATION_CANCELLED' || error.code === 'MIGRATION_TIMEOUT'));
   if (cancelled) {

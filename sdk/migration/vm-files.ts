@@ -12,8 +12,7 @@ import { withAlive } from '../model/live-process.ts';
  */
 export async function stopAndRemoveVm(host: Host, vm: string, argv: readonly string[], alsoRemove: readonly string[] = []): Promise<void> {
   const paths = host.paths(vm);
-  const prefix = `${host.config.runDir.replace(/\/+$/, '')}/${vm}.`;
-  const extra = filesUnder(argv, host.config.runDir).filter((file) => file.startsWith(prefix) && /\.(console|log|sock|pid|qmp)$/.test(file));
+  const files = vmFiles(host, vm, argv);
   const script = withAlive(sh`p=$(cat ${paths.pid} 2>/dev/null)
 if alive "$p"; then
   kill "$p" 2>/dev/null
@@ -21,7 +20,19 @@ if alive "$p"; then
   alive "$p" && kill -9 "$p" 2>/dev/null
   i=0; while [ $i -lt 50 ] && alive "$p"; do sleep 0.1; i=$((i+1)); done
 fi
-rm -f -- ${paths.qmp} ${paths.pid} ${extra}
+rm -f -- ${files}
 rm -rf -- ${alsoRemove}`);
   await host.transport.shell(script, { allowFailure: true });
+}
+
+/**
+ * The files of a VM's QEMU that ferry may remove once that QEMU is gone: its
+ * QMP socket and pid file, and the runDir files its command line names under
+ * the VM's name (console, logs, sockets). Never a disk image.
+ */
+export function vmFiles(host: Host, vm: string, argv: readonly string[]): string[] {
+  const paths = host.paths(vm);
+  const prefix = `${host.config.runDir.replace(/\/+$/, '')}/${vm}.`;
+  const extra = filesUnder(argv, host.config.runDir).filter((file) => file.startsWith(prefix) && /\.(console|log|sock|pid|qmp)$/.test(file));
+  return [...new Set([paths.qmp, paths.pid, ...extra])];
 }

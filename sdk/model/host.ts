@@ -156,6 +156,11 @@ echo "qemu: $(${this.config.qemuBinary} --version 2>/dev/null | head -1)"`;
     return vm;
   }
 
+  /** Another host of the same fleet (a migration's record names its destination). */
+  peer(name: string): Host {
+    return new Host(this.#fleet, name);
+  }
+
   /** The paths of `vm` on this host by ferry's convention. */
   paths(vm: string): VmPaths {
     return vmPaths(this.config.runDir, vm);

@@ -45,3 +45,8 @@ export const MAINTENANCE_MARKER = '.ferry-maintenance';
 export function maintenanceMarkerPath(runDir: string): string {
   return `${runDir.replace(/\/+$/, '')}/${MAINTENANCE_MARKER}`;
 }
+
+/** What ferry's guards did on a host when their ferry was gone, one line each (see sdk/migration/guard). */
+export function guardLogPath(runDir: string): string {
+  return `${runDir.replace(/\/+$/, '')}/.ferry-guard.log`;
+}

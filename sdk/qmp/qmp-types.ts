@@ -330,6 +330,10 @@ export interface QmpCommandMap {
   /** Continue from a pause state (e.g. 'pre-switchover'). */
   'migrate-continue': { args: { state: MigrationStatus }; returns: EmptyReturn };
   'migrate-start-postcopy': { args: NoArgs; returns: EmptyReturn };
+  /** Destination, post-copy paused: listen again for the source's `migrate resume:true`. */
+  'migrate-recover': { args: { uri: string }; returns: EmptyReturn };
+  /** Source, post-copy active: pause both sides (recoverable). */
+  'migrate-pause': { args: NoArgs; returns: EmptyReturn };
   'calc-dirty-rate': {
     args: { 'calc-time': number; 'sample-pages'?: number; mode?: DirtyRateMeasureMode };
     returns: EmptyReturn;

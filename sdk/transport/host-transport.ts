@@ -1,4 +1,4 @@
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 
 /** What a finished command left behind. Success and failure have the same shape. */
 export interface CommandResult {
@@ -16,6 +16,19 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** resolve instead of throwing on non-zero exit */
   allowFailure?: boolean;
+}
+
+/**
+ * A long-lived process on a host whose stdin and stdout are one stream (ferry's
+ * guard). Ending `stdio` only closes the process's stdin: ferry never kills it,
+ * because it must outlive ferry.
+ */
+export interface ProcessStream {
+  /** Writes go to the process's stdin; reads come from its stdout. */
+  readonly stdio: Duplex;
+  readonly stderr: Readable;
+  /** Settles when the process's channel is gone: its exit code, or null when none came (a dropped connection). */
+  readonly ended: Promise<number | null>;
 }
 
 /**
@@ -55,6 +68,15 @@ export interface HostTransport {
    * const monitor = await host.openTcp('127.0.0.1', 4444);
    */
   openTcp(host: string, port: number, options?: { signal?: AbortSignal }): Promise<Duplex>;
+  /**
+   * Starts argv with its stdin and stdout as a stream (over SSH, its own session channel;
+   * locally, its own process group so that a terminal's Ctrl-C does not reach it).
+   *
+   * @example
+   * const guard = await host.openProcess(['perl', '-e', script]);
+   * guard.stdio.write('#hb\n');
+   */
+  openProcess(argv: readonly string[], options?: { signal?: AbortSignal }): Promise<ProcessStream>;
   /** Ends the connection; later calls fail with TransportClosedError. */
   close(): Promise<void>;
 }

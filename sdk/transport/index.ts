@@ -7,7 +7,7 @@ import { LocalTransport } from './local-transport.ts';
 import type { SshTransportOptions } from './ssh-settings.ts';
 import { SshTransport } from './ssh-transport.ts';
 
-export type { CommandResult, ExecOptions, HostTransport } from './host-transport.ts';
+export type { CommandResult, ExecOptions, HostTransport, ProcessStream } from './host-transport.ts';
 export type { HostKeyPolicy, SshSettings, SshTransportOptions } from './ssh-settings.ts';
 export type { SshConfigValues } from './ssh-config.ts';
 export type { KnownHostEntry, KnownHostKeys } from './known-hosts.ts';

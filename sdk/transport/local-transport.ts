@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { throwIfAborted } from '../ferry-error.ts';
 import { awaitCommand, stdinBytes, type CommandSpec, type ProcessEnd } from './command-run.ts';
-import type { CommandResult, ExecOptions, HostTransport } from './host-transport.ts';
+import type { CommandResult, ExecOptions, HostTransport, ProcessStream } from './host-transport.ts';
 import { ChannelOpenError, TransportClosedError } from './transport-errors.ts';
 
 /** How long a killed command gets between SIGTERM and SIGKILL. */
@@ -43,6 +43,25 @@ export class LocalTransport implements HostTransport {
 
   openTcp(host: string, port: number, options: { signal?: AbortSignal } = {}): Promise<Duplex> {
     return this.#connect(`${host}:${port}`, () => connect({ host, port }), options.signal);
+  }
+
+  async openProcess(argv: readonly string[], options: { signal?: AbortSignal } = {}): Promise<ProcessStream> {
+    const [file, ...args] = argv;
+    if (file === undefined) throw new TypeError('openProcess needs at least one argument (the program)');
+    this.#throwIfClosed();
+    throwIfAborted(options.signal);
+    // Its own process group: a terminal's Ctrl-C reaches ferry, not the process that must outlive it.
+    const child = spawn(file, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const ended = new Promise<number | null>((resolve) => {
+      child.once('close', (code) => resolve(code));
+      child.once('error', () => resolve(null));
+    });
+    const stdin = child.stdin;
+    const stdout = child.stdout;
+    const stderr = child.stderr;
+    if (!stdin || !stdout || !stderr) throw new ChannelOpenError(this.label, file, 'no pipes to the process');
+    stdin.on('error', () => {}); // EPIPE once it has exited
+    return { stdio: Duplex.from({ readable: stdout, writable: stdin }), stderr, ended };
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@ import type { Client, ClientChannel } from 'ssh2';
 import { throwIfAborted } from '../ferry-error.ts';
 import { raceAbort, type AbortRace } from './abort-race.ts';
 import { awaitCommand, type CommandSpec } from './command-run.ts';
-import type { CommandResult, ExecOptions, HostTransport } from './host-transport.ts';
+import type { CommandResult, ExecOptions, HostTransport, ProcessStream } from './host-transport.ts';
 import { quote, quoteArgv } from './posix-quote.ts';
 import { killCommand, neverOpened, recordExit, refusedForLimit, RemoteProcess, withPidReport, type ExitRecord } from './ssh-channel.ts';
 import { connectSsh, type SshConnection } from './ssh-connection.ts';
@@ -71,6 +71,19 @@ export class SshTransport implements HostTransport {
   async openTcp(host: string, port: number, options: { signal?: AbortSignal } = {}): Promise<Duplex> {
     const stops = this.#stops(options.signal);
     return this.#openStream(`${host}:${port}`, stops, (client, cb) => client.forwardOut('127.0.0.1', 0, host, port, cb));
+  }
+
+  async openProcess(argv: readonly string[], options: { signal?: AbortSignal } = {}): Promise<ProcessStream> {
+    if (argv.length === 0) throw new TypeError('openProcess needs at least one argument (the program)');
+    const stops = this.#stops(options.signal);
+    // No pid report and no kill on abort: the process must outlive this controller.
+    const { channel, record, connection, release } = await this.#openSession(`exec ${quoteArgv(argv)}`, stops).catch((error: unknown) => {
+      throw this.#openError(error, `process ${argv[0] ?? ''}`);
+    });
+    dropWithConnection(channel, connection, this.label, `process ${argv[0] ?? ''}`);
+    const ended = new Promise<number | null>((resolve) => channel.once('close', () => resolve(record.exit?.code ?? null)));
+    void ended.then(release);
+    return { stdio: channel, stderr: channel.stderr, ended };
   }
 
   /** End the connection. Commands still running are killed on the host and reject with TransportClosedError. */

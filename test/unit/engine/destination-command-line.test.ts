@@ -16,13 +16,13 @@ test("the destination's command line: runDir paths moved, -incoming replaced by 
     'qemu-system-x86_64', '-name', 'web', '-m', '512',
     '-chardev', 'file,id=console,path=/run/ferry/b/web.console', '-serial', 'chardev:console',
     '-qmp', 'unix:/run/ferry/b/web.qmp,server=on,wait=off', '-pidfile', '/run/ferry/b/web.pid', '-daemonize',
-    '-drive', 'file=/var/lib/images/web.qcow2,if=virtio', '-incoming', 'defer',
+    '-drive', 'file=/var/lib/images/web.qcow2,if=virtio', '-S', '-incoming', 'defer',
   ]);
 });
 
 test('a VM started without the convention (foreground, no pid file, monitor elsewhere) gets it on the destination', () => {
   const argv = destinationCommandLine(['qemu-system-x86_64', '-m', '256', '--incoming=defer'], paths);
-  assert.deepEqual(argv, ['qemu-system-x86_64', '-m', '256', '-daemonize', '-pidfile', '/run/ferry/b/web.pid', '-qmp', 'unix:/run/ferry/b/web.qmp,server=on,wait=off', '-incoming', 'defer']);
+  assert.deepEqual(argv, ['qemu-system-x86_64', '-m', '256', '-daemonize', '-pidfile', '/run/ferry/b/web.pid', '-qmp', 'unix:/run/ferry/b/web.qmp,server=on,wait=off', '-S', '-incoming', 'defer']);
 });
 
 test('a runDir that is a prefix of another directory is not rewritten there', () => {

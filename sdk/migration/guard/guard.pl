@@ -1,0 +1,376 @@
+# ferry's guard: one per host of a migration, started by ferry over its own
+# SSH session. It relays QMP between ferry (stdin/stdout) and QEMU, so it is
+# ferry's only QMP client of that VM, and it acts on QEMU's own state when
+# ferry goes away: its session ends (ferry killed: sshd closes our stdin) or
+# its heartbeat stops (ferry frozen, or its network gone).
+#
+# Needs only perl-base (Essential on Debian/Ubuntu, and in every RHEL base):
+# no JSON module, so QMP is matched by regular expressions on QEMU's
+# one-object-per-line output.
+#
+# Lines from ferry: QMP commands ('{...}'), relayed to QEMU, or controls:
+#   #hb                 I am alive            #done   ferry finished: exit quietly
+#   #was-running 0|1    resume the guest on rollback (src) or at commit (dst)
+#   #gate MS            cancel a switchover ferry has not answered within MS
+#   #restore {...}      a QMP command that undoes one of ferry's settings (src)
+#   #cleanup PATH       a file to remove when this side's QEMU is ended
+#   #record {...}       the migration record to keep in the lock (src)
+# Lines to ferry: QEMU's output, and '#' lines: '#guard PID', '#busy live|stale',
+# '#novm', '#vm PID', '#argv HEX', '#gate-expired', '#resolved WHAT'.
+use strict;
+use warnings;
+use IO::Socket::UNIX;
+use IO::Select;
+use POSIX ();
+use Fcntl;
+
+$SIG{PIPE} = 'IGNORE';
+$SIG{HUP}  = 'IGNORE';
+
+my (%opt, @cleanup);
+for (@ARGV) {
+  next unless /^([a-z-]+)=(.*)$/s;
+  if ($1 eq 'cleanup') { push @cleanup, $2 } else { $opt{$1} = $2 }
+}
+my $role      = $opt{role} // 'src';
+my $qmp_path  = $opt{qmp};
+my $pidfile   = $opt{pidfile};
+my $lock      = $opt{lock} // '';
+my $hb_limit  = ($opt{'hb-ms'} // 3000) / 1000;
+my $log_file  = $opt{log} // '';
+my $label     = $opt{label} // 'vm';
+my $tick      = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+
+sub now { return (POSIX::times())[0] / $tick }
+
+my $out = '';            # to ferry, written without ever blocking
+my $ferry_gone = 0;      # stdin closed
+my $done = 0;
+my $was_running = 1;
+my $gate_ms;
+my $gate_at;
+my $saw_stop = 0;
+my $postcopy = 0;
+my @restore;
+my $last_seen = now();
+my $qmp;
+my $qbuf = '';
+my $ibuf = '';
+my %replies;
+my $next_id = 0;
+
+my $flags = fcntl(STDOUT, F_GETFL, 0);
+fcntl(STDOUT, F_SETFL, $flags | O_NONBLOCK);
+binmode STDIN;
+binmode STDOUT;
+
+sub flush_out {
+  while (length $out) {
+    my $n = syswrite(STDOUT, $out);
+    if (!defined $n) {
+      # ferry does not read (frozen): keep a bounded backlog; its heartbeat decides.
+      $out = substr($out, -1048576) if length $out > 4194304;
+      return;
+    }
+    substr($out, 0, $n) = '';
+  }
+}
+sub to_ferry { $out .= $_[0]; flush_out() }
+sub ctl { to_ferry("#$_[0]\n") }
+
+sub logline {
+  my ($what) = @_;
+  return unless $log_file;
+  if (open(my $fh, '>>', $log_file)) {
+    print $fh scalar(gmtime()) . " UTC $label $role: $what\n";
+    close $fh;
+  }
+}
+
+sub alive {
+  my ($pid) = @_;
+  return 0 unless $pid && $pid =~ /^\d+$/;
+  open(my $fh, '<', "/proc/$pid/stat") or return 0;
+  my $stat = <$fh>;
+  close $fh;
+  return 0 unless defined $stat;
+  $stat =~ s/.*\) //s;
+  return substr($stat, 0, 1) ne 'Z';
+}
+sub read_file {
+  my ($path) = @_;
+  open(my $fh, '<', $path) or return undef;
+  local $/;
+  my $text = <$fh>;
+  close $fh;
+  return $text;
+}
+sub write_file_atomic {
+  my ($path, $text) = @_;
+  open(my $fh, '>', "$path.tmp") or return;
+  print $fh $text;
+  close $fh;
+  rename("$path.tmp", $path);
+}
+sub qemu_pid {
+  my $p = read_file($pidfile) // '';
+  $p =~ s/\s+//g;
+  return alive($p) ? $p : undef;
+}
+
+# --- QMP -------------------------------------------------------------------
+
+sub qmp_write { my ($line) = @_; my $off = 0; while ($off < length $line) { my $n = syswrite($qmp, $line, length($line) - $off, $off); return 0 unless defined $n; $off += $n } return 1 }
+
+# Reads what QEMU has sent; relays everything that is not an answer to us.
+sub pump_qmp {
+  my ($timeout) = @_;
+  my $sel = IO::Select->new($qmp);
+  return 1 unless $sel->can_read($timeout);
+  my $n = sysread($qmp, $qbuf, 65536, length $qbuf);
+  return 0 unless $n;
+  while ((my $i = index($qbuf, "\n")) >= 0) {
+    my $line = substr($qbuf, 0, $i + 1, '');
+    if ($line =~ /"id":\s*"ferry-guard-(\d+)"/) { $replies{$1} = $line; next }
+    if ($line =~ /"event":\s*"MIGRATION"/ && $line =~ /"status":\s*"pre-switchover"/ && defined $gate_ms) { $gate_at = now() }
+    to_ferry($line) unless $ferry_gone;
+  }
+  return 1;
+}
+
+# One command of ours, waiting for its answer (up to $timeout s); undef if none came.
+sub qmp_call {
+  my ($command, $timeout) = @_;
+  $timeout //= 10;
+  my $id = ++$next_id;
+  my $line = $command;
+  $line =~ s/^\{/{"id":"ferry-guard-$id",/;
+  return undef unless qmp_write("$line\n");
+  my $until = now() + $timeout;
+  while (!exists $replies{$id}) {
+    return undef if now() > $until;
+    return undef unless pump_qmp(0.05);
+  }
+  return delete $replies{$id};
+}
+sub qmp_send {
+  my ($command) = @_;
+  my $id = ++$next_id;
+  (my $line = $command) =~ s/^\{/{"id":"ferry-guard-$id",/;
+  qmp_write("$line\n");
+}
+sub migration_status {
+  my $reply = qmp_call('{"execute":"query-migrate"}') // return 'unreachable';
+  return $reply =~ /"status":\s*"([a-z-]+)"/ ? $1 : 'none';
+}
+sub run_state {
+  my $reply = qmp_call('{"execute":"query-status"}') // return 'unreachable';
+  return $reply =~ /"status":\s*"([a-z-]+)"/ ? $1 : 'unknown';
+}
+sub wait_status {
+  my ($done_re, $timeout) = @_;
+  my $until = now() + $timeout;
+  my $status = migration_status();
+  while ($status !~ $done_re && now() < $until) {
+    select(undef, undef, undef, 0.05);
+    $status = migration_status();
+  }
+  return $status;
+}
+
+sub connect_qmp {
+  for (1 .. 100) {
+    $qmp = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $qmp_path);
+    last if $qmp;
+    select(undef, undef, undef, 0.05);
+  }
+  return 0 unless $qmp;
+  # The greeting goes to ferry; we negotiate for both of us (QEMU takes it once).
+  my $until = now() + 10;
+  while ($qbuf !~ /\n/) {
+    return 0 if now() > $until;
+    my $n = sysread($qmp, $qbuf, 65536, length $qbuf);
+    return 0 unless $n;
+  }
+  my $i = index($qbuf, "\n");
+  my $greeting = substr($qbuf, 0, $i + 1, '');
+  my $oob = $greeting =~ /"capabilities":\s*\[[^\]]*"oob"/;
+  return 0 unless defined qmp_call($oob ? '{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}' : '{"execute":"qmp_capabilities"}');
+  to_ferry($greeting);
+  return 1;
+}
+
+# --- ending a QEMU ---------------------------------------------------------
+
+sub end_qemu {
+  my $pid = qemu_pid();
+  qmp_call('{"execute":"quit"}', 2) if $qmp;
+  for my $signal (0, 'TERM', 'KILL') {
+    kill($signal, $pid) if $signal && $pid && alive($pid);
+    for (1 .. 50) { last unless $pid && alive($pid); select(undef, undef, undef, 0.1) }
+  }
+  unlink @cleanup;
+}
+
+# --- what to do when ferry is gone -----------------------------------------
+
+sub resolve_source {
+  my $status = migration_status();
+  if ($status =~ /^(setup|active|pre-switchover|wait-unplug)$/) {
+    # Before switchover the guest belongs here: stop sending it away.
+    qmp_call('{"execute":"migrate_cancel"}');
+    $status = wait_status(qr/^(cancelled|failed|completed|none)$/, 10);
+  }
+  $status = wait_status(qr/^(cancelled|failed|completed|none|postcopy-active|postcopy-paused)$/, 30) if $status =~ /^(device|cancelling)$/;
+  if ($status =~ /^postcopy-(active|recover)$/) {
+    # The destination owns the newest memory: never cancel. Post-copy ends by
+    # itself, or QEMU pauses both sides when the link breaks (recoverable).
+    $status = wait_status(qr/^(completed|postcopy-paused|failed)$/, 3600);
+  }
+  if ($status eq 'completed') {
+    # The destination confirmed it has everything (return path): this copy is stale.
+    end_qemu();
+    rmdir_lock();
+    return 'completed: the source QEMU was ended; the VM runs on the destination';
+  }
+  if ($status =~ /^postcopy/) {
+    write_file_atomic("$lock/outcome", "postcopy-paused\n") if $lock;
+    return "post-copy $status: both sides wait for ferry recover";
+  }
+  if ($status eq 'unreachable') {
+    return 'QEMU did not answer: left as it is';
+  }
+  if ($status eq 'failed' && $postcopy) {
+    write_file_atomic("$lock/outcome", "postcopy-failed\n") if $lock;
+    return 'post-copy start failed: left paused for ferry recover';
+  }
+  my $state = run_state();
+  if ($was_running && ($state eq 'postmigrate' || $state eq 'finish-migrate' || ($state eq 'paused' && $saw_stop))) {
+    qmp_call('{"execute":"cont"}');
+    $state = run_state();
+  }
+  qmp_call($_) for @restore;
+  rmdir_lock();
+  return "rolled back ($status): the VM is $state on the source";
+}
+
+sub resolve_destination {
+  my $status = migration_status();
+  my $state = run_state();
+  if ($status eq 'completed' || $status =~ /^postcopy/) {
+    # The source handed the guest over: it runs here now.
+    qmp_call('{"execute":"cont"}') if $was_running && $state eq 'paused';
+    return "committed ($status): the VM is " . run_state() . ' on the destination';
+  }
+  end_qemu();
+  return "not committed ($status, $state): the destination QEMU was ended and its files removed";
+}
+
+sub rmdir_lock {
+  return unless $lock;
+  unlink glob("$lock/*");
+  rmdir $lock;
+}
+
+sub resolve {
+  my ($why) = @_;
+  return if $done;
+  my $what = $role eq 'src' ? resolve_source() : resolve_destination();
+  logline("ferry lost ($why); $what");
+  # ferry may still read (it let us go on purpose): tell it; if it is dead, the write just fails.
+  ctl("resolved $what");
+  flush_out();
+  exit 0;
+}
+
+# --- start -----------------------------------------------------------------
+
+ctl("guard $$");
+if ($role eq 'src') {
+  my $pid = qemu_pid();
+  if (!$pid) { ctl('novm'); flush_out(); exit 0 }
+  if (!mkdir $lock) {
+    my $holder = read_file("$lock/guard.pid") // '';
+    $holder =~ s/\s+//g;
+    ctl(alive($holder) ? 'busy live' : 'busy stale');
+    my $record = read_file("$lock/status.json") // '';
+    $record =~ s/\n//g;
+    ctl("record $record");
+    flush_out();
+    exit 0;
+  }
+  write_file_atomic("$lock/guard.pid", "$$\n");
+  write_file_atomic("$lock/status.json", $opt{record}) if defined $opt{record};
+  ctl("vm $pid");
+  ctl('argv ' . unpack('H*', read_file("/proc/$pid/cmdline") // ''));
+} elsif (defined $opt{launch}) {
+  # The destination's QEMU starts under the guard, so that a ferry killed
+  # while it starts leaves no orphan: the launch runs, then we watch.
+  my $rc = system('/bin/sh', '-c', $opt{launch});
+  if ($rc != 0) { ctl('launch-failed ' . ($rc >> 8)); unlink @cleanup; flush_out(); exit 0 }
+  ctl('vm ' . (qemu_pid() // 0));
+}
+if (!connect_qmp()) {
+  ctl('qmp-failed');
+  if ($role eq 'src') { rmdir_lock() } else { end_qemu() }
+  flush_out();
+  exit 0;
+}
+
+my $in = IO::Select->new(\*STDIN, $qmp);
+for (;;) {
+  my $t = now();
+  resolve('no heartbeat for ' . int($t - $last_seen) . ' s') if !$done && $t - $last_seen > $hb_limit;
+  if (defined $gate_at && defined $gate_ms && ($t - $gate_at) * 1000 > $gate_ms) {
+    # ferry has not answered QEMU's pause in time: the guest must not wait on ferry's network.
+    qmp_send('{"execute":"migrate_cancel"}');
+    $gate_at = undef;
+    logline("switchover not answered within $gate_ms ms: cancelled");
+    ctl('gate-expired');
+  }
+  for my $fh ($in->can_read(0.05)) {
+    if ($fh == $qmp) {
+      next if pump_qmp(0);
+      # QEMU closed its end: it quit or died. A dying process closes its files
+      # before it is gone from /proc: wait for that before removing its files.
+      if ($role eq 'dst' && !$done) {
+        for (1 .. 50) { last unless qemu_pid(); select(undef, undef, undef, 0.1) }
+        unlink @cleanup unless qemu_pid();
+        logline('the destination QEMU exited; its files were removed');
+      }
+      ctl('qemu-gone') unless $ferry_gone;
+      flush_out();
+      exit 0;
+    }
+    my $n = sysread(STDIN, $ibuf, 65536, length $ibuf);
+    if (!$n) {
+      $ferry_gone = 1;
+      exit 0 if $done;
+      resolve('its session ended');
+    }
+    $last_seen = now();
+    while ((my $i = index($ibuf, "\n")) >= 0) {
+      my $line = substr($ibuf, 0, $i + 1, '');
+      if ($line =~ /^#(\S+)\s?(.*?)\s*$/s) {
+        my ($word, $arg) = ($1, $2);
+        if    ($word eq 'done')        { $done = 1 }
+        elsif ($word eq 'was-running') { $was_running = $arg ? 1 : 0 }
+        elsif ($word eq 'gate')        { $gate_ms = $arg }
+        elsif ($word eq 'restore')     { push @restore, $arg }
+        elsif ($word eq 'cleanup')     { push @cleanup, $arg }
+        elsif ($word eq 'record')      { write_file_atomic("$lock/status.json", $arg) if $lock && -d $lock }
+        next;
+      }
+      if ($line =~ /"execute":\s*"qmp_capabilities"/) {
+        # Already negotiated by us; answer for QEMU.
+        my ($id) = $line =~ /"id":\s*("(?:[^"\\]|\\.)*"|\d+)/;
+        to_ferry(defined $id ? qq({"return": {}, "id": $id}\n) : qq({"return": {}}\n));
+        next;
+      }
+      $gate_at = undef if $line =~ /"execute":\s*"(migrate-continue|migrate_cancel)"/;
+      $saw_stop = 1 if $line =~ /"execute":\s*"stop"/;
+      $postcopy = 1 if $line =~ /"execute":\s*"migrate-start-postcopy"/;
+      qmp_write($line);
+    }
+  }
+}

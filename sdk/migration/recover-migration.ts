@@ -1,0 +1,205 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Host } from '../model/host.ts';
+import type { Vm } from '../model/vm.ts';
+import { withAlive } from '../model/live-process.ts';
+import type { QmpClient } from '../qmp/index.ts';
+import { sh } from '../transport/index.ts';
+import { cancelTransferSrc } from './cancel-transfer.ts';
+import type { VmLocation } from './migration-errors.ts';
+import { parseMigrationRecord, releaseMigrationLock, type MigrationRecord } from './migration-lock.ts';
+import { planRecovery, type RecoveryStep } from './recovery-plan.ts';
+import { locationOf, readQemuSide, type QemuSide } from './vm-location.ts';
+import { stopAndRemoveVm } from './vm-files.ts';
+
+/** What `recover()` found and did. */
+export interface RecoveryReport {
+  vm: string;
+  source: string;
+  destination: string | undefined;
+  /** Each step taken, with why, in order. */
+  steps: string[];
+  /** Where the VM is afterwards, read again from QEMU on both hosts. */
+  vmState: VmLocation;
+  /** One line for people. */
+  summary: string;
+  /** QEMU's state as found, before any step. */
+  found: { source: QemuSide; destination: QemuSide | undefined };
+}
+
+// A guard whose ferry wrote the record this recently is taken to serve a live migration.
+const LIVE_RECORD_MS = 5_000;
+const GUARD_SETTLE_MS = 20_000;
+
+/**
+ * Finishes an interrupted migration of `vm` (the VM on its source host):
+ * reads QEMU's real state on both hosts and resumes, completes, cleans up or
+ * resumes a paused post-copy (see planRecovery). Idempotent: on a VM with
+ * nothing to recover it only reports where the VM is.
+ *
+ * @example
+ * const report = await host('a').vm('web').recover();
+ * console.log(report.summary);
+ */
+export async function recoverMigration(vm: Vm, options: { signal?: AbortSignal } = {}): Promise<RecoveryReport> {
+  const source = vm.host;
+  let lock = await readLock(source, vm.name, options);
+  // A guard still alive is settling the migration itself (or serves a live one): let it finish.
+  const deadline = Date.now() + GUARD_SETTLE_MS;
+  while (lock.guardAlive && Date.now() < deadline) {
+    const age = lock.record ? Date.now() - Date.parse(lock.record.heartbeatAt) : Number.POSITIVE_INFINITY;
+    if (age < LIVE_RECORD_MS) {
+      return report(vm, undefined, [], 'running-on-source', `a migration of ${vm.label} to ${lock.record?.destination ?? '?'} is in progress (its ferry is alive): nothing to recover`, await readQemuSide(source, vm.name, { ...options, timeoutMs: 1000 }), undefined);
+    }
+    await sleep(250, undefined, options);
+    lock = await readLock(source, vm.name, options);
+  }
+  const destination = lock.record ? source.peer(lock.record.destination) : undefined;
+  const [src, dst] = await Promise.all([
+    readQemuSide(source, vm.name, options),
+    destination ? readQemuSide(destination, vm.name, options) : Promise.resolve(undefined),
+  ]);
+  if (!lock.present) {
+    const where = locationOf(src, undefined);
+    return report(vm, undefined, [], where, `no interrupted migration of ${vm.label}; ${describe(where, vm, undefined)}`, src, undefined);
+  }
+  const plan = planRecovery(src, dst);
+  const done: string[] = [];
+  for (const step of plan) {
+    if (step.step === 'refuse' || step.step === 'wait') {
+      const where = locationOf(src, dst);
+      return report(vm, destination?.name, done, where, `not recovered: ${step.why}`, src, dst);
+    }
+    await runStep(step, vm, destination, lock.record, options);
+    done.push(`${step.step}: ${step.why}`);
+  }
+  const [srcAfter, dstAfter] = await Promise.all([
+    readQemuSide(source, vm.name, options),
+    destination ? readQemuSide(destination, vm.name, options) : Promise.resolve(undefined),
+  ]);
+  const where = locationOf(srcAfter, dstAfter);
+  return report(vm, destination?.name, done, where, `recovered (${done.map((line) => line.split(':')[0]).join(', ') || 'nothing to do'}): ${describe(where, vm, destination?.name)}`, src, dst);
+}
+
+async function runStep(step: RecoveryStep, vm: Vm, destination: Host | undefined, record: MigrationRecord | undefined, options: { signal?: AbortSignal }): Promise<void> {
+  const source = vm.host;
+  const onDst = destination?.vm(vm.name);
+  switch (step.step) {
+    case 'cancel-source':
+      await vm.withQmp((qmp) => cancelTransferSrc(qmp), options);
+      return;
+    case 'cont-source':
+      await vm.withQmp((qmp) => contIfStopped(qmp), options);
+      return;
+    case 'restore-source':
+      if (record?.restore?.length) {
+        await vm.withQmp(async (qmp) => {
+          for (const line of record.restore ?? []) {
+            const { execute, arguments: args } = JSON.parse(line) as { execute: string; arguments?: Record<string, unknown> };
+            await qmp.executeUnchecked(execute, args).catch(() => undefined);
+          }
+        }, options);
+      }
+      return;
+    case 'quit-source': {
+      const argv = await vm.commandLine(options).catch(() => []);
+      await vm.qmpUnchecked('quit', undefined, options).catch(() => undefined);
+      await stopAndRemoveVm(source, vm.name, argv);
+      return;
+    }
+    case 'cont-destination':
+      if (onDst) await onDst.withQmp((qmp) => contIfStopped(qmp), options);
+      return;
+    case 'end-destination':
+      if (destination && onDst) {
+        const argv = await onDst.commandLine(options).catch(() => []);
+        await stopAndRemoveVm(destination, vm.name, argv);
+      }
+      return;
+    case 'resume-postcopy':
+      if (destination && onDst) await resumePostcopy(vm, destination, options);
+      return;
+    case 'release-lock':
+      await releaseMigrationLock(source, vm.name, options);
+      return;
+    case 'wait':
+    case 'refuse':
+      return;
+  }
+}
+
+/**
+ * Resumes a paused post-copy (QEMU 7.2's verified sequence): the destination
+ * listens again with `migrate-recover`, the source reconnects with `migrate
+ * resume:true`, and post-copy carries on to completion.
+ */
+async function resumePostcopy(vm: Vm, destination: Host, options: { signal?: AbortSignal }): Promise<void> {
+  const dst = destination.vm(vm.name);
+  const address = destination.migrationAddress;
+  const host = address.includes(':') ? `[${address}]` : address;
+  const port = await dst.withQmp(async (qmp) => {
+    await qmp.execute('migrate-recover', { uri: `tcp:${host}:0` });
+    const info = await qmp.execute('query-migrate');
+    const socket = info['socket-address']?.find((s) => s.type === 'inet');
+    return socket?.type === 'inet' ? socket.port : undefined;
+  }, options);
+  if (port === undefined) throw new Error(`${destination.name} did not report the port it listens on for the resumed post-copy`);
+  await vm.withQmp(async (qmp) => {
+    await qmp.execute('migrate', { uri: `tcp:${host}:${port}`, resume: true });
+    for (let i = 0; i < 6000; i++) {
+      const status = (await qmp.execute('query-migrate')).status;
+      if (status === 'completed' || status === 'postcopy-paused' || status === 'failed') break;
+      await sleep(50, undefined, options);
+    }
+  }, options);
+  const argv = await vm.commandLine(options).catch(() => []);
+  const status = await vm.qmp('query-migrate', {}, options).then((info) => info.status, () => undefined);
+  if (status === 'completed') {
+    await vm.qmpUnchecked('quit', undefined, options).catch(() => undefined);
+    await stopAndRemoveVm(vm.host, vm.name, argv);
+    await dst.withQmp((qmp) => contIfStopped(qmp), options);
+    await releaseMigrationLock(vm.host, vm.name, options);
+  }
+}
+
+async function contIfStopped(qmp: QmpClient): Promise<void> {
+  const status = await qmp.execute('query-status');
+  if (!status.running && (status.status === 'paused' || status.status === 'postmigrate' || status.status === 'finish-migrate')) await qmp.execute('cont');
+}
+
+interface LockState {
+  present: boolean;
+  guardAlive: boolean;
+  record: MigrationRecord | undefined;
+}
+
+/** The lock directory as it stands: is it there, does its guard live, what record does it hold. */
+async function readLock(source: Host, vm: string, options: { signal?: AbortSignal }): Promise<LockState> {
+  const paths = source.paths(vm);
+  const script = withAlive(sh`[ -d ${paths.migrationLock} ] || { echo none; exit 0; }
+g=$(cat ${paths.migrationLock}/guard.pid 2>/dev/null)
+if alive "$g"; then echo alive; else echo dead; fi
+cat ${paths.migrationStatus} 2>/dev/null`);
+  const { stdout } = await source.transport.shell(script, options);
+  const newline = stdout.indexOf('\n');
+  const word = stdout.slice(0, newline < 0 ? undefined : newline);
+  if (word === 'none') return { present: false, guardAlive: false, record: undefined };
+  return { present: true, guardAlive: word === 'alive', record: parseMigrationRecord(stdout.slice(newline + 1)) };
+}
+
+function describe(where: VmLocation, vm: Vm, destination: string | undefined): string {
+  const dst = destination ?? 'the destination';
+  switch (where) {
+    case 'running-on-source': return `${vm.name} runs on ${vm.host.name}`;
+    case 'running-on-destination': return `${vm.name} runs on ${dst}`;
+    case 'paused-on-source': return `${vm.name} is paused on ${vm.host.name}`;
+    case 'paused-on-destination': return `${vm.name} is paused on ${dst}`;
+    case 'postcopy-paused': return `${vm.name}'s post-copy is paused on both hosts`;
+    case 'running-on-both': return `${vm.name} RUNS ON BOTH ${vm.host.name} and ${dst}`;
+    case 'not-found': return `${vm.name} runs nowhere ferry looked`;
+    case 'unknown': return `${vm.name}'s state could not be read on both hosts`;
+  }
+}
+
+function report(vm: Vm, destination: string | undefined, steps: string[], vmState: VmLocation, summary: string, source: QemuSide, dst: QemuSide | undefined): RecoveryReport {
+  return { vm: vm.name, source: vm.host.name, destination, steps, vmState, summary, found: { source, destination: dst } };
+}
