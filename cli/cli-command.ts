@@ -16,6 +16,8 @@ export interface CliCommand {
   summary: string;
   /** The usage line(s), e.g. `ferry migrate HOST/VM DEST [options]`. */
   usage: string;
+  /** Left out of `ferry help` and completion (internal plumbing). */
+  hidden?: boolean;
   run(args: string[], io: CliIo): Promise<ExitCode>;
 }
 

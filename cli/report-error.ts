@@ -8,14 +8,16 @@ import { EXIT, type ExitCode } from './exit-codes.ts';
 /**
  * Prints an error as one clear line (or a JSON object with `--json`) and
  * returns the exit code for it. Never a stack trace, unless FERRY_DEBUG is set.
+ * `hint` says where to read more, on the same line.
  */
-export function reportError(error: unknown, io: CliIo): ExitCode {
+export function reportError(error: unknown, io: CliIo, hint?: string): ExitCode {
   const code = exitCodeFor(error);
   if (io.json) {
     const body = error instanceof FerryError ? error.toJSON() : { name: error instanceof Error ? error.name : 'Error', message: String(error instanceof Error ? error.message : error) };
     io.stdout.write(JSON.stringify({ ok: false, exitCode: code, error: body }) + '\n');
   } else {
-    io.stderr.write(`ferry: ${error instanceof Error ? error.message : String(error)}\n`);
+    // One line: what is wrong, then (for a usage mistake) where to read how.
+    io.stderr.write(`ferry: ${error instanceof Error ? error.message : String(error)}${hint ? ` — see ${hint}` : ''}\n`);
     if (error instanceof PreflightError) {
       for (const check of error.checks.filter((c) => !c.ok)) io.stderr.write(`  ✗ ${check.message}\n`);
     }

@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
 import { host, formatBytes, type EvacuateOptions, type EvacuationReport, type Evacuation } from '../../sdk/index.ts';
 import { UsageError, type CliCommand, type CliIo } from '../cli-command.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
+import { parseFlags } from '../parse-flags.ts';
 import { formatDuration, table } from '../render/format.ts';
 
 const flags = {
@@ -32,7 +32,7 @@ export const command: CliCommand = {
     --move-back             return the VMs the journal says left HOST
     --end-maintenance       clear HOST's maintenance mark (before --move-back, or alone)`,
   async run(args, io) {
-    const { values, positionals } = parseArgs({ args, options: flags, allowPositionals: true, strict: true });
+    const { values, positionals } = parseFlags(args, flags);
     const name = positionals[0];
     if (!name) throw new UsageError('expected a host to evacuate');
     if (positionals.length > 1) throw new UsageError(`unexpected ${JSON.stringify(positionals[1])}`);

@@ -1,6 +1,7 @@
 import { host, hosts } from '../../sdk/index.ts';
-import type { CliCommand } from '../cli-command.ts';
+import { UsageError, type CliCommand } from '../cli-command.ts';
 import { EXIT } from '../exit-codes.ts';
+import { parseFlags } from '../parse-flags.ts';
 import { table } from '../render/format.ts';
 
 export const command: CliCommand = {
@@ -8,7 +9,9 @@ export const command: CliCommand = {
   summary: 'list the VMs on one host, or on every configured host',
   usage: 'ferry ls [HOST] [--json]',
   async run(args, io) {
-    const targets = args[0] ? [host(args[0])] : hosts();
+    const { positionals } = parseFlags(args, {});
+    if (positionals.length > 1) throw new UsageError(`expected at most one host, got ${positionals.join(' ')}`);
+    const targets = positionals[0] ? [host(positionals[0])] : hosts();
     const results = await Promise.allSettled(targets.map((h) => h.vms({ signal: io.signal })));
     const rows = results.flatMap((result, i) => (result.status === 'fulfilled' ? result.value : []));
     const unreachable = results.flatMap((result, i) =>

@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
 import { host, MIGRATION_OPTION_TABLE, formatBytes, type MigrationOptions, type MigrationResult } from '../../sdk/index.ts';
 import { parseVmRef, UsageError, type CliCommand } from '../cli-command.ts';
 import { EXIT } from '../exit-codes.ts';
+import { parseFlags } from '../parse-flags.ts';
 import { formatDuration, formatRate } from '../render/format.ts';
 import { ProgressBar } from '../render/progress-bar.ts';
 
@@ -35,7 +35,7 @@ export const command: CliCommand = {
   summary: 'live-migrate a VM to another host',
   usage: `ferry migrate HOST/VM DEST [options] [--json]\n${MIGRATION_OPTION_TABLE.map((row) => `    ${row.cliFlag}${row.unit === 'flag' ? '' : ' VALUE'}`.padEnd(26) + row.description).join('\n')}`,
   async run(args, io) {
-    const { values, positionals } = parseArgs({ args, options: flagOptions, allowPositionals: true, strict: true });
+    const { values, positionals } = parseFlags(args, flagOptions);
     const ref = parseVmRef(positionals[0]);
     const destination = positionals[1];
     if (!destination) throw new UsageError('expected a destination host');

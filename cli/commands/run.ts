@@ -1,10 +1,11 @@
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, readdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { Cron } from 'croner';
 import { UsageError, type CliCommand, type CliIo } from '../cli-command.ts';
+import { didYouMean } from '../did-you-mean.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 
 /** What a recipe receives besides its arguments (recipes declare the same shape themselves). */
@@ -19,6 +20,8 @@ export interface RunContext {
 type Recipe = (args: string[], context: RunContext) => Promise<unknown>;
 
 const recipesDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../recipes');
+/** `.ts` in a checkout, `.js` in the built package: recipes sit beside this file's kind. */
+const recipeExtension = extname(fileURLToPath(import.meta.url));
 
 export const command: CliCommand = {
   name: 'run',
@@ -66,9 +69,19 @@ function splitOwnFlags(args: string[]): { own: { cron?: string; stateDir?: strin
 }
 
 function recipeFile(name: string): string {
-  if (name.includes('/') || /\.[cm]?[jt]s$/.test(name)) return resolve(name);
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new UsageError(`no recipe called ${JSON.stringify(name)}`);
-  return join(recipesDir, `${name}.ts`);
+  if (name.includes('/') || /\.[cm]?[jt]s$/.test(name)) {
+    if (!existsSync(name)) throw new UsageError(`no recipe file ${resolve(name)}`);
+    return resolve(name);
+  }
+  const file = join(recipesDir, `${name}${recipeExtension}`);
+  if (/^[a-z0-9][a-z0-9-]*$/.test(name) && existsSync(file)) return file;
+  const known = builtInRecipes();
+  throw new UsageError(`no recipe called ${JSON.stringify(name)}${didYouMean(name, known)} (recipes: ${known.join(', ')}, or a file path)`);
+}
+
+/** The recipes shipped in recipes/, by name. */
+function builtInRecipes(): string[] {
+  return readdirSync(recipesDir).filter((file) => file.endsWith(recipeExtension) && !file.endsWith(`.d${recipeExtension}`)).map((file) => file.slice(0, -recipeExtension.length)).sort();
 }
 
 function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -20,7 +20,7 @@ import { runEvacuation } from './run-evacuation.ts';
  * const report = await evacuation;
  */
 export class Evacuation extends AwaitableOperation<EvacuationReport, EvacuationEventMap> {
-  readonly id = randomUUID();
+  readonly id: string = randomUUID();
   readonly host: string;
   readonly mode: 'evacuate' | 'move-back';
   readonly options: ResolvedEvacuateOptions;

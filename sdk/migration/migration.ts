@@ -26,7 +26,7 @@ import { setMaxDowntimeSrc, startPostcopySrc } from './steer-src.ts';
  * const result = await m;
  */
 export class Migration extends AwaitableOperation<MigrationResult, MigrationEventMap> {
-  readonly id = randomUUID();
+  readonly id: string = randomUUID();
   readonly vm: Vm;
   readonly destination: Host;
   readonly #events: MigrationEvents;

@@ -2,7 +2,7 @@ import type { CommandResult, ExecOptions, HostTransport } from '../transport/ind
 import { sh, SshTransport, type ShellValue } from '../transport/index.ts';
 import { throwIfAborted } from '../ferry-error.ts';
 import type { Fleet, ResolvedHostConfig } from './fleet.ts';
-import { checkVmName, vmPaths } from './vm-paths.ts';
+import { checkVmName, vmPaths, type VmPaths } from './vm-paths.ts';
 import { withRunDirConvention } from './qemu-convention.ts';
 import { withAlive } from './live-process.ts';
 import { VmAlreadyRunningError, VmLaunchError } from './model-errors.ts';
@@ -172,7 +172,7 @@ echo "qemu: $(${this.config.qemuBinary} --version 2>/dev/null | head -1)"`;
   }
 
   /** The paths of `vm` on this host by ferry's convention. */
-  paths(vm: string) {
+  paths(vm: string): VmPaths {
     return vmPaths(this.config.runDir, vm);
   }
 }

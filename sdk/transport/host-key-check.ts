@@ -1,3 +1,4 @@
+// @ts-types="npm:@types/ssh2@^1.15.5"
 import type { ServerHostKeyAlgorithm } from 'ssh2';
 import { appendKnownHost, findHostKeys, fingerprintOf, keyTypeOf, knownHostName, readKnownHosts, type KnownHostEntry } from './known-hosts.ts';
 import type { SshSettings } from './ssh-settings.ts';

@@ -1,5 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
+// @ts-types="npm:@types/ssh2@^1.15.5"
 import ssh2 from 'ssh2';
+// @ts-types="npm:@types/ssh2@^1.15.5"
 import type { AnyAuthMethod, AuthHandlerMiddleware, BaseAgent, ParsedKey, SignCallback, SigningRequestOptions } from 'ssh2';
 import type { SshSettings } from './ssh-settings.ts';
 

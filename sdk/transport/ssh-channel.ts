@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+// @ts-types="npm:@types/ssh2@^1.15.5"
 import type { ClientChannel } from 'ssh2';
 import { stdinBytes, type ProcessEnd } from './command-run.ts';
 import type { SshConnection } from './ssh-connection.ts';

@@ -4,9 +4,10 @@ import { matchesGlob, matchesPatternList } from './host-patterns.ts';
 import { SshConfigError } from './transport-errors.ts';
 
 /**
- * What an OpenSSH client config says for one host, before tokens (%h, ~) are expanded.
- * Only the keywords ferry acts on are kept; the rest are ignored as OpenSSH options
- * ferry has no use for. `Match` blocks are skipped (not evaluated) with a note.
+ * What an OpenSSH client config says for one host, before tokens (%h, ~) are expanded:
+ * from `ssh -G` where OpenSSH's client is installed (openssh-config.ts), else from
+ * ferry's own reader here. Only the keywords ferry acts on are kept; the reader
+ * names every other one it met in `notes`, and `Match` blocks are skipped with a note.
  */
 export interface SshConfigValues {
   hostName?: string;
@@ -16,14 +17,16 @@ export interface SshConfigValues {
   identityFiles: string[];
   identitiesOnly?: boolean;
   userKnownHostsFiles?: string[];
+  globalKnownHostsFiles?: string[];
   strictHostKeyChecking?: 'yes' | 'no' | 'accept-new' | 'ask';
   connectTimeoutSeconds?: number;
   serverAliveIntervalSeconds?: number;
   serverAliveCountMax?: number;
   identityAgent?: string;
   hostKeyAlias?: string;
-  /** Parsed so that ferry can refuse it clearly: jumps are not supported. */
+  /** `host1,user@host2:port` or `ssh://` URIs: the hosts to connect through, in order. */
   proxyJump?: string;
+  /** Parsed so that ferry can refuse it clearly: ferry runs no local commands to connect. */
   proxyCommand?: string;
   /** Things the reader skipped that a person may want to know about. */
   notes: string[];
@@ -73,6 +76,10 @@ export interface ResolveConfigOptions {
   file: string;
   /** Where a relative `Include` points from (OpenSSH: ~/.ssh for the user's config). */
   includeDir: string;
+  /** Read after `file`, as OpenSSH reads /etc/ssh/ssh_config after ~/.ssh/config (its relative Includes start at /etc/ssh). */
+  systemFile?: string;
+  /** What `~` means in an Include. */
+  home?: string;
 }
 
 /**
@@ -88,6 +95,8 @@ export function resolveSshConfig(host: string, options: ResolveConfigOptions): S
   const values: SshConfigValues = { identityFiles: [], notes: [] };
   const text = readIfExists(options.file);
   if (text !== undefined) applyFile(host, text, options.file, options, values, true, 0);
+  const systemText = options.systemFile === undefined ? undefined : readIfExists(options.systemFile);
+  if (options.systemFile !== undefined && systemText !== undefined) applyFile(host, systemText, options.systemFile, { ...options, includeDir: dirname(options.systemFile) }, values, true, 0);
   return values;
 }
 
@@ -106,7 +115,7 @@ function applyFile(host: string, text: string, file: string, options: ResolveCon
     } else if (line.keyword === 'include') {
       if (!active) continue;
       if (depth >= MAX_INCLUDE_DEPTH) throw new SshConfigError(host, 'Include nested too deeply', at);
-      for (const path of line.args.flatMap((arg) => expandInclude(arg, options.includeDir))) {
+      for (const path of line.args.flatMap((arg) => expandInclude(arg, options.includeDir, options.home))) {
         applyFile(host, readIfExists(path) ?? '', path, options, values, true, depth + 1);
       }
     } else if (active) {
@@ -125,6 +134,7 @@ function applyKeyword({ keyword, args }: SshConfigLine, values: SshConfigValues,
     case 'identityfile': values.identityFiles.push(first); break;
     case 'identitiesonly': values.identitiesOnly ??= yesNo(first, at); break;
     case 'userknownhostsfile': values.userKnownHostsFiles ??= first === 'none' ? [] : args; break;
+    case 'globalknownhostsfile': values.globalKnownHostsFiles ??= first === 'none' ? [] : args; break;
     case 'stricthostkeychecking': values.strictHostKeyChecking ??= hostKeyChecking(first, at); break;
     case 'connecttimeout': values.connectTimeoutSeconds ??= integer(first, at, 0); break;
     case 'serveraliveinterval': values.serverAliveIntervalSeconds ??= integer(first, at, 0); break;
@@ -133,8 +143,20 @@ function applyKeyword({ keyword, args }: SshConfigLine, values: SshConfigValues,
     case 'hostkeyalias': values.hostKeyAlias ??= first; break;
     case 'proxyjump': values.proxyJump ??= first; break;
     case 'proxycommand': values.proxyCommand ??= args.join(' '); break;
-    default: break; // an OpenSSH option ferry does not use
+    default: noteUnapplied(keyword, values, at);
   }
+}
+
+/**
+ * Keywords that change how OpenSSH would reach or trust a host, which ferry's own
+ * reader does not apply: named with what to do. Any other keyword (forwarding,
+ * ciphers, logging, …) is named too, so nothing is skipped silently.
+ */
+const CHANGES_THE_CONNECTION = new Set(['canonicalizehostname', 'canonicaldomains', 'canonicalizefallbacklocal', 'canonicalizemaxdots', 'canonicalizepermittedcnames', 'addressfamily', 'bindaddress', 'bindinterface', 'certificatefile', 'hostkeyalgorithms', 'pubkeyacceptedalgorithms', 'pubkeyacceptedkeytypes', 'preferredauthentications', 'pubkeyauthentication', 'passwordauthentication', 'kbdinteractiveauthentication', 'hostbasedauthentication', 'gssapiauthentication', 'checkhostip', 'verifyhostkeydns', 'updatehostkeys', 'knownhostscommand', 'tag', 'controlmaster', 'controlpath', 'localcommand', 'remotecommand']);
+
+function noteUnapplied(keyword: string, values: SshConfigValues, at: string): void {
+  const why = CHANGES_THE_CONNECTION.has(keyword) ? ' (it changes how OpenSSH connects; install OpenSSH\'s ssh client so that ferry resolves hosts with `ssh -G`)' : '';
+  values.notes.push(`${at}: ${keyword} not applied${why}`);
 }
 
 function integer(text: string, at: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -158,18 +180,30 @@ function hostKeyChecking(text: string, at: string): 'yes' | 'no' | 'accept-new' 
   throw new SshConfigError('config', `StrictHostKeyChecking must be yes, no, accept-new or ask, got "${text}"`, at);
 }
 
-/** Include paths: `~` is the caller's job; relative ones start at includeDir; a `*`/`?` in the file name is a glob. */
-function expandInclude(arg: string, includeDir: string): string[] {
-  const path = isAbsolute(arg) ? arg : join(includeDir, arg);
-  const name = basename(path);
-  if (!/[*?]/.test(name)) return [path];
+/** Include paths: `~/` is the home; relative ones start at includeDir; `*`/`?` in any part is a glob (OpenSSH uses glob(3)). */
+function expandInclude(arg: string, includeDir: string, home: string | undefined): string[] {
+  const withHome = home !== undefined && arg.startsWith('~/') ? join(home, arg.slice(2)) : arg;
+  const path = isAbsolute(withHome) ? withHome : join(includeDir, withHome);
+  return expandGlob(path);
+}
+
+function expandGlob(path: string): string[] {
+  const parts = path.split('/');
+  const wild = parts.findIndex((part) => /[*?]/.test(part));
+  if (wild < 0) return [path];
+  const dir = parts.slice(0, wild).join('/') || '/';
+  const pattern = parts[wild] ?? '';
   let names: string[];
   try {
-    names = readdirSync(dirname(path));
+    names = readdirSync(dir);
   } catch {
     return [];
   }
-  return names.filter((n) => matchesGlob(n, name) && !n.startsWith('.')).sort().map((n) => join(dirname(path), n));
+  const rest = parts.slice(wild + 1);
+  return names
+    .filter((n) => matchesGlob(n, pattern) && !n.startsWith('.'))
+    .sort()
+    .flatMap((n) => (rest.length === 0 ? [join(dir, n)] : expandGlob(join(dir, n, ...rest))));
 }
 
 function readIfExists(file: string): string | undefined {
@@ -195,21 +229,36 @@ export interface ConfigTokens {
   port: number;
   /** %d, and what `~` means. */
   home: string;
+  /** %l: this machine's host name. */
+  localHostName?: string;
+  /** %i: the local user's uid. */
+  uid?: number;
+  /** %k: HostKeyAlias, else the host as given. */
+  hostKeyAlias?: string;
+  /** For `${VAR}`: the environment. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
- * Expand `~` and the `%` tokens ferry supports (%h %n %r %u %p %d %%) in a path from a config file.
+ * Expand `~`, `${VAR}` and the `%` tokens ferry supports (%h %n %r %u %p %d %% and,
+ * when known, %l %L %i %k) in a path from a config file.
  *
  * @example
  * expandConfigPath('~/.ssh/id_%h', tokens) // => '/root/.ssh/id_10.0.0.1'
  */
 export function expandConfigPath(text: string, tokens: ConfigTokens, where = 'config'): string {
-  const table: Record<string, string> = {
+  const table: Record<string, string | undefined> = {
     '%': '%', h: tokens.host, n: tokens.originalHost, r: tokens.remoteUser, u: tokens.localUser, p: String(tokens.port), d: tokens.home,
+    l: tokens.localHostName, L: tokens.localHostName?.split('.')[0], i: tokens.uid?.toString(), k: tokens.hostKeyAlias,
   };
-  const expanded = text.replace(/%(.?)/g, (_, token: string) => {
+  const withTokens = text.replace(/%(.?)/g, (_, token: string) => {
     const value = table[token];
-    if (value === undefined) throw new SshConfigError(tokens.originalHost, `unsupported token %${token} in "${text}" (ferry knows %h %n %r %u %p %d %%)`, where);
+    if (value === undefined) throw new SshConfigError(tokens.originalHost, `unsupported token %${token} in "${text}" (ferry knows %h %n %r %u %p %d %l %L %i %k %%)`, where);
+    return value;
+  });
+  const expanded = tokens.env === undefined ? withTokens : withTokens.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+    const value = tokens.env?.[name];
+    if (value === undefined) throw new SshConfigError(tokens.originalHost, `\${${name}} in "${text}" is not set in the environment`, where);
     return value;
   });
   if (expanded === '~') return tokens.home;

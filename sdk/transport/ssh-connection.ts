@@ -1,5 +1,7 @@
+// @ts-types="npm:@types/ssh2@^1.15.5"
 import ssh2 from 'ssh2';
-import type { Client, ConnectConfig } from 'ssh2';
+// @ts-types="npm:@types/ssh2@^1.15.5"
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { prepareHostKeyCheck } from './host-key-check.ts';
 import { authHandlerFor, planAuthentication } from './ssh-auth.ts';
 import type { SshSettings } from './ssh-settings.ts';
@@ -17,13 +19,48 @@ type Ssh2Error = Error & { level?: string; code?: string };
 /**
  * Open and authenticate one SSH connection: host key checked against known_hosts
  * (the offered algorithms restricted to the known key types), then the agent and
- * identity files tried in order. Rejects with a typed TransportError.
+ * identity files tried in order. Behind a jump host (ProxyJump) the connection
+ * runs inside a direct-tcpip channel of the jump host's own connection, as
+ * `ssh -J` does; closing it closes the jump. Rejects with a typed TransportError.
  *
  * @example
  * const { client } = await connectSsh(resolveSshSettings({ target: 'root@10.0.0.1' }));
  */
 export async function connectSsh(settings: SshSettings): Promise<SshConnection> {
   if (settings.unsupported) throw new SshConfigError(settings.label, settings.unsupported);
+  if (!settings.jump) return connectOne(settings, undefined);
+  const jump = await connectSsh(settings.jump);
+  try {
+    const tunnel = await openTunnel(jump, settings);
+    const connection = await connectOne(settings, tunnel);
+    connection.closed.addEventListener('abort', () => jump.client.end(), { once: true });
+    jump.closed.addEventListener('abort', () => connection.client.destroy(), { once: true });
+    return connection;
+  } catch (error) {
+    jump.client.end();
+    throw error;
+  }
+}
+
+/** A direct-tcpip channel from the jump host to the next host's SSH port (`ssh -W host:port`). */
+function openTunnel(jump: SshConnection, settings: SshSettings): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      reject(new SshConnectError(settings.label, 'timeout', `${settings.jump?.label ?? 'the jump host'} did not open a channel to ${settings.host} port ${settings.port} within ${settings.connectTimeoutMs} ms`));
+    }, settings.connectTimeoutMs);
+    jump.client.forwardOut('127.0.0.1', 0, settings.host, settings.port, (error, channel) => {
+      clearTimeout(timer);
+      if (timedOut) channel?.close(); // opened after the caller gave up
+      else if (error) reject(new SshConnectError(settings.label, 'unreachable', `cannot reach ${settings.host} port ${settings.port} through the jump host ${settings.jump?.label ?? ''}: ${error.message}`, { cause: error }));
+      else resolve(channel);
+    });
+  });
+}
+
+/** One SSH handshake and authentication, over TCP or over a tunnel through a jump host. */
+async function connectOne(settings: SshSettings, tunnel: ClientChannel | undefined): Promise<SshConnection> {
   const check = await prepareHostKeyCheck(settings);
   const plan = await planAuthentication(settings);
   const tried: string[] = [];
@@ -72,6 +109,7 @@ export async function connectSsh(settings: SshSettings): Promise<SshConnection> 
       authHandler: authHandlerFor(plan, tried),
     };
     if (check.algorithms) config.algorithms = { serverHostKey: check.algorithms };
+    if (tunnel) config.sock = tunnel;
     client.connect(config);
   });
 }

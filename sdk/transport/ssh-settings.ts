@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
+import { homedir, hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { expandConfigPath, resolveSshConfig, type ConfigTokens } from './ssh-config.ts';
+import { findOpenSsh, openSshConfigValues } from './openssh-config.ts';
+import { parseProxyJump } from './proxy-jump.ts';
+import { expandConfigPath, resolveSshConfig, type ConfigTokens, type SshConfigValues } from './ssh-config.ts';
 import { SshConfigError } from './transport-errors.ts';
 
 export type HostKeyPolicy = 'strict' | 'accept-new' | 'insecure-accept-any';
@@ -14,8 +16,14 @@ export type HostKeyPolicy = 'strict' | 'accept-new' | 'insecure-accept-any';
 export interface SshTransportOptions {
   /** "user@host:port", "host", "[::1]:2222", or a ~/.ssh/config alias. */
   target: string;
-  /** The OpenSSH client config to read; default ~/.ssh/config; false reads none. */
+  /** The OpenSSH client config to read; default ~/.ssh/config then /etc/ssh/ssh_config; false reads none. */
   configFile?: string | false;
+  /**
+   * Who reads the config: 'openssh' asks `ssh -G` (exact OpenSSH semantics:
+   * Match, canonicalization, …), 'ferry' uses ferry's own reader (which names
+   * what it does not apply). Default 'auto': OpenSSH's when `ssh` is installed.
+   */
+  configResolver?: 'auto' | 'openssh' | 'ferry';
   /** The known_hosts files to use, exactly (the first one receives accept-new keys). Default: config UserKnownHostsFile, else ~/.ssh/known_hosts and known_hosts2 plus /etc/ssh/ssh_known_hosts{,2} read-only. */
   knownHostsFiles?: string[];
   /** Private keys to try (after the agent), before any IdentityFile from the config. */
@@ -58,7 +66,11 @@ export interface SshSettings {
   keepaliveIntervalMs: number;
   keepaliveCountMax: number;
   maxSessions: number;
-  /** Why ferry cannot connect as configured (ProxyJump, ProxyCommand), if so. */
+  /** The host this one is reached through (ProxyJump), itself maybe behind another. */
+  jump: SshSettings | undefined;
+  /** Who read the config: OpenSSH's `ssh -G`, or ferry's own reader. */
+  resolvedBy: 'openssh' | 'ferry';
+  /** Why ferry cannot connect as configured (ProxyCommand), if so. */
   unsupported: string | undefined;
   notes: string[];
 }
@@ -69,10 +81,13 @@ export interface SshEnvironment {
   localUser: string;
   authSock: string | undefined;
   env: Readonly<Record<string, string | undefined>>;
+  /** OpenSSH's `ssh` client, used to resolve configs (`ssh -G`) unless a transport asks for ferry's reader. */
+  openSsh?: string;
 }
 
 export function currentEnvironment(): SshEnvironment {
-  return { home: homedir(), localUser: localUserName(), authSock: process.env['SSH_AUTH_SOCK'], env: process.env };
+  const openSsh = findOpenSsh(process.env);
+  return { home: homedir(), localUser: localUserName(), authSock: process.env['SSH_AUTH_SOCK'], env: process.env, ...(openSsh !== undefined && { openSsh }) };
 }
 
 /**
@@ -103,22 +118,39 @@ export function localUserName(): string {
  * resolveSshSettings({ target: 'root@10.0.0.1' }).label // => 'root@10.0.0.1:22'
  */
 export function resolveSshSettings(options: SshTransportOptions, environment: SshEnvironment = currentEnvironment()): SshSettings {
+  return resolveHop(options, environment, 'as-configured', 0);
+}
+
+/** How many hosts a connection may pass through (a ProxyJump loop ends here). */
+const MAX_JUMPS = 8;
+
+/**
+ * One host's settings. `via` is the host before it when it is a later hop of a
+ * ProxyJump list (OpenSSH then ignores its own ProxyJump), else its config decides.
+ */
+function resolveHop(options: SshTransportOptions, environment: SshEnvironment, via: SshSettings | undefined | 'as-configured', depth: number): SshSettings {
   const { home } = environment;
   const given = parseTarget(options.target);
   const sshDir = join(home, '.ssh');
-  const configFile = options.configFile === false ? undefined : (options.configFile ?? join(sshDir, 'config'));
-  const config = configFile ? resolveSshConfig(given.host, { file: configFile, includeDir: sshDir }) : { identityFiles: [], notes: [] };
+  const resolver = options.configResolver ?? 'auto';
+  if (resolver === 'openssh' && environment.openSsh === undefined) throw new SshConfigError(options.target, 'configResolver is "openssh" but no ssh client was found on PATH');
+  const openSsh = resolver === 'ferry' ? undefined : environment.openSsh;
+  const fromOpenSsh = openSsh === undefined ? undefined : openSshConfigValues({ ssh: openSsh, host: given.host, configFile: options.configFile, user: options.user ?? given.user, port: options.port ?? given.port });
+  if (openSsh !== undefined && fromOpenSsh === undefined && resolver === 'openssh') throw new SshConfigError(options.target, `configResolver is "openssh" but ${openSsh} cannot be run here`);
+  const config: SshConfigValues = fromOpenSsh ?? ferryConfigValues(given.host, options.configFile, sshDir, home);
   const notes = [...config.notes];
+  if (openSsh !== undefined && fromOpenSsh === undefined) notes.push(`${openSsh} cannot be run here (Deno without --allow-run?): ferry's own config reader was used`);
 
   const user = options.user ?? given.user ?? config.user ?? environment.localUser;
   const port = options.port ?? given.port ?? config.port ?? 22;
-  const hostTokens: ConfigTokens = { host: given.host, originalHost: given.host, remoteUser: user, localUser: environment.localUser, port, home };
+  const local = { localUser: environment.localUser, home, localHostName: hostname(), env: environment.env, ...(process.getuid && { uid: process.getuid() }) };
+  const hostTokens: ConfigTokens = { ...local, host: given.host, originalHost: given.host, remoteUser: user, port };
   const host = config.hostName ? expandConfigPath(config.hostName, hostTokens, 'HostName') : given.host;
-  const tokens: ConfigTokens = { ...hostTokens, host };
+  const tokens: ConfigTokens = { ...hostTokens, host, hostKeyAlias: config.hostKeyAlias ?? host };
   const expand = (path: string): string => expandConfigPath(path, tokens);
 
   const userFiles = options.knownHostsFiles ?? config.userKnownHostsFiles?.map(expand) ?? [join(sshDir, 'known_hosts'), join(sshDir, 'known_hosts2')];
-  const globalFiles = options.knownHostsFiles ? [] : ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'];
+  const globalFiles = options.knownHostsFiles ? [] : (config.globalKnownHostsFiles?.map(expand) ?? ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2']);
 
   const named = [...(options.identityFiles ?? []), ...config.identityFiles].map((path) => ({ path: expand(path), explicit: true }));
   const defaults = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((name) => ({ path: join(sshDir, name), explicit: false }));
@@ -141,9 +173,34 @@ export function resolveSshSettings(options: SshTransportOptions, environment: Ss
     keepaliveIntervalMs: options.keepaliveIntervalMs ?? (config.serverAliveIntervalSeconds !== undefined ? config.serverAliveIntervalSeconds * 1000 : 15_000),
     keepaliveCountMax: config.serverAliveCountMax ?? 3,
     maxSessions: Math.max(1, options.maxSessions ?? 8),
-    unsupported: unsupportedProxy(config.proxyJump, config.proxyCommand),
+    jump: via === 'as-configured' ? jumpsFor(options, config.proxyJump, environment, depth) : via,
+    resolvedBy: fromOpenSsh !== undefined ? 'openssh' : 'ferry',
+    unsupported: unsupportedProxy(config.proxyCommand),
     notes,
   };
+}
+
+function ferryConfigValues(host: string, configFile: string | false | undefined, sshDir: string, home: string): SshConfigValues {
+  if (configFile === false) return { identityFiles: [], notes: [] };
+  // Like OpenSSH: the user's file, then the system-wide one, unless a file is named (ssh -F).
+  const systemFile = configFile === undefined ? '/etc/ssh/ssh_config' : undefined;
+  return resolveSshConfig(host, { file: configFile ?? join(sshDir, 'config'), includeDir: sshDir, home, ...(systemFile !== undefined && { systemFile }) });
+}
+
+/**
+ * The chain of jump hosts, as OpenSSH builds it: the first hop is reached as its
+ * own config says (it may have a ProxyJump of its own); each later hop through
+ * the one before it. Each hop reads the same config file, as `ssh -J` does.
+ */
+function jumpsFor(options: SshTransportOptions, proxyJump: string | undefined, environment: SshEnvironment, depth: number): SshSettings | undefined {
+  const hops = proxyJump === undefined ? [] : parseProxyJump(proxyJump);
+  let previous: SshSettings | undefined;
+  for (const [index, target] of hops.entries()) {
+    if (depth + index + 1 > MAX_JUMPS) throw new SshConfigError(options.target, `ProxyJump goes through more than ${MAX_JUMPS} hosts (a loop?): ${proxyJump}`);
+    const hop: SshTransportOptions = { target, ...(options.configFile !== undefined && { configFile: options.configFile }), ...(options.configResolver !== undefined && { configResolver: options.configResolver }) };
+    previous = resolveHop(hop, environment, index === 0 ? 'as-configured' : previous, depth + index + 1);
+  }
+  return previous;
 }
 
 /**
@@ -176,8 +233,7 @@ function resolveAgent(option: string | false | undefined, configured: string | u
   return expand(configured);
 }
 
-function unsupportedProxy(proxyJump: string | undefined, proxyCommand: string | undefined): string | undefined {
-  if (proxyJump !== undefined && proxyJump !== 'none') return `ProxyJump ${proxyJump} is set for this host, but ferry does not support jump hosts yet; connect to a host that is reachable directly`;
-  if (proxyCommand !== undefined && proxyCommand !== 'none') return `ProxyCommand is set for this host, but ferry does not support it; connect to a host that is reachable directly`;
+function unsupportedProxy(proxyCommand: string | undefined): string | undefined {
+  if (proxyCommand !== undefined && proxyCommand !== 'none') return `ProxyCommand is set for this host, but ferry does not run local commands to connect; use ProxyJump (which ferry supports) or a host that is reachable directly`;
   return undefined;
 }

@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Duplex } from 'node:stream';
+// @ts-types="npm:@types/ssh2@^1.15.5"
 import type { Client, ClientChannel } from 'ssh2';
 import { throwIfAborted } from '../ferry-error.ts';
 import { raceAbort, type AbortRace } from './abort-race.ts';

@@ -4,7 +4,8 @@
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-packages=(qemu-system-x86 qemu-utils openssh-server openssh-client busybox-static iproute2 gcc libc6-dev lz4 cpio tmux procps)
+# (openssh-client: ferry resolves SSH settings with `ssh -G`; zsh: the completion test)
+packages=(qemu-system-x86 qemu-utils openssh-server openssh-client busybox-static iproute2 gcc libc6-dev lz4 cpio tmux procps zsh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -5,10 +5,12 @@ import { configure, disconnect, host, hosts, PreflightError } from '../../sdk/in
 import { QmpClient } from '../../sdk/qmp/index.ts';
 import { SshTransport } from '../../sdk/transport/index.ts';
 import { Lab } from '../lab/lab.ts';
+import { testLab } from '../e2e/lab-fixture.ts';
 import { Probe } from '../lab/probe.ts';
 
 const runtime = 'Deno' in globalThis ? 'deno' : 'Bun' in globalThis ? 'bun' : 'node';
-const info = JSON.parse(readFileSync(process.env['FERRY_SMOKE_INFO'] ?? '/run/ferry-test/smoke.json', 'utf8'));
+// The lab smoke-lab.ts brought up, wherever FERRY_TEST_LAB_RUN put it.
+const info = JSON.parse(readFileSync(process.env['FERRY_SMOKE_INFO'] ?? `${testLab().settings.runRoot}/smoke.json`, 'utf8'));
 const lab = new Lab(info.settings);
 configure(lab.ferryConfig());
 const checks: [string, () => Promise<void>][] = [];

@@ -1,16 +1,15 @@
-import { readFileSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import type { Host } from '../../model/host.ts';
 import type { ProcessStream } from '../../transport/index.ts';
+// Run with `perl -e`: perl (perl-base) is on every Debian and Ubuntu host; preflight checks it.
+import { GUARD_SCRIPT } from './guard-script.ts';
 
-// Shipped beside this file and run with `perl -e`: perl-base is on every host ferry supports.
-const GUARD_SCRIPT = readFileSync(new URL('./guard.pl', import.meta.url), 'utf8');
 
 /** How often ferry tells each guard it is alive, and how long a guard waits before it acts alone. */
 export const HEARTBEAT_INTERVAL_MS = 500;
 export const HEARTBEAT_TIMEOUT_MS = 3000;
 
-/** What a guard is started with (see guard.pl). */
+/** What a guard is started with (see guard-script.ts). */
 export interface GuardStart {
   role: 'src' | 'dst';
   qmp: string;

@@ -1,4 +1,4 @@
-// ferry's guard (sdk/migration/guard/guard.pl) run for real with perl, against
+// ferry's guard (sdk/migration/guard/guard-script.ts) run for real with perl, against
 // fake QEMUs put in each state of a migration: every row of its table, fast.
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +6,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { execFileSync } from 'node:child_process';
 import { guardArgv, GuardChannel, type GuardStart } from '../../../sdk/migration/guard/guard-channel.ts';
+import { GUARD_SCRIPT } from '../../../sdk/migration/guard/guard-script.ts';
 import { QmpClient } from '../../../sdk/qmp/index.ts';
 import { LocalTransport } from '../../../sdk/transport/index.ts';
 import { FakeMigratingQemu, type FakeQemuState } from '../../fakes/fake-migrating-qemu.ts';
@@ -63,6 +65,12 @@ async function loseFerry(r: Rig): Promise<string> {
   assert.ok(r.guard.closed, 'the guard exited');
   return r.guard.resolved ?? '(nothing)';
 }
+
+test('the guard is valid perl that needs only perl-base modules', () => {
+  execFileSync('perl', ['-c', '-e', GUARD_SCRIPT], { stdio: 'ignore' }); // throws unless it compiles
+  const modules = [...GUARD_SCRIPT.matchAll(/^use ([A-Z][\w:]*)/gm)].map((match) => match[1]);
+  assert.deepEqual(modules, ['IO::Socket::UNIX', 'IO::Select', 'POSIX', 'Fcntl'], 'perl-base ships these; JSON::PP and Time::HiRes are not in it');
+});
 
 describe('the guard on the source', () => {
   test('before anything moved: it only releases the lock', async () => {

@@ -106,6 +106,17 @@ describe('resolveSshConfig', () => {
     assert.equal((await resolveWith(text, 'other')).user, 'fallback');
   });
 
+  it('follows Include ~/… and globs in directory names, then the system-wide file, first value winning', async () => {
+    await mkdir(join(sshDir, 'teams', 'kvm'), { recursive: true });
+    await writeFile(join(sshDir, 'teams', 'kvm', 'hosts'), 'Host kvm1\n  HostName 10.9.0.1\n');
+    const system = join(dir, 'ssh_config');
+    await writeFile(system, 'Host *\n  User systemuser\n  Port 2022\n');
+    const file = join(sshDir, 'config');
+    await writeFile(file, 'Include ~/.ssh/teams/*/hosts\nHost kvm1\n  Port 22\n');
+    const values = resolveSshConfig('kvm1', { file, includeDir: sshDir, home: dir, systemFile: system });
+    assert.deepEqual([values.hostName, values.port, values.user], ['10.9.0.1', 22, 'systemuser']);
+  });
+
   it('skips Match blocks with a note', async () => {
     const values = await resolveWith('Match host web\n  User matched\nHost web\n  User hosted\n', 'web');
     assert.equal(values.user, 'hosted');
@@ -124,6 +135,11 @@ describe('expandConfigPath', () => {
   it('expands ~ and the supported tokens', () => {
     assert.equal(expandConfigPath('~/.ssh/id_%h_%r_%u_%p_%n%%', tokens), '/home/me/.ssh/id_10.0.0.1_root_me_22_web%');
     assert.equal(expandConfigPath('%d/x', tokens), '/home/me/x');
+  });
+  it('expands ${VAR} from the environment, and %l %i %k when known', () => {
+    const more = { ...tokens, env: { KEYS: '/keys' }, localHostName: 'ctl.example', uid: 0, hostKeyAlias: 'web-key' };
+    assert.equal(expandConfigPath('${KEYS}/%L/%i/%k', more), '/keys/ctl/0/web-key');
+    assert.throws(() => expandConfigPath('${NOPE}/x', more), /\$\{NOPE\} .* not set/);
   });
   it('rejects tokens it does not know', () => {
     assert.throws(() => expandConfigPath('%C', tokens), /unsupported token %C/);

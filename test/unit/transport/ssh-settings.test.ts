@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseTarget, resolveSshSettings, type SshEnvironment } from '../../../sdk/transport/ssh-settings.ts';
 import { SshTransport } from '../../../sdk/transport/ssh-transport.ts';
-import { SshConfigError } from '../../../sdk/transport/transport-errors.ts';
+import { SshConfigError, SshConnectError } from '../../../sdk/transport/transport-errors.ts';
 
 let home = '';
 let config = '';
@@ -17,7 +17,9 @@ before(async () => {
     'Host lab', '  HostName 10.1.0.%h', '  User labuser', '  Port 2222', '  IdentityFile ~/.ssh/lab_%r',
     '  ConnectTimeout 3', '  ServerAliveInterval 0', '  StrictHostKeyChecking accept-new', '  IdentityAgent none',
     'Host jumpy', '  ProxyJump bastion',
+    'Host bastion', '  HostName 127.0.0.1', '  Port 1',
     'Host nocheck', '  StrictHostKeyChecking no',
+    'Host proxied', '  ProxyCommand nc %h %p',
   ].join('\n'));
   env = { home, localUser: 'me', authSock: '/tmp/agent.sock', env: {} };
 });
@@ -75,8 +77,16 @@ describe('resolveSshSettings', () => {
     assert.match(s.notes.join('\n'), /changed host key is still refused/);
   });
 
-  it('refuses ProxyJump clearly on first use', async () => {
+  it('reaches a ProxyJump host through its jump host: the jump is connected first', async () => {
+    const s = resolveSshSettings({ target: 'jumpy', configFile: config }, env);
+    assert.equal(s.jump?.label, 'me@127.0.0.1:1');
+    assert.equal(s.jump?.jump, undefined);
     const transport = new SshTransport({ target: 'jumpy', configFile: config }, env);
-    await assert.rejects(transport.exec(['true']), (e: unknown) => e instanceof SshConfigError && /ProxyJump bastion .* not support/.test(e.message));
+    await assert.rejects(transport.exec(['true']), (e: unknown) => e instanceof SshConnectError && e.reason === 'refused' && /127\.0\.0\.1 port 1/.test(e.message));
+  });
+
+  it('refuses ProxyCommand clearly on first use', async () => {
+    const transport = new SshTransport({ target: 'proxied', configFile: config }, env);
+    await assert.rejects(transport.exec(['true']), (e: unknown) => e instanceof SshConfigError && /ProxyCommand .* use ProxyJump/.test(e.message));
   });
 });

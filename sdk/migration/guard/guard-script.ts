@@ -1,4 +1,9 @@
-# ferry's guard: one per host of a migration, started by ferry over its own
+// ferry's guard, the perl program run on each host of a migration (see
+// guard-channel.ts). It lives in a TypeScript string so that it ships inside
+// the module wherever ferry is loaded from (a checkout, npm, JSR over https);
+// test/unit/engine/guard.test.ts checks it with \`perl -c\` and runs it.
+// Keep it free of backticks and dollar-brace: it is a String.raw template.
+export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migration, started by ferry over its own
 # SSH session. It relays QMP between ferry (stdin/stdout) and QEMU, so it is
 # ferry's only QMP client of that VM, and it acts on QEMU's own state when
 # ferry goes away: its session ends (ferry killed: sshd closes our stdin) or
@@ -380,3 +385,4 @@ for (;;) {
     }
   }
 }
+`;

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// Builds what `npm pack` ships: dist/ from tsconfig.build.json, plus the
+// non-TypeScript files the modules read at run time. tsc rewrites
+// `.ts` to `.js` in emitted JavaScript (rewriteRelativeImportExtensions), but
+// not in declarations, where `import type … from './x.ts'` would point at a
+// file the package does not ship; those are rewritten here.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = join(root, 'dist');
+rmSync(dist, { recursive: true, force: true });
+execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+
+// Files the modules read at run time beside themselves (none today: the guard is a TS string)
+// go next to their compiled modules; TypeScript and the folders' READMEs do not.
+for (const folder of ['sdk', 'cli', 'repl', 'recipes']) {
+  for (const entry of readdirSync(join(root, folder), { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || /\.(ts|md)$/.test(entry.name)) continue;
+    const from = join(entry.parentPath ?? entry.path, entry.name);
+    const to = join(dist, relative(root, from));
+    mkdirSync(dirname(to), { recursive: true });
+    copyFileSync(from, to);
+  }
+}
+
+const relativeTsImport = /((?:from|import)\s*\(?\s*['"])(\.\.?\/[^'"]+)\.ts(['"])/g;
+for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true })) {
+  if (!entry.isFile() || !entry.name.endsWith('.d.ts')) continue;
+  const file = join(entry.parentPath ?? entry.path, entry.name); // parentPath from Node 20.12
+  const text = readFileSync(file, 'utf8');
+  const fixed = text.replace(relativeTsImport, '$1$2.js$3');
+  if (fixed !== text) writeFileSync(file, fixed);
+}
