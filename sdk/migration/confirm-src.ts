@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { log, migrationError, type MigrationContext } from './migration-context.ts';
+import { enterStage, log, migrationError, type MigrationContext } from './migration-context.ts';
 import { stopAndRemoveVm } from './vm-files.ts';
 
 /**
@@ -21,7 +21,7 @@ export async function confirmSrc(context: MigrationContext): Promise<void> {
     await Promise.race([qmp.closed, sleep(2000)]);
   }
   // The pid file may already be gone; stopAndRemoveVm waits for (or ends) the process and cleans up, lock included.
-  context.lockHeld = false;
   await stopAndRemoveVm(source, vm.name, context.sourceArgv ?? [], [vm.paths.migrationLock]);
+  enterStage(context, 'source-ended');
   log(context, 'info', `source QEMU on ${source.name} stopped and cleaned`);
 }

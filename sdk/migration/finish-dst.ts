@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { log, migrationError, type MigrationContext } from './migration-context.ts';
+import { enterStage, log, migrationError, type MigrationContext } from './migration-context.ts';
 
 const FINISH_TIMEOUT_MS = 30_000;
 
@@ -17,9 +17,9 @@ export async function finishDst(context: MigrationContext): Promise<void> {
   const deadline = performance.now() + FINISH_TIMEOUT_MS;
   for (;;) {
     const status = await qmp.execute('query-status');
-    if (status.running) return;
+    if (status.running) return enterStage(context, 'destination-running');
     if (status.status === 'paused') {
-      if (!wantRunning) return;
+      if (!wantRunning) return enterStage(context, 'destination-running');
       await qmp.execute('cont');
       log(context, 'info', `resumed the VM on ${context.destination.name}`);
       continue;

@@ -7,6 +7,7 @@ import type { MigrationEvents } from './migration-events.ts';
 import type { MigrationRecord } from './migration-lock.ts';
 import { assertTransition, type MigrationPhase } from './migration-phase.ts';
 import type { MigrationProgress } from './migration-progress.ts';
+import type { MigrationStage, StageHistory } from './migration-stage.ts';
 import type { ResolvedMigrationOptions } from './migration-options.ts';
 
 /** Everything one migration knows as it goes; each phase adds to it, rollback reads it. */
@@ -25,7 +26,8 @@ export interface MigrationContext {
   phaseStartedAt: number;
   phaseTimes: Partial<Record<MigrationPhase, number>>;
   record: MigrationRecord;
-  lockHeld: boolean;
+  /** What has been done to the two QEMUs so far (see migration-stage.ts). */
+  stages: StageHistory;
   sourceArgv?: string[];
   sourceMemoryBytes?: number;
   /** The versioned machine type the source really runs (an alias such as `pc` resolved). */
@@ -38,14 +40,8 @@ export interface MigrationContext {
   dstQmp?: QmpClient;
   /** Source settings before ferry changed them, restored if the VM stays there. */
   savedSource?: { capabilities: MigrationCapabilityStatus[]; parameters: Partial<MigrationParameters> };
-  destinationLaunchAttempted: boolean;
   destinationArgv?: string[];
   destinationStartMs: number;
-  /** `migrate` was issued on the source. */
-  transferStarted: boolean;
-  /** The guest may have run on the destination (post-copy started, or the transfer completed). */
-  switchedOver: boolean;
-  postcopyStarted: boolean;
   lastProgress?: MigrationProgress;
   lastInfo?: import('../qmp/index.ts').MigrationInfo;
   /** Filled by perform: the policy's actions, passes and the switchover check. */
@@ -62,6 +58,24 @@ export function setPhase(context: MigrationContext, phase: MigrationPhase): void
   context.record.phase = phase;
   context.events.emit('phase', phase, previous);
   log(context, 'info', `phase ${phase}`);
+}
+
+/**
+ * Moves the migration to `stage` (checked against the stage table), and keeps
+ * the record on the source in step at once: a `recover` after ferry is lost
+ * reads what was happening from it.
+ */
+export function enterStage(context: MigrationContext, stage: MigrationStage): void {
+  if (!context.stages.enter(stage, performance.now() - context.startedAt)) return;
+  context.record.stage = stage;
+  log(context, 'debug', `stage ${stage}`);
+  const guard = context.srcGuard;
+  if (guard && !guard.closed && stage !== 'settling' && stage !== 'settled') guard.send(`record ${JSON.stringify(context.record)}`);
+}
+
+/** The guest may have run on the destination: post-copy started, or the source committed. */
+export function switchedOver(context: MigrationContext): boolean {
+  return context.stages.reached('postcopy') || context.stages.reached('committed');
 }
 
 export function log(context: MigrationContext, level: 'debug' | 'info' | 'warn', message: string): void {

@@ -12,6 +12,8 @@ export interface MigrationRecord {
   startedAt: string;
   heartbeatAt: string;
   phase: string;
+  /** What has been done to the two QEMUs (a MigrationStage). */
+  stage?: string;
   progress?: unknown;
   /** The policy's latest actions, with reasons. */
   actions?: unknown[];

@@ -1,3 +1,4 @@
+import type { MigrationStageEntry } from './migration-stage.ts';
 import type { ResolvedMigrationOptions } from './migration-options.ts';
 import type { MigrationStep } from './migration-plan.ts';
 import type { PassStats } from './policy/convergence-policy.ts';
@@ -41,6 +42,8 @@ export interface MigrationResult {
   options: ResolvedMigrationOptions;
   /** How long each phase took. */
   phases: Partial<Record<'preflight' | 'prepare' | 'perform' | 'finish' | 'confirm', number>>;
+  /** What was done to the two QEMUs, and when (ms from the start): source-claimed … source-ended. */
+  stages?: MigrationStageEntry[];
   /** Policy, actions and per-pass statistics (absent on a dry run). */
   convergence?: ConvergenceReport;
   /** A dry run's steps (status 'planned'), touching nothing. */

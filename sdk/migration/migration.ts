@@ -3,6 +3,7 @@ import { AwaitableOperation } from '../awaitable-operation.ts';
 import type { Host } from '../model/host.ts';
 import type { Vm } from '../model/vm.ts';
 import type { MigrationContext } from './migration-context.ts';
+import { StageHistory } from './migration-stage.ts';
 import { MigrationEvents, type MigrationEventMap } from './migration-events.ts';
 import { newMigrationRecord } from './migration-lock.ts';
 import { isFinalPhase, type MigrationPhase } from './migration-phase.ts';
@@ -160,12 +161,8 @@ export class Migration extends AwaitableOperation<MigrationResult, MigrationEven
       phaseStartedAt: now,
       phaseTimes: {},
       record: newMigrationRecord(this.id, this.vm.name, this.vm.host.name, this.destination.name),
-      lockHeld: false,
-      destinationLaunchAttempted: false,
+      stages: new StageHistory(),
       destinationStartMs: 0,
-      transferStarted: false,
-      switchedOver: false,
-      postcopyStarted: false,
     };
     this.#context = context;
     try {

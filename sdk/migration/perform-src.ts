@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MigrationInfo, MigrationParameters, QmpClient } from '../qmp/index.ts';
-import { log, migrationError, type MigrationContext } from './migration-context.ts';
+import { enterStage, log, migrationError, switchedOver, type MigrationContext } from './migration-context.ts';
 import { ALWAYS_ON_CAPABILITIES, capabilitiesFor, DEFAULT_XBZRLE_CACHE, effectiveTimeoutMs, parametersFor } from './migration-options.ts';
 import { ProgressTracker } from './migration-progress.ts';
 import { LiveDirtyRate } from './live-dirty-rate.ts';
@@ -72,7 +72,7 @@ export async function performSrc(context: MigrationContext, uri: string): Promis
   context.convergence = { policy: policyName(options.policy), actions: runner.records, passStats: runner.passes };
   const events = qmp.events(['MIGRATION', 'MIGRATION_PASS']);
   try {
-    context.transferStarted = true;
+    enterStage(context, 'transferring');
     await qmp.execute('migrate', { uri }, { signal });
     return await watchSrc(context, runner, policy, () => events.next().then(() => undefined));
   } finally {
@@ -143,7 +143,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
       context.events.emit('progress', progress);
       switch (progress.transfer) {
         case 'completed':
-          context.switchedOver = true;
+          enterStage(context, 'committed');
           return await settledFigures(context, info);
         case 'failed':
           // A transfer ferry was cancelling may end `failed` (its socket shut down mid-write): ferry's reason stands.
@@ -155,8 +155,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
           throw migrationError(context, code, 'unknown', cancelSent === 'timeout' ? `timed out after ${timeoutMs} ms` : cancelWhy || guardWhy || 'cancelled');
         }
         case 'postcopy':
-          context.switchedOver = true;
-          context.postcopyStarted = true;
+          enterStage(context, 'postcopy');
           // The destination (started with -S) owns the guest from here: let it run.
           if (!destinationResumed && context.sourceWasRunning !== false) destinationResumed = await resumeDestination(context);
           await postcopy.look(info, elapsed);
@@ -171,6 +170,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
       }
       if (info.status === 'pre-switchover' && preSwitchoverSeenAt === undefined && !cancelSent) {
         preSwitchoverSeenAt = performance.now();
+        enterStage(context, 'paused-for-switchover');
         // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
         const go = await gateSwitchover(context, runner, info, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs);
         if (!go) {
@@ -179,19 +179,19 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         }
         continue;
       }
-      if (!cancelSent && !context.switchedOver && context.signal.aborted) {
+      if (!cancelSent && !switchedOver(context) && context.signal.aborted) {
         cancelSent = 'cancelled';
         log(context, 'info', 'cancelling: migrate_cancel');
         await qmp.execute('migrate_cancel');
       }
-      if (!cancelSent && !context.switchedOver && context.dstGuard?.closed) {
+      if (!cancelSent && !switchedOver(context) && context.dstGuard?.closed) {
         // Its guard ended the destination QEMU (or will): nothing can arrive there any more.
         cancelSent = 'destination-lost';
         cancelWhy = `lost the connection to ${context.destination.name} during the transfer`;
         log(context, 'warn', `${cancelWhy}: migrate_cancel`);
         await qmp.execute('migrate_cancel');
       }
-      if (!cancelSent && !context.switchedOver && stall.stalled(info, elapsed)) {
+      if (!cancelSent && !switchedOver(context) && stall.stalled(info, elapsed)) {
         // QEMU's migration socket has no keepalive: a link cut for good never fails by itself.
         cancelSent = 'stalled';
         cancelWhy = `the transfer to ${context.destination.name} made no progress for ${Math.round(context.options.stallTimeout / 1000)} s (the migration link is down?)`;
@@ -264,6 +264,7 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
   const figures = `${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s) + ${estimate.overheadMs} ms overhead + ${Math.round(estimate.waitedMs)} ms waited ≈ ${estimate.estimateMs} ms`;
   if (accepted || estimate.fits) {
     await qmp.execute('migrate-continue', { state: 'pre-switchover' });
+    enterStage(context, 'switching-over');
     log(context, 'info', `switchover: ${figures}${accepted ? ` (${runner.settings.postcopy ? 'post-copy' : 'pause'} already accepted)` : ` fits maxDowntime ${estimate.maxDowntimeMs} ms`}`);
     return true;
   }
@@ -369,7 +370,7 @@ function pollIntervalMs(info: MigrationInfo): number {
 
 async function actOnTimeout(context: MigrationContext, runner: PolicyRunner, timeoutMs: number, elapsed: number, sample: ConvergenceSample): Promise<CancelReason | undefined> {
   // Post-copy cannot go back: the destination owns the newest memory, and cancelling destroys the VM.
-  if (context.postcopyStarted) return undefined;
+  if (context.stages.reached('postcopy')) return undefined;
   const reason = `no convergence after ${Math.round(elapsed)} ms (timeout ${timeoutMs} ms)`;
   switch (context.options.onTimeout) {
     case 'postcopy':

@@ -3,7 +3,7 @@ import { guardLogPath } from '../model/vm-paths.ts';
 import { sh } from '../transport/index.ts';
 import { destinationCommandLine, pinMachineType } from './destination-command-line.ts';
 import { GuardChannel } from './guard/guard-channel.ts';
-import { log, migrationError, type MigrationContext } from './migration-context.ts';
+import { enterStage, log, migrationError, type MigrationContext } from './migration-context.ts';
 import { ALWAYS_ON_CAPABILITIES, capabilitiesFor, parametersFor } from './migration-options.ts';
 import { vmFiles } from './vm-files.ts';
 
@@ -29,7 +29,7 @@ export async function prepareDst(context: MigrationContext): Promise<string> {
   if (context.rewriteCommandLine) argv = context.rewriteCommandLine(argv, { source: source.name, destination: destination.name, vm: vm.name });
   context.destinationArgv = argv;
 
-  context.destinationLaunchAttempted = true;
+  enterStage(context, 'destination-started');
   log(context, 'debug', `launching on ${destination.name}: ${argv.join(' ')}`);
   // Leftovers of an earlier failed attempt would stop QEMU from binding its socket;
   // QEMU's own output goes to stderr so that the guard's stdout stays QMP.

@@ -25,6 +25,8 @@ export interface RecoveryReport {
   summary: string;
   /** QEMU's state as found, before any step. */
   found: { source: QemuSide; destination: QemuSide | undefined };
+  /** The stage the interrupted migration had reached, from its record (see MigrationStage). */
+  interruptedAt?: string;
 }
 
 // A guard whose ferry wrote the record this recently is taken to serve a live migration.
@@ -68,7 +70,7 @@ export async function recoverMigration(vm: Vm, options: { signal?: AbortSignal }
   for (const step of plan) {
     if (step.step === 'refuse' || step.step === 'wait') {
       const where = locationOf(src, dst);
-      return report(vm, destination?.name, done, where, `not recovered: ${step.why}`, src, dst);
+      return report(vm, destination?.name, done, where, `not recovered: ${step.why}`, src, dst, lock.record);
     }
     await runStep(step, vm, destination, lock.record, options);
     done.push(`${step.step}: ${step.why}`);
@@ -78,7 +80,8 @@ export async function recoverMigration(vm: Vm, options: { signal?: AbortSignal }
     destination ? readQemuSide(destination, vm.name, options) : Promise.resolve(undefined),
   ]);
   const where = locationOf(srcAfter, dstAfter);
-  return report(vm, destination?.name, done, where, `recovered (${done.map((line) => line.split(':')[0]).join(', ') || 'nothing to do'}): ${describe(where, vm, destination?.name)}`, src, dst);
+  const stage = lock.record?.stage ? ` (its ferry was lost at stage ${lock.record.stage})` : '';
+  return report(vm, destination?.name, done, where, `recovered${stage} (${done.map((line) => line.split(':')[0]).join(', ') || 'nothing to do'}): ${describe(where, vm, destination?.name)}`, src, dst, lock.record);
 }
 
 async function runStep(step: RecoveryStep, vm: Vm, destination: Host | undefined, record: MigrationRecord | undefined, options: { signal?: AbortSignal }): Promise<void> {
@@ -187,6 +190,6 @@ function describe(where: VmLocation, vm: Vm, destination: string | undefined): s
   }
 }
 
-function report(vm: Vm, destination: string | undefined, steps: string[], vmState: VmLocation, summary: string, source: QemuSide, dst: QemuSide | undefined): RecoveryReport {
-  return { vm: vm.name, source: vm.host.name, destination, steps, vmState, summary, found: { source, destination: dst } };
+function report(vm: Vm, destination: string | undefined, steps: string[], vmState: VmLocation, summary: string, source: QemuSide, dst: QemuSide | undefined, record?: MigrationRecord): RecoveryReport {
+  return { vm: vm.name, source: vm.host.name, destination, steps, vmState, summary, found: { source, destination: dst }, ...(record?.stage && { interruptedAt: record.stage }) };
 }

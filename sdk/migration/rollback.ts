@@ -1,4 +1,4 @@
-import { log, type MigrationContext } from './migration-context.ts';
+import { enterStage, log, type MigrationContext } from './migration-context.ts';
 import type { VmLocation } from './migration-errors.ts';
 import type { GuardChannel } from './guard/guard-channel.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,11 +20,15 @@ const GUARD_SETTLE_MS = 30_000;
  */
 export async function rollback(context: MigrationContext): Promise<VmLocation | undefined> {
   const guards = [context.srcGuard, context.dstGuard].filter((guard): guard is GuardChannel => guard !== undefined);
-  if (guards.length === 0) return undefined;
+  if (guards.length === 0) {
+    enterStage(context, 'settled');
+    return undefined;
+  }
+  enterStage(context, 'settling');
   await Promise.allSettled([context.srcQmp?.close(), context.dstQmp?.close()]);
   await Promise.all(guards.map((guard) => letGo(context, guard)));
-  context.lockHeld = false;
   const { src, dst, location } = await readLocation(context);
+  enterStage(context, 'settled');
   log(context, 'info', `after rollback: ${context.source.name} ${describeSide(src)}; ${dst ? `${context.destination.name} ${describeSide(dst)}` : `nothing was started on ${context.destination.name}`}`);
   return location;
 }
@@ -38,7 +42,7 @@ async function readLocation(context: MigrationContext): Promise<{ src: QemuSide;
   for (let attempt = 0; ; attempt++) {
     const [src, dst] = await Promise.all([
       readQemuSide(context.source, context.vm.name, { timeoutMs: 10_000 }),
-      context.destinationLaunchAttempted ? readQemuSide(context.destination, context.vm.name, { timeoutMs: 10_000 }) : Promise.resolve(undefined),
+      context.stages.reached('destination-started') ? readQemuSide(context.destination, context.vm.name, { timeoutMs: 10_000 }) : Promise.resolve(undefined),
     ]);
     const location = locationOf(src, dst);
     if (location !== 'unknown' || performance.now() > deadline) return { src, dst, location };

@@ -62,7 +62,7 @@ export async function runMigration(context: MigrationContext): Promise<Migration
 function startRecordHeartbeat(context: MigrationContext): NodeJS.Timeout {
   const timer = setInterval(() => {
     const guard = context.srcGuard;
-    if (!guard || !context.lockHeld) return;
+    if (!guard || guard.closed) return;
     context.record.heartbeatAt = new Date().toISOString();
     if (context.lastProgress) context.record.progress = context.lastProgress;
     // Other processes see the policy's actions only through the record.
@@ -123,7 +123,8 @@ function resultOf(context: MigrationContext, info: MigrationInfo): MigrationResu
     downtimeBytes: ram?.['downtime-bytes'] ?? 0,
     passes: ram?.['dirty-sync-count'] ?? 0,
     throughput: totalTimeMs > 0 ? Math.round(((ram?.transferred ?? 0) / totalTimeMs) * 1000) : 0,
-    postcopy: context.postcopyStarted,
+    postcopy: context.stages.reached('postcopy'),
+    stages: context.stages.entries,
     options: context.options,
     ...(context.convergence && { convergence: context.convergence }),
     phases: {

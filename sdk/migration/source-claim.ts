@@ -1,7 +1,7 @@
 import { QmpClient } from '../qmp/index.ts';
 import { guardLogPath } from '../model/vm-paths.ts';
 import { GuardChannel } from './guard/guard-channel.ts';
-import { log, type MigrationContext } from './migration-context.ts';
+import { enterStage, log, type MigrationContext } from './migration-context.ts';
 import { MigrationError, PreflightError } from './migration-errors.ts';
 import { parseMigrationRecord } from './migration-lock.ts';
 import { recoverMigration } from './recover-migration.ts';
@@ -67,7 +67,7 @@ export async function claimSourceVm(context: MigrationContext): Promise<void> {
     const [vmWord, pid] = found.split(' ');
     const argvLine = vmWord === 'vm' ? await guard.nextControl(GUARD_START_TIMEOUT_MS) : undefined;
     context.srcGuard = guard;
-    context.lockHeld = true;
+    enterStage(context, 'source-claimed');
     if (argvLine?.startsWith('argv ')) {
       const argv = Buffer.from(argvLine.slice(5), 'hex').toString('utf8').split('\0');
       if (argv.at(-1) === '') argv.pop();

@@ -1,5 +1,5 @@
 import { FerryError } from '../ferry-error.ts';
-import type { MigrationContext } from './migration-context.ts';
+import { switchedOver, type MigrationContext } from './migration-context.ts';
 import { MigrationOptionsError } from './migration-errors.ts';
 import type { MigrationPhase } from './migration-phase.ts';
 import { resolveMigrationOptions } from './migration-options.ts';
@@ -36,10 +36,10 @@ export async function startPostcopySrc(context: MigrationContext | undefined, re
 
 function transferQmp(context: MigrationContext | undefined, what: string) {
   if (!context) throw new MigrationNotSteerableError(what, 'pending', 'the transfer has not started');
-  if (context.phase !== 'perform' || !context.transferStarted || !context.srcQmp) {
-    throw new MigrationNotSteerableError(what, context.phase, context.switchedOver ? 'the VM has already switched over' : 'the transfer is not running');
+  if (context.phase !== 'perform' || !context.stages.reached('transferring') || !context.srcQmp) {
+    throw new MigrationNotSteerableError(what, context.phase, switchedOver(context) ? 'the VM has already switched over' : 'the transfer is not running');
   }
-  if (context.switchedOver) throw new MigrationNotSteerableError(what, context.phase, 'the VM has already switched over');
+  if (switchedOver(context)) throw new MigrationNotSteerableError(what, context.phase, 'the VM has already switched over');
   return context.srcQmp;
 }
 
