@@ -3,8 +3,9 @@ import { definePolicy, type ConvergenceSample } from './convergence-policy.ts';
 const POLLS_WITHOUT_PROGRESS = 5;
 
 /**
- * After Proxmox VE's `qemu-server`: auto-converge and XBZRLE always on,
- * 100 ms downtime to begin with, doubled once 5 polls since the last change
+ * After Proxmox VE's `qemu-server`: auto-converge always on (Proxmox also
+ * turns XBZRLE on; ferry leaves it to the caller, as it corrupted busy
+ * guests on QEMU 7.2), 100 ms downtime to begin with, doubled once 5 polls since the last change
  * saw the remaining bytes grow or stand still. Like Proxmox it never gives up by itself:
  * the caller's timeout does.
  */
@@ -18,7 +19,7 @@ export const proxmoxPolicy = definePolicy(
     if (wanted > settings.downtimeLimitMs) return { type: 'downtime-limit', ms: wanted, reason: `${POLLS_WITHOUT_PROGRESS} polls without progress: Proxmox doubles the downtime` };
     return undefined;
   },
-  { autoConverge: true, xbzrle: true, initialDowntimeMs: (max) => Math.min(100, max) },
+  { autoConverge: true, initialDowntimeMs: (max) => Math.min(100, max) },
 );
 
 /** Polls whose remaining bytes did not fall below the poll before (Proxmox counts them, it does not reset). */
