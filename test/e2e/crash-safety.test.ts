@@ -293,6 +293,19 @@ describe('crash safety: the controller killed, frozen or cut off', { timeout: 90
     checkProbe(await probe.finish(500), 'link cut');
   });
 
+  test('the migration link cut for 4 s: the transfer carries on and completes (a brief cut is not a stall)', async () => {
+    const probe = await startGuest('crash', busy);
+    const controller = Controller.migrate('crash', { bandwidth: '64MiB/s', maxDowntime: 300, policy: 'proxmox' });
+    await controller.waitFor('transferred', (line) => line['type'] === 'progress' && Number(line['percent']) > 5);
+    execFileSync('ip', ['netns', 'exec', lab.namespace('a'), 'ip', 'route', 'add', 'blackhole', `${lab.hostAddress('b')}/32`]);
+    await sleep(4000);
+    execFileSync('ip', ['netns', 'exec', lab.namespace('a'), 'ip', 'route', 'del', 'blackhole', `${lab.hostAddress('b')}/32`]);
+    const said = await controller.waitFor('finished', (line) => line['type'] === 'done' || line['type'] === 'error', 180_000);
+    assert.equal(said['type'], 'done', JSON.stringify(said));
+    await settledOn('crash', 'b', 10_000);
+    checkProbe(await probe.finish(500), 'brief cut');
+  });
+
   test('two controllers racing for one VM: one migrates it, the other is refused, the VM runs in one place', async () => {
     const probe = await startGuest('race', idle);
     const first = new Controller(process.execPath, ['--import', 'tsx', controllerScript, 'a/race', 'b', '{}']);
