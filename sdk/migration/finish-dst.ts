@@ -14,6 +14,12 @@ export async function finishDst(context: MigrationContext): Promise<void> {
   const qmp = context.dstQmp;
   if (!qmp) throw new Error('ferry bug: finish without a destination QMP connection');
   const wantRunning = context.sourceWasRunning !== false;
+  // Every millisecond here is the guest's pause: with the return path the destination is
+  // normally paused already, so ask it to run at once, and look only if it was not ready.
+  if (wantRunning && (await qmp.execute('cont').then(() => true, () => false))) {
+    log(context, 'info', `resumed the VM on ${context.destination.name}`);
+    return enterStage(context, 'destination-running');
+  }
   const deadline = performance.now() + FINISH_TIMEOUT_MS;
   for (;;) {
     const status = await qmp.execute('query-status');

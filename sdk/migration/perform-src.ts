@@ -143,8 +143,9 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
       context.events.emit('progress', progress);
       switch (progress.transfer) {
         case 'completed':
+          // The guest waits paused on the destination: resume it first, read QEMU's final figures after.
           enterStage(context, 'committed');
-          return await settledFigures(context, info);
+          return info;
         case 'failed':
           // A transfer ferry was cancelling may end `failed` (its socket shut down mid-write): ferry's reason stands.
           if (cancelSent && cancelWhy) throw migrationError(context, 'MIGRATION_CANCELLED', 'unknown', `${cancelWhy} (QEMU: ${info['error-desc'] ?? 'failed'})`);
@@ -389,7 +390,7 @@ async function actOnTimeout(context: MigrationContext, runner: PolicyRunner, tim
  * QEMU reports `completed` a moment before it computes total-time and
  * downtime (LAB.md); until then both read 0. Ask again until they are set.
  */
-async function settledFigures(context: MigrationContext, info: MigrationInfo): Promise<MigrationInfo> {
+export async function completedFiguresSrc(context: MigrationContext, info: MigrationInfo): Promise<MigrationInfo> {
   const qmp: QmpClient | undefined = context.srcQmp;
   let settled = info;
   for (let i = 0; i < 100 && qmp && !((settled['total-time'] ?? 0) > 0); i++) {

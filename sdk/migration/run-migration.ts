@@ -5,7 +5,7 @@ import { finishDst } from './finish-dst.ts';
 import { setPhase, type MigrationContext } from './migration-context.ts';
 import { MigrationCancelledError, MigrationError, type VmLocation } from './migration-errors.ts';
 import type { MigrationResult } from './migration-result.ts';
-import { performSrc } from './perform-src.ts';
+import { completedFiguresSrc, performSrc } from './perform-src.ts';
 import { preflight } from './preflight.ts';
 import { claimSourceVm } from './source-claim.ts';
 import { prepareDst } from './prepare-dst.ts';
@@ -37,11 +37,12 @@ export async function runMigration(context: MigrationContext): Promise<Migration
 
     setPhase(context, 'finish');
     await finishDst(context);
+    const figures = await completedFiguresSrc(context, info);
     setPhase(context, 'confirm');
     await confirmSrc(context);
     await Promise.all([context.srcGuard?.finish(), context.dstGuard?.finish()]);
     setPhase(context, 'completed');
-    return resultOf(context, info);
+    return resultOf(context, figures);
   } catch (error) {
     clearInterval(heartbeat);
     heartbeat = undefined;
