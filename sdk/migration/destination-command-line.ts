@@ -2,8 +2,8 @@ import { withRunDirConvention } from '../model/qemu-convention.ts';
 
 /**
  * The destination QEMU's command line, from the source's real one (read from
- * `/proc/<pid>/cmdline`): paths under the source's runDir move to the
- * destination's, any `-incoming` is replaced by `-incoming defer` (so that
+ * `/proc/<pid>/cmdline`): the runtime files in the source's runDir (sockets,
+ * consoles, logs; never disk images) move to the destination's, any `-incoming` is replaced by `-incoming defer` (so that
  * capabilities can be set before it listens), `-S` keeps the guest stopped
  * after the transfer until ferry (or its guard) has seen the source commit,
  * and ferry's convention (`-daemonize`, `-pidfile`, a QMP socket) is made sure of.
@@ -27,11 +27,27 @@ export function destinationCommandLine(
       continue;
     }
     if (option.startsWith('-incoming=')) continue;
-    argv.push(arg.split(from).join(to));
+    argv.push(rewriteRuntimeFiles(arg, from, to));
   }
   const withConvention = withRunDirConvention(argv, paths);
   if (!withConvention.includes('-S')) withConvention.push('-S');
   return [...withConvention, '-incoming', 'defer'];
+}
+
+// A VM's own runtime files in the runDir (sockets, consoles, logs): each QEMU has its own.
+const RUNTIME_FILE = /\.(console|log|sock|pid|qmp|mon)$/;
+
+/**
+ * Moves the source runDir's runtime files (sockets, consoles, logs) to the
+ * destination's runDir. Nothing else is rewritten: a disk image keeps its
+ * path, so the destination opens the very file the guest wrote (or preflight
+ * refuses), never a stale copy of the same name in its own runDir.
+ */
+function rewriteRuntimeFiles(arg: string, from: string, to: string): string {
+  return arg.replace(/(^|[=,:])(\/[^,]+)/g, (match: string, lead: string, path: string) => {
+    if (!path.startsWith(from) || path.slice(from.length).includes('/') || !RUNTIME_FILE.test(path)) return match;
+    return `${lead}${to}${path.slice(from.length)}`;
+  });
 }
 
 /** The files a QEMU command line names under `runDir` (the source's leftovers to clean after a migration). */

@@ -1,5 +1,7 @@
 import { throwIfAborted } from '../ferry-error.ts';
 import { destinationFacts, type DestinationFacts } from './destination-facts.ts';
+import { checkDisksSrcDst } from './disk-check.ts';
+import { diskImages } from './disk-images.ts';
 import { isTransferOver, transferState } from './qemu-migration-status.ts';
 import { log, type MigrationContext } from './migration-context.ts';
 import { PreflightError, type PreflightCheck } from './migration-errors.ts';
@@ -32,7 +34,10 @@ export async function preflight(context: MigrationContext): Promise<void> {
   const checks: PreflightCheck[] = [];
   if (src.status === 'rejected') checks.push({ check: 'source-vm', ok: false, message: reason(src.reason) });
   if (dst.status === 'rejected') checks.push({ check: 'destination-reachable', ok: false, message: `cannot use ${destination.name}: ${reason(dst.reason)}` });
-  if (src.status === 'fulfilled' && dst.status === 'fulfilled') checks.push(...compare(context, src.value, dst.value));
+  if (src.status === 'fulfilled' && dst.status === 'fulfilled') {
+    checks.push(...compare(context, src.value, dst.value));
+    checks.push(...(await checkDisksSrcDst(source, destination, diskImages(src.value.argv), { signal: context.signal })));
+  }
   if (checks.some((check) => !check.ok)) {
     throw new PreflightError(details, checks, { cause: src.status === 'rejected' ? src.reason : dst.status === 'rejected' ? dst.reason : undefined });
   }
