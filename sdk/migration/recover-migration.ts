@@ -14,6 +14,12 @@ import { stopAndRemoveVm } from './vm-files.ts';
 
 /** What `recover()` found and did. */
 export interface RecoveryReport {
+  /**
+   * `recovered`: steps were taken; `nothing-to-do`: no interrupted migration;
+   * `in-progress`: a live migration holds the VM; `refused`: QEMU's state does
+   * not allow a safe decision (the summary says why), nothing was changed after that.
+   */
+  outcome: 'recovered' | 'nothing-to-do' | 'in-progress' | 'refused';
   vm: string;
   source: string;
   destination: string | undefined;
@@ -51,7 +57,7 @@ export async function recoverMigration(vm: Vm, options: { signal?: AbortSignal }
   while (lock.guardAlive && Date.now() < deadline) {
     const age = lock.record ? Date.now() - Date.parse(lock.record.heartbeatAt) : Number.POSITIVE_INFINITY;
     if (age < LIVE_RECORD_MS) {
-      return report(vm, undefined, [], 'running-on-source', `a migration of ${vm.label} to ${lock.record?.destination ?? '?'} is in progress (its ferry is alive): nothing to recover`, await readQemuSide(source, vm.name, { ...options, timeoutMs: 1000 }), undefined);
+      return report('in-progress', vm, lock.record?.destination, [], 'running-on-source', `a migration of ${vm.label} to ${lock.record?.destination ?? '?'} is in progress (its ferry is alive): nothing to recover`, await readQemuSide(source, vm.name, { ...options, timeoutMs: 1000 }), undefined, lock.record);
     }
     await sleep(250, undefined, options);
     lock = await readLock(source, vm.name, options);
@@ -63,14 +69,14 @@ export async function recoverMigration(vm: Vm, options: { signal?: AbortSignal }
   ]);
   if (!lock.present) {
     const where = locationOf(src, undefined);
-    return report(vm, undefined, [], where, `no interrupted migration of ${vm.label}; ${describe(where, vm, undefined)}`, src, undefined);
+    return report('nothing-to-do', vm, undefined, [], where, `no interrupted migration of ${vm.label}; ${describe(where, vm, undefined)}`, src, undefined);
   }
   const plan = planRecovery(src, dst);
   const done: string[] = [];
   for (const step of plan) {
     if (step.step === 'refuse' || step.step === 'wait') {
       const where = locationOf(src, dst);
-      return report(vm, destination?.name, done, where, `not recovered: ${step.why}`, src, dst, lock.record);
+      return report(step.step === 'wait' ? 'in-progress' : 'refused', vm, destination?.name, done, where, `not recovered: ${step.why}`, src, dst, lock.record);
     }
     await runStep(step, vm, destination, lock.record, options);
     done.push(`${step.step}: ${step.why}`);
@@ -81,7 +87,7 @@ export async function recoverMigration(vm: Vm, options: { signal?: AbortSignal }
   ]);
   const where = locationOf(srcAfter, dstAfter);
   const stage = lock.record?.stage ? ` (its ferry was lost at stage ${lock.record.stage})` : '';
-  return report(vm, destination?.name, done, where, `recovered${stage} (${done.map((line) => line.split(':')[0]).join(', ') || 'nothing to do'}): ${describe(where, vm, destination?.name)}`, src, dst, lock.record);
+  return report('recovered', vm, destination?.name, done, where, `recovered${stage} (${done.map((line) => line.split(':')[0]).join(', ') || 'nothing to do'}): ${describe(where, vm, destination?.name)}`, src, dst, lock.record);
 }
 
 async function runStep(step: RecoveryStep, vm: Vm, destination: Host | undefined, record: MigrationRecord | undefined, options: { signal?: AbortSignal }): Promise<void> {
@@ -190,6 +196,6 @@ function describe(where: VmLocation, vm: Vm, destination: string | undefined): s
   }
 }
 
-function report(vm: Vm, destination: string | undefined, steps: string[], vmState: VmLocation, summary: string, source: QemuSide, dst: QemuSide | undefined, record?: MigrationRecord): RecoveryReport {
-  return { vm: vm.name, source: vm.host.name, destination, steps, vmState, summary, found: { source, destination: dst }, ...(record?.stage && { interruptedAt: record.stage }) };
+function report(outcome: RecoveryReport['outcome'], vm: Vm, destination: string | undefined, steps: string[], vmState: VmLocation, summary: string, source: QemuSide, dst: QemuSide | undefined, record?: MigrationRecord): RecoveryReport {
+  return { outcome, vm: vm.name, source: vm.host.name, destination, steps, vmState, summary, found: { source, destination: dst }, ...(record?.stage && { interruptedAt: record.stage }) };
 }
