@@ -21,6 +21,8 @@ export interface MigrationRecord {
   options?: { maxDowntime: number; policy: unknown };
   /** QMP commands (JSON) that undo ferry's settings on the source, for `recover`. */
   restore?: string[];
+  /** Where the destination listens (`tcp:host:port`): a paused post-copy resumes there. */
+  migrationUri?: string;
 }
 
 // A controller that stopped heartbeating this long ago is taken to be gone.

@@ -53,7 +53,10 @@ export async function performSrc(context: MigrationContext, uri: string): Promis
     capabilities: capabilities.filter((saved) => wantedCapabilities.some((wanted) => wanted.capability === saved.capability)),
     parameters: Object.fromEntries(Object.keys(wantedParameters).map((key) => [key, parameters[key as keyof MigrationParameters]])) as Partial<MigrationParameters>,
   };
+  context.record.migrationUri = uri;
   armSourceGuard(context);
+  // Both guards learn where a broken post-copy resumes, should ferry be lost then.
+  for (const guard of [context.srcGuard, context.dstGuard]) guard?.send(`uri ${uri}`);
   await qmp.execute('migrate-set-capabilities', { capabilities: wantedCapabilities }, { signal });
   await qmp.execute('migrate-set-parameters', wantedParameters, { signal });
 
@@ -120,7 +123,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
   const linkRate = new LinkRate();
   const liveDirtyRate = policy ? new LiveDirtyRate(qmp) : undefined;
   const stall = new StallWatch(context.options.stallTimeout);
-  const postcopy = new PostcopyKeeper(context, timeoutMs);
+  const postcopy = new PostcopyKeeper(context, context.record.migrationUri ?? '', timeoutMs);
   let gateExpired = false;
   const stopListening = context.srcGuard?.onControl((line) => {
     if (line === 'gate-expired') gateExpired = true;

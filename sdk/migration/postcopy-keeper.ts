@@ -1,4 +1,3 @@
-import type { Host } from '../model/host.ts';
 import type { MigrationInfo, QmpClient } from '../qmp/index.ts';
 import { log, migrationError, type MigrationContext } from './migration-context.ts';
 
@@ -16,6 +15,7 @@ const RESUME_EVERY_MS = 3000;
  */
 export class PostcopyKeeper {
   readonly #context: MigrationContext;
+  readonly #uri: string;
   readonly #stallMs: number;
   readonly #giveUpMs: number;
   #bytes = -1;
@@ -23,8 +23,9 @@ export class PostcopyKeeper {
   #pausedAt: number | undefined;
   #triedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(context: MigrationContext, giveUpMs: number) {
+  constructor(context: MigrationContext, uri: string, giveUpMs: number) {
     this.#context = context;
+    this.#uri = uri;
     this.#stallMs = context.options.stallTimeout;
     this.#giveUpMs = giveUpMs;
   }
@@ -39,8 +40,8 @@ export class PostcopyKeeper {
         this.#movedAt = elapsedMs;
       } else if (elapsedMs - this.#movedAt > this.#stallMs) {
         log(context, 'warn', `post-copy moved nothing for ${Math.round(this.#stallMs / 1000)} s: pausing it on both sides (recoverable)`);
-        await context.srcQmp?.execute('migrate-pause').catch(() => undefined);
-        await context.dstQmp?.execute('migrate-pause').catch(() => undefined);
+        await context.srcQmp?.executeOob('migrate-pause').catch(() => undefined);
+        await context.dstQmp?.executeOob('migrate-pause').catch(() => undefined);
         this.#movedAt = elapsedMs;
       }
       return;
@@ -53,7 +54,7 @@ export class PostcopyKeeper {
     if (elapsedMs - this.#triedAt < RESUME_EVERY_MS || !context.srcQmp || !context.dstQmp) return;
     this.#triedAt = elapsedMs;
     try {
-      await resumePostcopy(context.srcQmp, context.dstQmp, context.destination);
+      await resumePostcopy(context.srcQmp, context.dstQmp, this.#uri);
       log(context, 'info', `post-copy resumed to ${context.destination.name}`);
     } catch (error) {
       log(context, 'warn', `post-copy is paused and cannot resume yet: ${error instanceof Error ? error.message : String(error)}`);
@@ -63,16 +64,14 @@ export class PostcopyKeeper {
 
 /**
  * Resumes a paused post-copy (QEMU 7.2's verified sequence): the destination
- * listens again (`migrate-recover`, on a free port of its migration address)
- * and the source reconnects with `migrate resume:true`.
+ * listens again on the migration's own URI (`migrate-recover`) and the source
+ * reconnects with `migrate resume:true`. The destination is spoken to out of
+ * band: while pages are missing its main loop may be blocked on one (a
+ * device touching guest memory), and only OOB commands get through.
  */
-export async function resumePostcopy(src: QmpClient, dst: QmpClient, destination: Host): Promise<void> {
-  // A destination that has not noticed the dead link is paused by hand first.
-  if ((await dst.execute('query-migrate')).status === 'postcopy-active') await dst.execute('migrate-pause');
-  const address = destination.migrationAddress;
-  const host = address.includes(':') ? `[${address}]` : address;
-  await dst.execute('migrate-recover', { uri: `tcp:${host}:0` });
-  const socket = (await dst.execute('query-migrate'))['socket-address']?.find((candidate) => candidate.type === 'inet');
-  if (socket?.type !== 'inet') throw new Error(`${destination.name} did not report the port it listens on`);
-  await src.execute('migrate', { uri: `tcp:${host}:${socket.port}`, resume: true });
+export async function resumePostcopy(src: QmpClient, dst: QmpClient, uri: string): Promise<void> {
+  // A destination that has not noticed the dead link (no error on a silent link) is paused by hand.
+  await dst.executeOob('migrate-pause').catch(() => undefined);
+  await dst.executeOob('migrate-recover', { uri });
+  await src.execute('migrate', { uri, resume: true });
 }

@@ -126,7 +126,7 @@ async function runStep(step: RecoveryStep, vm: Vm, destination: Host | undefined
       }
       return;
     case 'resume-postcopy':
-      if (destination) await resumePostcopyOf(vm, destination, options);
+      if (destination) await resumePostcopyOf(vm, destination, record?.migrationUri, options);
       return;
     case 'release-lock':
       await releaseMigrationLock(source, vm.name, options);
@@ -138,9 +138,15 @@ async function runStep(step: RecoveryStep, vm: Vm, destination: Host | undefined
 }
 
 /** Resumes a paused post-copy with both QEMUs' sockets, waits for it to end, then finishes it as a completed migration. */
-async function resumePostcopyOf(vm: Vm, destination: Host, options: { signal?: AbortSignal }): Promise<void> {
+async function resumePostcopyOf(vm: Vm, destination: Host, uri: string | undefined, options: { signal?: AbortSignal }): Promise<void> {
+  if (!uri) throw new Error('the interrupted migration left no URI to resume its post-copy on');
   const dst = destination.vm(vm.name);
-  await vm.withQmp((src) => dst.withQmp((dstQmp) => resumePostcopy(src, dstQmp, destination), options), options);
+  const dstQmp = await dst.connectQmp({ ...options, enableCapabilities: ['oob'] });
+  try {
+    await vm.withQmp((src) => resumePostcopy(src, dstQmp, uri), options);
+  } finally {
+    await dstQmp.close();
+  }
   const status = await vm.withQmp(async (qmp) => {
     for (let i = 0; i < 6000; i++) {
       const now = (await qmp.execute('query-migrate')).status;

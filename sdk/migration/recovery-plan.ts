@@ -60,7 +60,8 @@ export function planRecovery(src: QemuSide, dst: QemuSide | undefined): Recovery
     return [{ step: 'refuse', why: `the source completed but ${dName}'s QEMU is ${dst?.runState ?? 'unknown'} (${dst?.migration ?? '?'}): check it by hand` }];
   }
   if (status === 'postcopy-paused') {
-    if (dst?.migration === 'postcopy-paused') return [{ step: 'resume-postcopy', why: 'both halves of the post-copy are paused' }];
+    // A paused destination's main loop may be blocked on a missing page, so it may not answer QMP at all.
+    if (dstHere && (dst?.migration === undefined || dst.migration.startsWith('postcopy'))) return [{ step: 'resume-postcopy', why: 'both halves of the post-copy are paused' }];
     return [{ step: 'refuse', why: `post-copy is paused on the source, and ${dName} is ${dst?.migration ?? 'not there'}: it cannot be resumed` }];
   }
   if (status.startsWith('postcopy')) return [{ step: 'wait', why: `post-copy is ${status}: it finishes by itself (or pauses if the link breaks)` }];

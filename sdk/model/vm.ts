@@ -103,7 +103,7 @@ if alive "$p"; then echo "$p"; fi`);
   }
 
   /** Opens a QMP connection that the caller must close. */
-  async connectQmp(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<QmpClient> {
+  async connectQmp(options: { signal?: AbortSignal; timeoutMs?: number; enableCapabilities?: string[] } = {}): Promise<QmpClient> {
     throwIfAborted(options.signal);
     let stream;
     try {

@@ -137,6 +137,21 @@ export class QmpClient {
   }
 
   /**
+   * Runs an out-of-band command (`exec-oob`): QEMU runs it at once, even while
+   * its main loop is blocked, as a post-copy destination's is while it waits for
+   * pages. Only commands QEMU marks OOB-capable (7.2: migrate-recover,
+   * migrate-pause, yank, query-yank), on a connection negotiated with `oob`.
+   *
+   * @example
+   * await client.executeOob('migrate-recover', { uri: 'tcp:10.0.0.2:4444' });
+   */
+  executeOob(command: 'migrate-recover' | 'migrate-pause' | 'yank' | 'query-yank', args?: Record<string, unknown>, options?: QmpExecuteOptions): Promise<unknown> {
+    this.#state.require('executeOob', 'running');
+    throwIfAborted(options?.signal);
+    return this.#send(command, args, options, true);
+  }
+
+  /**
    * A listener with its own queue, taking the events that match `filter`.
    *
    * @example
@@ -246,11 +261,11 @@ export class QmpClient {
   }
 
   // Sends without the state guard (qmp_capabilities runs while connecting).
-  async #send(command: string, args: Record<string, unknown> | undefined, options: QmpExecuteOptions = {}): Promise<unknown> {
+  async #send(command: string, args: Record<string, unknown> | undefined, options: QmpExecuteOptions = {}, oob = false): Promise<unknown> {
     // Registered before writing: an in-memory peer may answer synchronously.
     const { id, reply } = this.#pending.add(command, args);
     const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    this.#stream.write(serializeCommand({ execute: command, arguments: args, id }));
+    this.#stream.write(serializeCommand({ execute: command, arguments: args, id, oob }));
     try {
       return await withDeadline(reply, {
         signal: options.signal,

@@ -85,6 +85,8 @@ export interface QmpCommandMessage {
   execute: string;
   arguments?: Record<string, unknown> | undefined;
   id?: number | string;
+  /** Send as `exec-oob`: QEMU runs it at once, even while its main loop is blocked. */
+  oob?: boolean;
 }
 
 /**
@@ -94,9 +96,9 @@ export interface QmpCommandMessage {
  * serializeCommand({ execute: 'query-status', id: 1 }) // '{"execute":"query-status","id":1}\n'
  */
 export function serializeCommand(message: QmpCommandMessage): string {
-  const wire: QmpCommandMessage = { execute: message.execute };
-  if (message.arguments !== undefined) wire.arguments = message.arguments;
-  if (message.id !== undefined) wire.id = message.id;
+  const wire: Record<string, unknown> = message.oob ? { 'exec-oob': message.execute } : { execute: message.execute };
+  if (message.arguments !== undefined) wire['arguments'] = message.arguments;
+  if (message.id !== undefined) wire['id'] = message.id;
   return `${JSON.stringify(wire)}\n`;
 }
 

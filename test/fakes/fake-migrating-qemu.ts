@@ -49,6 +49,12 @@ export class FakeMigratingQemu {
         this.#postcopyPath = true;
         return {};
       }))
+      // Post-copy recovery: the destination listens again, the source reconnects and carries on.
+      .handle('migrate-recover', () => ({}))
+      .handle('migrate', answer(() => {
+        if (this.state.migration === 'postcopy-paused') this.state.migration = 'postcopy-active';
+        return {};
+      }))
       .handle('migrate-set-capabilities', answer(() => ({})))
       .handle('migrate-set-parameters', answer(() => ({})));
   }

@@ -223,7 +223,7 @@ export class FakeQmpSession {
   }
 
   async #onLine(line: string): Promise<void> {
-    let message: { execute?: unknown; arguments?: Record<string, unknown>; id?: unknown };
+    let message: { execute?: unknown; 'exec-oob'?: unknown; arguments?: Record<string, unknown>; id?: unknown };
     try {
       message = JSON.parse(line) as typeof message;
     } catch {
@@ -233,7 +233,8 @@ export class FakeQmpSession {
     }
     const { id } = message;
     const withId = (reply: Record<string, unknown>): Record<string, unknown> => (id === undefined ? reply : { ...reply, id });
-    const command = typeof message.execute === 'string' ? message.execute : '';
+    // An out-of-band command runs like any other here (QEMU would run it at once).
+    const command = typeof message.execute === 'string' ? message.execute : typeof message['exec-oob'] === 'string' ? message['exec-oob'] : '';
     const args = message.arguments ?? {};
     if (command === 'qmp_capabilities') {
       this.#server.received.push({ execute: command, arguments: args, id });

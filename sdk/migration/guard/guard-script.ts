@@ -20,6 +20,7 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 #   #restore {...}      a QMP command that undoes one of ferry's settings (src)
 #   #cleanup PATH       a file to remove when this side's QEMU is ended
 #   #record {...}       the migration record to keep in the lock (src)
+#   #uri URI            where the destination listens (to resume a paused post-copy)
 # Lines to ferry: QEMU's output, and '#' lines: '#guard PID', '#busy live|stale',
 # '#novm', '#vm PID', '#argv HEX', '#gate-expired', '#resolved WHAT'.
 use strict;
@@ -56,6 +57,7 @@ my $gate_ms;
 my $gate_at;
 my $saw_stop = 0;
 my $postcopy = 0;
+my $uri = '';
 my @restore;
 my $last_seen = now();
 my $qmp;
@@ -231,10 +233,21 @@ sub resolve_source {
     $status = wait_status(qr/^(cancelled|failed|completed|none)$/, 10);
   }
   $status = wait_status(qr/^(cancelled|failed|completed|none|postcopy-active|postcopy-paused)$/, 30) if $status =~ /^(device|cancelling)$/;
-  if ($status =~ /^postcopy-(active|recover)$/) {
+  if ($status =~ /^postcopy/) {
     # The destination owns the newest memory: never cancel. Post-copy ends by
-    # itself, or QEMU pauses both sides when the link breaks (recoverable).
-    $status = wait_status(qr/^(completed|postcopy-paused|failed)$/, 3600);
+    # itself; when the link broke (both sides paused), resume it as soon as the
+    # destination's guard listens again and the link lets it.
+    my $until = now() + 3600;
+    my $tried = 0;
+    while (now() < $until) {
+      $status = migration_status(5);
+      last if $status eq 'completed' || $status eq 'failed';
+      if ($status eq 'postcopy-paused' && $uri && now() - $tried > 2) {
+        qmp_call(qq({"execute":"migrate","arguments":{"uri":"$uri","resume":true}}), 5);
+        $tried = now();
+      }
+      select(undef, undef, undef, 0.2);
+    }
   }
   if ($status eq 'completed') {
     # The destination confirmed it has everything (return path): this copy is stale.
@@ -269,9 +282,22 @@ sub resolve_destination {
   $status = $seen_status if $status eq 'unreachable';
   my $state = run_state(3);
   if ($status eq 'completed' || $status =~ /^postcopy/) {
-    # The source handed the guest over: it runs here now.
-    qmp_call('{"execute":"cont"}') if $was_running && $state eq 'paused';
-    return "committed ($status): the VM is " . run_state() . ' on the destination';
+    # The source handed the guest over: it runs here now. (Sent without waiting:
+    # in post-copy the main loop may be blocked on a page that has not arrived.)
+    qmp_send('{"execute":"cont"}') if $was_running && ($state eq 'paused' || $state eq 'unreachable');
+    return "committed ($status): the VM runs on the destination" if $status eq 'completed';
+    # Post-copy: listen again whenever the link broke (out of band: the main loop
+    # may be blocked) until the source's guard has sent the rest.
+    my $until = now() + 3600;
+    my $tried = 0;
+    while (now() < $until && $seen_status ne 'completed' && $seen_status ne 'failed') {
+      if ($uri && now() - $tried > 2) {
+        qmp_send(qq({"exec-oob":"migrate-recover","arguments":{"uri":"$uri"}}));
+        $tried = now();
+      }
+      last unless pump_qmp(0.2);
+    }
+    return "committed (post-copy, then $seen_status): the VM runs on the destination";
   }
   end_qemu();
   return "not committed ($status, $state): the destination QEMU was ended and its files removed";
@@ -370,6 +396,7 @@ for (;;) {
         elsif ($word eq 'restore')     { push @restore, $arg }
         elsif ($word eq 'cleanup')     { push @cleanup, $arg }
         elsif ($word eq 'record')      { write_file_atomic("$lock/status.json", $arg) if $lock && -d $lock }
+        elsif ($word eq 'uri')         { $uri = $arg if $arg =~ /^[\w.:\[\]-]+$/ }
         next;
       }
       if ($line =~ /"execute":\s*"qmp_capabilities"/) {

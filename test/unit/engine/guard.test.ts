@@ -2,7 +2,7 @@
 // fake QEMUs put in each state of a migration: every row of its table, fast.
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -131,12 +131,19 @@ describe('the guard on the source', () => {
     assert.ok(r.qemu.commands.includes('quit'));
   });
 
-  test('post-copy paused: left paused and recoverable, the lock kept for `ferry recover`', async () => {
+  test('post-copy paused (its link broke): the guard resumes it on the migration\'s URI, never cancels, and ends the source once it completes', async () => {
     const r = await rig('src', { runState: 'finish-migrate', migration: 'postcopy-paused' });
-    assert.match(await loseFerry(r), /post-copy postcopy-paused/);
-    assert.deepEqual(r.qemu.commands.filter((c) => c !== 'query-migrate' && c !== 'query-status'), []);
-    assert.ok(existsSync(r.lock));
-    assert.equal(readFileSync(join(r.lock, 'outcome'), 'utf8').trim(), 'postcopy-paused');
+    r.guard.send('uri tcp:10.0.0.2:4444');
+    r.qemu.server.handle('migrate', (args) => {
+      assert.deepEqual(args, { uri: 'tcp:10.0.0.2:4444', resume: true });
+      r.qemu.state.migration = 'postcopy-active';
+      setTimeout(() => (r.qemu.state = { runState: 'postmigrate', migration: 'completed' }), 200);
+      return {};
+    });
+    assert.match(await loseFerry(r), /completed/);
+    assert.ok(r.qemu.commands.includes('migrate'));
+    assert.equal(r.qemu.commands.includes('migrate_cancel'), false);
+    assert.equal(existsSync(r.lock), false);
   });
 
   test('a frozen ferry (no heartbeat) is taken for lost after the heartbeat timeout', async () => {
@@ -209,14 +216,20 @@ describe('the guard on the destination', () => {
   test('committed (completed, paused by -S): the guest is resumed there', async () => {
     const r = await rig('dst', { runState: 'paused', migration: 'completed' });
     r.guard.send('was-running 1');
-    assert.match(await loseFerry(r), /committed \(completed\): the VM is running/);
+    assert.match(await loseFerry(r), /committed \(completed\): the VM runs on the destination/);
+    for (let i = 0; i < 20 && r.qemu.state.runState !== 'running'; i++) await sleep(50);
+    assert.equal(r.qemu.state.runState, 'running');
     assert.ok(r.qemu.alive);
   });
 
-  test('post-copy: the destination owns the guest and runs it', async () => {
-    const r = await rig('dst', { runState: 'paused', migration: 'postcopy-active' });
-    await loseFerry(r);
+  test('post-copy: the destination owns the guest and runs it, listens again out of band while paused, and leaves once post-copy completes', async () => {
+    const r = await rig('dst', { runState: 'paused', migration: 'postcopy-paused' });
+    r.guard.send('uri tcp:10.0.0.2:4444');
+    setTimeout(() => r.qemu.server.emitEvent('MIGRATION', { status: 'completed' }), 2500);
+    assert.match(await loseFerry(r), /committed \(post-copy, then completed\)/);
     assert.equal(r.qemu.state.runState, 'running');
+    const recover = r.qemu.server.received.find((received) => received.execute === 'migrate-recover');
+    assert.deepEqual(recover?.arguments, { uri: 'tcp:10.0.0.2:4444' });
   });
 
   test('a frozen QEMU is judged by the last migration event it sent', async () => {
