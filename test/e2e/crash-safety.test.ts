@@ -24,6 +24,9 @@ const capped = { bandwidth: '8MiB/s', maxDowntime: 300 };
 // What the issue allows: the guest unreachable at most 5 s after any fault.
 const MAX_UNREACHABLE_MS = 5000;
 
+/** Controllers still running when a test ends (it failed midway): ended by afterEach so the file can exit. */
+const running = new Set<ChildProcess>();
+
 /** One migration run by a process of its own (test/support/migration-controller.ts). */
 class Controller {
   readonly child: ChildProcess;
@@ -33,6 +36,8 @@ class Controller {
 
   constructor(command: string, args: string[]) {
     this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_CONFIG: configFile } });
+    running.add(this.child);
+    this.child.once('exit', () => running.delete(this.child));
     let buffer = '';
     this.child.stdout?.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
@@ -151,6 +156,7 @@ describe('crash safety: the controller killed, frozen or cut off', { timeout: 90
   });
   /** What an interrupted run of this file may have left: guards, VMs, locks. */
   const cleanUp = async (): Promise<void> => {
+    for (const child of running) child.kill('SIGKILL');
     execFileSync('sh', ['-c', `pkill -9 -f '[l]abel=crash' ; pkill -9 -f '[l]abel=race'; rm -rf ${lab.runDir('a')}/crash.migration ${lab.runDir('a')}/race.migration`]);
     for (const h of ['a', 'b']) {
       execFileSync('sh', ['-c', `ip route del blackhole ${lab.hostAddress(h)}/32 2>/dev/null; ip netns exec ${lab.namespace('a')} ip route del blackhole ${lab.hostAddress(h)}/32 2>/dev/null; true`]);
