@@ -134,9 +134,13 @@ async function settledOn(vm: string, expected: 'a' | 'b', timeoutMs = 20_000, as
   }
 }
 
+/** Probes of the running test; a test that fails midway leaves its probe to afterEach. */
+const probes = new Set<Probe>();
+
 async function startGuest(vm: string, spec: typeof busy | typeof idle | Record<string, number>): Promise<Probe> {
   const guest = await lab.startVm('a', vm, spec);
   const probe = new Probe(guest.address);
+  probes.add(probe);
   await probe.start();
   return probe;
 }
@@ -157,6 +161,8 @@ describe('crash safety: the controller killed, frozen or cut off', { timeout: 90
   /** What an interrupted run of this file may have left: guards, VMs, locks. */
   const cleanUp = async (): Promise<void> => {
     for (const child of running) child.kill('SIGKILL');
+    for (const probe of probes) probe.stop();
+    probes.clear();
     execFileSync('sh', ['-c', `pkill -9 -f '[l]abel=crash' ; pkill -9 -f '[l]abel=race'; rm -rf ${lab.runDir('a')}/crash.migration ${lab.runDir('a')}/race.migration`]);
     for (const h of ['a', 'b']) {
       execFileSync('sh', ['-c', `ip route del blackhole ${lab.hostAddress(h)}/32 2>/dev/null; ip netns exec ${lab.namespace('a')} ip route del blackhole ${lab.hostAddress(h)}/32 2>/dev/null; true`]);
