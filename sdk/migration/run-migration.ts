@@ -1,5 +1,5 @@
 import { AbortedError, FerryError, throwIfAborted } from '../ferry-error.ts';
-import type { MigrationInfo } from '../qmp/index.ts';
+import { QmpError, type MigrationInfo } from '../qmp/index.ts';
 import { confirmSrc } from './confirm-src.ts';
 import { finishDst } from './finish-dst.ts';
 import { setPhase, type MigrationContext } from './migration-context.ts';
@@ -50,7 +50,9 @@ export async function runMigration(context: MigrationContext): Promise<Migration
     // A guard gone before ferry let it go means ferry lost that host (or was frozen too long): say so.
     const lost = [context.srcGuard, context.dstGuard].filter((guard) => guard?.closed).map((guard) => `lost ferry's session to ${guard?.host}${guard?.resolved ? ` (its guard acted alone: ${guard.resolved})` : ''}`);
     const location = await rollback(context);
-    const final = finalError(context, lost.length > 0 && !(error instanceof MigrationError) ? new FerryError('CONTROLLER_LINK_LOST', `${lost.join('; ')}; then: ${error instanceof Error ? error.message : String(error)}`, { cause: error }) : error, failedPhase, location);
+    // The QMP error that follows a lost session says nothing more; any other error is kept beside it.
+    const then = error instanceof QmpError ? '' : `; then: ${error instanceof Error ? error.message : String(error)}`;
+    const final = finalError(context, lost.length > 0 && !(error instanceof MigrationError) ? new FerryError('CONTROLLER_LINK_LOST', `${lost.join('; ')}${then}`, { cause: error }) : error, failedPhase, location);
     setPhase(context, final instanceof MigrationCancelledError ? 'cancelled' : 'failed');
     throw final;
   } finally {
