@@ -215,7 +215,9 @@ sub connect_qmp {
 
 sub end_qemu {
   my $pid = qemu_pid();
-  qmp_call('{"execute":"quit"}', 2) if $qmp;
+  # A stopped (SIGSTOP) QEMU answers nothing and handles no TERM: only KILL ends it.
+  kill('KILL', $pid) if $pid && (read_file("/proc/$pid/stat") // '') =~ /\) T /;
+  qmp_call('{"execute":"quit"}', 2) if $qmp && $pid && alive($pid);
   for my $signal (0, 'TERM', 'KILL') {
     kill($signal, $pid) if $signal && $pid && alive($pid);
     for (1 .. 50) { last unless $pid && alive($pid); select(undef, undef, undef, 0.1) }
@@ -278,9 +280,9 @@ sub resolve_source {
 
 sub resolve_destination {
   my $status = migration_status(3);
+  my $state = 'unreachable';
   # A QEMU that does not answer (frozen) is judged by the last event it sent.
-  $status = $seen_status if $status eq 'unreachable';
-  my $state = run_state(3);
+  if ($status eq 'unreachable') { $status = $seen_status } else { $state = run_state(3) }
   if ($status eq 'completed' || $status =~ /^postcopy/) {
     # The source handed the guest over: it runs here now. (Sent without waiting:
     # in post-copy the main loop may be blocked on a page that has not arrived.)

@@ -237,8 +237,11 @@ describe('the guard on the destination', () => {
     r.qemu.server.emitEvent('MIGRATION', { status: 'active' });
     await sleep(100);
     r.qemu.frozen = true;
+    r.qemu.process.kill('SIGSTOP');
+    const started = Date.now();
     const said = await loseFerry(r);
     assert.match(said, /not committed \(active/);
+    assert.ok(Date.now() - started < 5000, `a stopped QEMU is killed at once, not after quit and TERM time out (${Date.now() - started} ms)`);
     await sleep(100);
     assert.equal(r.qemu.alive, false, 'killed');
   });
