@@ -354,12 +354,11 @@ function xbzrleCacheFor(memoryBytes: number | undefined): number {
 async function resumeDestination(context: MigrationContext): Promise<boolean> {
   const qmp = context.dstQmp;
   if (!qmp) return false;
-  const status = await qmp.execute('query-status');
-  if (status.running) return true;
-  if (status.status !== 'paused') return false; // not yet: the next look tries again
-  await qmp.execute('cont');
-  log(context, 'info', `post-copy: the VM runs on ${context.destination.name}`);
-  return true;
+  // `cont` at once (a no-op if it runs): a post-copy destination's main loop can block on a
+  // missing page, so a slow answer must not stop the watch; the next look tries again.
+  const resumed = await qmp.execute('cont', {}, { timeoutMs: 2000 }).then(() => true, () => false);
+  if (resumed) log(context, 'info', `post-copy: the VM runs on ${context.destination.name}`);
+  return resumed;
 }
 
 /** Poll fast when the end is near (or QEMU is switching over), slowly otherwise. */
