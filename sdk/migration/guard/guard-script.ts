@@ -65,6 +65,7 @@ my $qbuf = '';
 my $ibuf = '';
 my %replies;
 my $seen_status = 'none';   # the last MIGRATION event QEMU sent
+my $pauses = 0;             # how often post-copy paused (its link broke)
 my $next_id = 0;
 
 my $flags = fcntl(STDOUT, F_GETFL, 0);
@@ -141,6 +142,7 @@ sub pump_qmp {
     my $line = substr($qbuf, 0, $i + 1, '');
     if ($line =~ /"id":\s*"ferry-guard-(\d+)"/) { $replies{$1} = $line; next }
     if ($line =~ /"event":\s*"MIGRATION"/ && $line =~ /"status":\s*"([a-z-]+)"/) {
+      $pauses++ if $1 eq 'postcopy-paused' && $seen_status ne 'postcopy-paused';
       $seen_status = $1;
       $gate_at = now() if $seen_status eq 'pre-switchover' && defined $gate_ms;
     }
@@ -288,14 +290,16 @@ sub resolve_destination {
     # in post-copy the main loop may be blocked on a page that has not arrived.)
     qmp_send('{"execute":"cont"}') if $was_running && ($state eq 'paused' || $state eq 'unreachable');
     return "committed ($status): the VM runs on the destination" if $status eq 'completed';
-    # Post-copy: listen again whenever the link broke (out of band: the main loop
-    # may be blocked) until the source's guard has sent the rest.
+    # Post-copy: listen again each time the link broke (once per pause: listening
+    # anew would drop a source already reconnecting), out of band since the main
+    # loop may be blocked on a missing page, until the source's guard sent the rest.
+    $pauses = 1 if $status eq 'postcopy-paused' && $pauses == 0;
+    my $listened = 0;
     my $until = now() + 3600;
-    my $tried = 0;
     while (now() < $until && $seen_status ne 'completed' && $seen_status ne 'failed') {
-      if ($uri && now() - $tried > 2) {
+      if ($uri && $pauses > $listened) {
         qmp_send(qq({"exec-oob":"migrate-recover","arguments":{"uri":"$uri"}}));
-        $tried = now();
+        $listened = $pauses;
       }
       last unless pump_qmp(0.2);
     }
