@@ -38,6 +38,8 @@ export interface MigrationContext {
   dstGuard?: GuardChannel;
   srcQmp?: QmpClient;
   dstQmp?: QmpClient;
+  /** What ferry set on each side (the parameter plan it applied), for the result. */
+  settings?: { source: import('./parameter-plan.ts').SideSettings; destination: import('./parameter-plan.ts').SideSettings };
   /** Source settings before ferry changed them, restored if the VM stays there. */
   savedSource?: { capabilities: MigrationCapabilityStatus[]; parameters: Partial<MigrationParameters> };
   destinationArgv?: string[];

@@ -1,3 +1,4 @@
+import type { SideSettings } from './parameter-plan.ts';
 import type { MigrationStageEntry } from './migration-stage.ts';
 import type { ResolvedMigrationOptions } from './migration-options.ts';
 import type { MigrationStep } from './migration-plan.ts';
@@ -48,4 +49,6 @@ export interface MigrationResult {
   convergence?: ConvergenceReport;
   /** A dry run's steps (status 'planned'), touching nothing. */
   plan?: MigrationStep[];
+  /** The capabilities and parameters set on each side (a dry run: would be set), from the one parameter plan. */
+  settings?: { source: SideSettings; destination: SideSettings };
 }

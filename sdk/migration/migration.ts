@@ -4,6 +4,7 @@ import type { Host } from '../model/host.ts';
 import type { Vm } from '../model/vm.ts';
 import type { MigrationContext } from './migration-context.ts';
 import { StageHistory } from './migration-stage.ts';
+import { planParameters } from './parameter-plan.ts';
 import { MigrationEvents, type MigrationEventMap } from './migration-events.ts';
 import { newMigrationRecord } from './migration-lock.ts';
 import { isFinalPhase, type MigrationPhase } from './migration-phase.ts';
@@ -168,7 +169,8 @@ export class Migration extends AwaitableOperation<MigrationResult, MigrationEven
     try {
       if (options.dryRun) {
         context.phase = 'completed';
-        return { ...emptyResult(context), status: 'planned', plan: this.plan() };
+        const { source, destination } = planParameters(options);
+        return { ...emptyResult(context), status: 'planned', plan: this.plan(), settings: { source, destination } };
       }
       return await runMigration(context);
     } finally {

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MigrationInfo, MigrationParameters, QmpClient } from '../qmp/index.ts';
 import { enterStage, log, migrationError, switchedOver, type MigrationContext } from './migration-context.ts';
-import { ALWAYS_ON_CAPABILITIES, capabilitiesFor, DEFAULT_XBZRLE_CACHE, effectiveTimeoutMs, parametersFor } from './migration-options.ts';
+import { effectiveTimeoutMs, parametersFor } from './migration-options.ts';
+import { planParameters, throttleParameters } from './parameter-plan.ts';
 import { ProgressTracker } from './migration-progress.ts';
 import { LiveDirtyRate } from './live-dirty-rate.ts';
 import type { ConvergenceAction, ConvergencePolicy, ConvergenceSample } from './policy/convergence-policy.ts';
@@ -32,23 +33,19 @@ export async function performSrc(context: MigrationContext, uri: string): Promis
   if (!qmp) throw new Error('ferry bug: perform without a source QMP connection');
   const { signal } = context;
   const policy = resolvePolicy(context.options.policy);
-  const needs = policy?.needs ?? {};
-  if (needs.autoConverge && !context.options.autoConverge) context.options = { ...context.options, autoConverge: true };
-  if (needs.xbzrle && context.options.xbzrle === false) context.options = { ...context.options, xbzrle: xbzrleCacheFor(context.sourceMemoryBytes) };
+  // The same plan a dry run reports (parameter-plan.ts): options with the policy's needs, and what each side gets.
+  const plan = planParameters(context.options, context.sourceMemoryBytes);
+  context.options = plan.options;
   const options = context.options;
   const [capabilities, parameters] = await Promise.all([
     qmp.execute('query-migrate-capabilities', {}, { signal }),
     qmp.execute('query-migrate-parameters', {}, { signal }),
   ]);
-  const wantedCapabilities = [
-    ...ALWAYS_ON_CAPABILITIES.source.map((capability) => ({ capability, state: true })),
-    ...capabilitiesFor(options, 'source'),
-  ];
-  const initialDowntimeMs = Math.min(options.maxDowntime, Math.max(1, needs.initialDowntimeMs?.(options.maxDowntime) ?? options.maxDowntime));
-  const initialThrottle = options.autoConverge ? Math.min(99, Math.max(1, needs.initialThrottlePercent ?? 99)) : 0;
-  // Until ferry has measured the link, QEMU may only switch over what it sends in a millisecond (see switchover-gate).
-  const wantedParameters: Partial<MigrationParameters> = { ...parametersFor(options, 'source'), 'downtime-limit': qemuDowntimeLimitFor(initialDowntimeMs, 0, 0) };
-  if (options.autoConverge) Object.assign(wantedParameters, throttleParameters(initialThrottle, parameters));
+  context.settings = { source: plan.source, destination: plan.destination };
+  const wantedCapabilities = plan.source.capabilities;
+  const wantedParameters = plan.source.parameters;
+  const initialDowntimeMs = plan.initialDowntimeMs;
+  const initialThrottle = plan.initialThrottlePercent;
   context.savedSource = {
     capabilities: capabilities.filter((saved) => wantedCapabilities.some((wanted) => wanted.capability === saved.capability)),
     parameters: Object.fromEntries(Object.keys(wantedParameters).map((key) => [key, parameters[key as keyof MigrationParameters]])) as Partial<MigrationParameters>,
@@ -333,21 +330,6 @@ function capOf(runner: PolicyRunner): { capBytesPerSecond?: number } {
 /** QEMU's bandwidth over its last 100 ms iteration, bytes/s (what its threshold uses). */
 function qemuBandwidth(info: MigrationInfo | undefined): number {
   return ((info?.ram?.mbps ?? 0) * 1e6) / 8;
-}
-
-/** Throttle QEMU may reach: the first trigger goes straight there (auto-converge ramps from `initial` by `increment`). */
-function throttleParameters(percent: number, current?: MigrationParameters): Partial<MigrationParameters> {
-  if (percent >= 99 && current) {
-    // QEMU's own ramp, as it ships.
-    return { 'cpu-throttle-initial': 20, 'cpu-throttle-increment': 10, 'max-cpu-throttle': 99 };
-  }
-  return { 'cpu-throttle-initial': percent, 'cpu-throttle-increment': percent, 'max-cpu-throttle': percent };
-}
-
-/** XBZRLE keeps a cache of sent pages: a quarter of RAM, at least the default, a power of two. */
-function xbzrleCacheFor(memoryBytes: number | undefined): number {
-  const quarter = (memoryBytes ?? 0) / 4;
-  return Math.max(DEFAULT_XBZRLE_CACHE, 2 ** Math.floor(Math.log2(Math.max(quarter, 1))));
 }
 
 /** Post-copy began: the destination, started with -S, waits paused; it owns the guest now. */

@@ -4,7 +4,7 @@ import { sh } from '../transport/index.ts';
 import { destinationCommandLine, pinMachineType } from './destination-command-line.ts';
 import { GuardChannel } from './guard/guard-channel.ts';
 import { enterStage, log, migrationError, type MigrationContext } from './migration-context.ts';
-import { ALWAYS_ON_CAPABILITIES, capabilitiesFor, parametersFor } from './migration-options.ts';
+import { planParameters } from './parameter-plan.ts';
 import { vmFiles } from './vm-files.ts';
 
 /**
@@ -55,12 +55,9 @@ export async function prepareDst(context: MigrationContext): Promise<string> {
   const qmp = await QmpClient.connect(guard.qmp, { label: `${destination.name}/${vm.name}`, signal });
   context.dstQmp = qmp;
 
-  const capabilities = [
-    ...ALWAYS_ON_CAPABILITIES.destination.map((capability) => ({ capability, state: true })),
-    ...capabilitiesFor(options, 'destination').filter((capability) => capability.state),
-  ];
+  // The destination's share of the one parameter plan (what a dry run lists).
+  const { capabilities, parameters } = planParameters(options, context.sourceMemoryBytes).destination;
   await qmp.execute('migrate-set-capabilities', { capabilities }, { signal });
-  const parameters = parametersFor(options, 'destination');
   if (Object.keys(parameters).length > 0) await qmp.execute('migrate-set-parameters', parameters, { signal });
 
   // Port 0: the destination's kernel picks a free port, and QEMU reports it.

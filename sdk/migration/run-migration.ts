@@ -127,6 +127,7 @@ function resultOf(context: MigrationContext, info: MigrationInfo): MigrationResu
     passes: ram?.['dirty-sync-count'] ?? 0,
     throughput: totalTimeMs > 0 ? Math.round(((ram?.transferred ?? 0) / totalTimeMs) * 1000) : 0,
     postcopy: context.stages.reached('postcopy'),
+    ...(context.settings && { settings: context.settings }),
     stages: context.stages.entries,
     options: context.options,
     ...(context.convergence && { convergence: context.convergence }),

@@ -9,6 +9,7 @@ import {
   type MigrationProgress,
 } from '../../sdk/index.ts';
 import { Probe } from '../lab/probe.ts';
+import { localQmp } from '../lab/local-qmp.ts';
 import { testLab } from './lab-fixture.ts';
 
 const lab = testLab();
@@ -39,10 +40,17 @@ describe('migrateTo on the lab', { timeout: 600_000 }, () => {
       const probe = new Probe(vm.address);
       await probe.start();
       const progress: MigrationProgress[] = [];
+      const dry = await host('a').vm(name).migrateTo('b', { maxDowntime: 300, dryRun: true });
       const there = host('a').vm(name).migrateTo('b', { maxDowntime: 300 });
       there.on('progress', (p) => progress.push(p));
       const first = await there;
       assert.equal(first.status, 'completed');
+      // The dry run is the plan: what it listed is what the run set, as the destination's QEMU itself reports.
+      assert.deepEqual(first.settings, dry.settings);
+      const [caps] = (await localQmp(`${lab.runDir('b')}/${name}.qmp`, ['query-migrate-capabilities'])) ?? [];
+      for (const wanted of dry.settings?.destination.capabilities ?? []) {
+        assert.equal((caps as unknown as { capability: string; state: boolean }[]).find((c) => c.capability === wanted.capability)?.state, wanted.state, wanted.capability);
+      }
       assert.equal(await lab.vmPid('a', name), undefined, 'the source QEMU is gone');
       assert.notEqual(await lab.vmPid('b', name), undefined, `the destination runs; its console: ${await lab.consoleTail('b', name)}`);
       assert.deepEqual(filesOf('a', name).filter((f) => !f.endsWith('.console')), [], 'the source is cleaned');

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { Fleet } from '../../../sdk/model/fleet.ts';
 import { HostHandle } from '../../../sdk/api/host-handle.ts';
 import { MigrationCancelledError, MigrationOptionsError, TooLateError } from '../../../sdk/migration/migration-errors.ts';
+import { resolveMigrationOptions } from '../../../sdk/migration/migration-options.ts';
+import { planParameters } from '../../../sdk/migration/parameter-plan.ts';
 
 // Hosts that are never contacted: a dry run and a cancel before start touch nothing.
 const fleet = new Fleet();
@@ -48,4 +50,19 @@ test('an aborted signal cancels like cancel()', async () => {
   const error = await a.vm('web').migrateTo('b', { signal: AbortSignal.abort('caller gave up') }).then(() => undefined, (e: unknown) => e);
   assert.ok(error instanceof MigrationCancelledError);
   assert.match(error.message, /caller gave up/);
+});
+
+test('the dry run lists the settings the real run applies: one parameter plan for both', async () => {
+  const result = await a.vm('web').migrateTo('b', { dryRun: true, maxDowntime: 300 });
+  const plan = planParameters(resolveMigrationOptions({ maxDowntime: 300 }));
+  assert.deepEqual(result.settings, { source: plan.source, destination: plan.destination });
+  const on = (caps: { capability: string; state: boolean }[]) => caps.filter((c) => c.state).map((c) => c.capability);
+  // ferry's policy: the gate's pause, the return path (commit point), auto-converge from a 1 % throttle; no XBZRLE.
+  assert.deepEqual(on(plan.source.capabilities).sort(), ['auto-converge', 'events', 'pause-before-switchover', 'return-path']);
+  assert.deepEqual(on(plan.destination.capabilities).sort(), ['events', 'late-block-activate', 'return-path']);
+  assert.equal(plan.source.parameters['cpu-throttle-initial'], 1);
+  assert.equal(plan.options.autoConverge, true);
+  const perform = (result.plan ?? []).find((step) => step.phase === 'perform' && /set capabilities/.test(step.action));
+  assert.match(perform?.action ?? '', /auto-converge/);
+  assert.match(perform?.action ?? '', new RegExp(`"downtime-limit":${plan.source.parameters['downtime-limit']}`));
 });
