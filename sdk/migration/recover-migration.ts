@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Host } from '../model/host.ts';
 import type { Vm } from '../model/vm.ts';
@@ -35,7 +36,7 @@ export interface RecoveryReport {
   interruptedAt?: string;
 }
 
-// A guard whose ferry wrote the record this recently is taken to serve a live migration.
+// A guard whose ferry (on another machine) wrote the record this recently is taken to serve a live migration.
 const LIVE_RECORD_MS = 5_000;
 const GUARD_SETTLE_MS = 20_000;
 
@@ -55,8 +56,7 @@ export async function recoverMigration(vm: Vm, options: { signal?: AbortSignal }
   // A guard still alive is settling the migration itself (or serves a live one): let it finish.
   const deadline = Date.now() + GUARD_SETTLE_MS;
   while (lock.guardAlive && Date.now() < deadline) {
-    const age = lock.record ? Date.now() - Date.parse(lock.record.heartbeatAt) : Number.POSITIVE_INFINITY;
-    if (age < LIVE_RECORD_MS) {
+    if (lock.record && controllerAlive(lock.record)) {
       return report('in-progress', vm, lock.record?.destination, [], 'running-on-source', `a migration of ${vm.label} to ${lock.record?.destination ?? '?'} is in progress (its ferry is alive): nothing to recover`, await readQemuSide(source, vm.name, { ...options, timeoutMs: 1000 }), undefined, lock.record);
     }
     await sleep(250, undefined, options);
@@ -166,6 +166,24 @@ async function resumePostcopyOf(vm: Vm, destination: Host, uri: string | undefin
 async function contIfStopped(qmp: QmpClient): Promise<void> {
   const status = await qmp.execute('query-status');
   if (!status.running && (status.status === 'paused' || status.status === 'postmigrate' || status.status === 'finish-migrate')) await qmp.execute('cont');
+}
+
+/**
+ * Whether the ferry that wrote `record` still runs: on this machine its pid
+ * says so at once (a ferry killed a moment ago has a fresh record, while its
+ * guards are already settling); elsewhere, a heartbeat written lately.
+ */
+function controllerAlive(record: MigrationRecord): boolean {
+  if (record.controller.host === hostname()) {
+    if (record.controller.pid === process.pid) return false;
+    try {
+      process.kill(record.controller.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  return Date.now() - Date.parse(record.heartbeatAt) < LIVE_RECORD_MS;
 }
 
 interface LockState {
