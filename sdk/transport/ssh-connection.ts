@@ -86,6 +86,9 @@ async function connectOne(settings: SshSettings, tunnel: ClientChannel | undefin
     client.on('error', onError).once('close', onClose);
     client.once('ready', () => {
       settled = true;
+      // ferry's traffic is small requests and their answers (QMP, a guard's heartbeat): Nagle's
+      // algorithm held them behind the server's delayed ACK, up to 40 ms each, inside a guest's pause.
+      client.setNoDelay(true);
       client.off('error', onError).off('close', onClose);
       resolve(watchConnection(client, settings.label));
     });
