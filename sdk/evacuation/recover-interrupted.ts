@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Host } from '../model/host.ts';
 import { parseMigrationRecord } from '../migration/migration-lock.ts';
 import { recoverMigration } from '../migration/recover-migration.ts';
@@ -24,10 +25,16 @@ export async function recoverInterrupted(source: Host, destination: Host, vm: st
   if (report.outcome === 'in-progress') return { outcome: 'busy', note: report.summary };
   if (report.vmState === 'running-on-source') return { outcome: 'on-source', note: report.summary };
   if (report.vmState === 'running-on-destination') return { outcome: 'moved', note: report.summary };
-  // No lock left (the guards settled it): the VM is not on the source; look where it went.
+  // No lock left (the guards settled it): the VM is not on the source; look where it went
+  // (its destination's guard may still be resuming it there).
   if (report.outcome === 'nothing-to-do' && report.vmState === 'not-found') {
-    const there = await readQemuSide(destination, vm);
+    let there = await readQemuSide(destination, vm);
+    for (let i = 0; i < 30 && there.present && there.runState !== 'running'; i++) {
+      await sleep(500);
+      there = await readQemuSide(destination, vm);
+    }
     if (there.present && there.runState === 'running') return { outcome: 'moved', note: `${vm} runs on ${destination.name} (its guards finished the move)` };
+    return { outcome: 'unknown', note: `${report.summary}; on ${destination.name}: ${there.present ? (there.runState ?? there.note ?? '?') : 'no QEMU'}` };
   }
   return { outcome: 'unknown', note: report.summary };
 }

@@ -71,7 +71,10 @@ export async function recoverMigration(vm: Vm, options: { signal?: AbortSignal }
     const where = locationOf(src, undefined);
     return report('nothing-to-do', vm, undefined, [], where, `no interrupted migration of ${vm.label}; ${describe(where, vm, undefined)}`, src, undefined);
   }
-  const plan = planRecovery(src, dst);
+  // A VM that arrived by migration reports that incoming one in query-migrate: before its
+  // ferry issued `migrate` (the record's stage says), nothing of this migration was sent.
+  const sent = !lock.record?.stage || !['new', 'source-claimed', 'destination-started'].includes(lock.record.stage);
+  const plan = planRecovery(sent ? src : { ...src, migration: 'none' }, dst);
   const done: string[] = [];
   for (const step of plan) {
     if (step.step === 'refuse' || step.step === 'wait') {

@@ -205,7 +205,8 @@ describe('evacuate on the lab', { timeout: 400_000 }, () => {
     const report = output.result;
     t.diagnostic(`killed after ${movedBefore.join(', ')}; resumed run: ${report.vms.map((o) => `${o.vm} ${o.status}${'fromJournal' in o && o.fromJournal ? ' (journal)' : ''}`).join(', ')}`);
     assert.equal(report.resumed, true);
-    assert.deepEqual(report.moved.map((m) => m.vm).sort(), movable);
+    const recovered = readJournal(runJournal).filter((line) => line.kind === 'recovered');
+    assert.deepEqual(report.moved.map((m) => m.vm).sort(), movable, `recovered: ${JSON.stringify(recovered)}; stderr: ${stderr}`);
     const resumedStarts = readJournal(runJournal).slice(killed.length).filter((line) => line.kind === 'start').map((line) => line.vm);
     for (const vm of movedBefore) assert.ok(!resumedStarts.includes(vm), `${vm} was not moved again`);
     const where = await whereabouts();

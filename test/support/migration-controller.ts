@@ -17,7 +17,7 @@ const die = (how: NodeJS.Signals): void => {
 const migration = host(hostName).vm(vmName).migrateTo(destination, JSON.parse(optionsJson) as Record<string, unknown>);
 migration.on('phase', (phase) => {
   say({ type: 'phase', phase });
-  if (dieAt === 'confirm' && phase === 'confirm') die('SIGKILL');
+  if ((dieAt === 'confirm' && phase === 'confirm') || (dieAt === 'finish' && phase === 'finish')) die('SIGKILL');
 });
 migration.on('log', (entry) => {
   say({ type: 'log', message: entry.message });

@@ -57,6 +57,7 @@ my $gate_ms;
 my $gate_at;
 my $saw_stop = 0;
 my $postcopy = 0;
+my $migrate_sent = 0;       # ferry issued this migration's migrate: only then is query-migrate about it
 my $uri = '';
 my @restore;
 my $last_seen = now();
@@ -230,7 +231,10 @@ sub end_qemu {
 # --- what to do when ferry is gone -----------------------------------------
 
 sub resolve_source {
-  my $status = migration_status();
+  # query-migrate keeps the last migration's status, and a VM that arrived by
+  # migration reports that incoming one as completed: before ferry's migrate,
+  # nothing was sent, whatever it says.
+  my $status = $migrate_sent ? migration_status() : 'none';
   if ($status =~ /^(setup|active|pre-switchover|wait-unplug)$/) {
     # Before switchover the guest belongs here: stop sending it away.
     qmp_call('{"execute":"migrate_cancel"}');
@@ -350,11 +354,12 @@ if ($role eq 'src') {
   # The destination's QEMU starts under the guard, so that a ferry killed
   # while it starts leaves no orphan: the launch runs, then we watch.
   my $rc = system('/bin/sh', '-c', $opt{launch});
-  if ($rc != 0) { ctl('launch-failed ' . ($rc >> 8)); unlink @cleanup; flush_out(); exit 0 }
+  if ($rc != 0) { ctl('launch-failed ' . ($rc >> 8)); unlink @cleanup; logline('the destination QEMU did not start'); flush_out(); exit 0 }
   ctl('vm ' . (qemu_pid() // 0));
 }
 if (!connect_qmp()) {
   ctl('qmp-failed');
+  logline('could not connect to QMP: ' . ($role eq 'src' ? 'lock released' : 'its QEMU was ended'));
   if ($role eq 'src') { rmdir_lock() } else { end_qemu() }
   flush_out();
   exit 0;
@@ -381,6 +386,7 @@ for (;;) {
         unlink @cleanup unless qemu_pid();
         logline('the destination QEMU exited; its files were removed');
       }
+      logline('its QEMU closed QMP' . ($done ? ' after ferry finished' : ''));
       ctl('qemu-gone') unless $ferry_gone;
       flush_out();
       exit 0;
@@ -388,7 +394,7 @@ for (;;) {
     my $n = sysread(STDIN, $ibuf, 65536, length $ibuf);
     if (!$n) {
       $ferry_gone = 1;
-      exit 0 if $done;
+      if ($done) { logline('ferry finished and closed its session'); exit 0 }
       resolve('its session ended');
     }
     $last_seen = now();
@@ -414,6 +420,7 @@ for (;;) {
       $gate_at = undef if $line =~ /"execute":\s*"(migrate-continue|migrate_cancel)"/;
       $saw_stop = 1 if $line =~ /"execute":\s*"stop"/;
       $postcopy = 1 if $line =~ /"execute":\s*"migrate-start-postcopy"/;
+      $migrate_sent = 1 if $line =~ /"execute":\s*"migrate"[,}]/;
       qmp_write($line);
     }
   }

@@ -29,7 +29,7 @@ interface Rig {
 }
 
 /** A fake QEMU in `state`, a guard in `role` over it, and ferry's QMP client through the guard. */
-async function rig(role: 'src' | 'dst', state: FakeQemuState, extra: Partial<GuardStart> = {}): Promise<Rig> {
+async function rig(role: 'src' | 'dst', state: FakeQemuState, extra: Partial<GuardStart> = {}, migrating = role === 'src'): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-guard-'));
   const qemu = await FakeMigratingQemu.start(join(dir, 'vm.qmp'), join(dir, 'vm.pid'), state);
   const cleanupFile = join(dir, 'vm.console.sock');
@@ -55,6 +55,8 @@ async function rig(role: 'src' | 'dst', state: FakeQemuState, extra: Partial<Gua
   guard.startHeartbeat();
   const qmp = await QmpClient.connect(guard.qmp, { label: 'vm' });
   cleanups.push(() => qmp.close());
+  // As ferry does: the guard judges the source's migration status only once it relayed `migrate`.
+  if (migrating) await qmp.execute('migrate', { uri: 'tcp:10.0.0.2:4444' });
   return { dir, qemu, guard, qmp, lock, cleanupFile };
 }
 
@@ -74,12 +76,19 @@ test('the guard is valid perl that needs only perl-base modules', () => {
 
 describe('the guard on the source', () => {
   test('before anything moved: it only releases the lock', async () => {
-    const r = await rig('src', { runState: 'running', migration: 'none' });
+    const r = await rig('src', { runState: 'running', migration: 'none' }, {}, false);
     assert.ok(existsSync(r.lock), 'the guard took the lock');
     assert.match(await loseFerry(r), /rolled back \(none\)/);
     assert.equal(existsSync(r.lock), false);
-    assert.deepEqual(r.qemu.commands, ['query-migrate', 'query-status']);
+    assert.deepEqual(r.qemu.commands, ['query-status']);
     assert.ok(r.qemu.alive);
+  });
+
+  test('a VM that arrived by migration says completed in query-migrate: before ferry\'s migrate, that is not this migration, and the VM is left running', async () => {
+    const r = await rig('src', { runState: 'running', migration: 'completed' }, {}, false);
+    assert.match(await loseFerry(r), /rolled back \(none\)/);
+    assert.equal(r.qemu.commands.includes('quit'), false);
+    assert.ok(r.qemu.alive, 'never ended');
   });
 
   test('mid-transfer: cancels, and undoes ferry\'s settings', async () => {
@@ -132,7 +141,8 @@ describe('the guard on the source', () => {
   });
 
   test('post-copy paused (its link broke): the guard resumes it on the migration\'s URI, never cancels, and ends the source once it completes', async () => {
-    const r = await rig('src', { runState: 'finish-migrate', migration: 'postcopy-paused' });
+    const r = await rig('src', { runState: 'finish-migrate', migration: 'active' });
+    r.qemu.state = { runState: 'finish-migrate', migration: 'postcopy-paused' };
     r.guard.send('uri tcp:10.0.0.2:4444');
     r.qemu.server.handle('migrate', (args) => {
       assert.deepEqual(args, { uri: 'tcp:10.0.0.2:4444', resume: true });
