@@ -9,7 +9,7 @@ import { proxmoxPolicy } from '../../../sdk/migration/policy/proxmox-policy.ts';
 import { resolvePolicy } from '../../../sdk/migration/policy/policy-presets.ts';
 import { PolicyRunner } from '../../../sdk/migration/policy/policy-runner.ts';
 import { outpaced, outpacedLive, stalledPasses } from '../../../sdk/migration/policy/stall-detector.ts';
-import { estimateSwitchover, qemuDowntimeLimitFor, switchoverAllowanceBytes } from '../../../sdk/migration/policy/switchover-gate.ts';
+import { estimateSwitchover, qemuDowntimeLimitFor, SWITCHOVER_OVERHEAD_MS, switchoverAllowanceBytes } from '../../../sdk/migration/policy/switchover-gate.ts';
 import { resolveMigrationOptions, MIGRATION_OPTION_TABLE } from '../../../sdk/migration/migration-options.ts';
 import { ProgressTracker } from '../../../sdk/migration/migration-progress.ts';
 
@@ -165,7 +165,7 @@ describe('downtime guarantee', () => {
   test('the gate continues only when the remaining RAM at a quarter of the link, plus overhead and the wait, fits', () => {
     const yes = estimateSwitchover({ remainingBytes: 8 * MiB, throughput: 256 * MiB, waitedMs: 3, maxDowntimeMs: 300 });
     assert.equal(yes.fits, true);
-    assert.equal(yes.estimateMs, 125 + 25 + 3);
+    assert.equal(yes.estimateMs, 125 + SWITCHOVER_OVERHEAD_MS + 3);
     const no = estimateSwitchover({ remainingBytes: 64 * MiB, throughput: 16 * MiB, waitedMs: 3, maxDowntimeMs: 1000 });
     assert.equal(no.fits, false);
     assert.ok(no.estimateMs > 4000);
