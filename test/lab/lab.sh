@@ -29,7 +29,22 @@ host_ns() { echo "$prefix-$1"; }
 
 is_up() { [ -f "$state/up" ]; }
 
+# Fault tests cut links with blackhole routes to the hosts' addresses, here and
+# inside the hosts; a test killed halfway leaves them, and every later test
+# would find its hosts unreachable.
+clear_blackholes() {
+  local i name ns
+  for i in "${!hosts[@]}"; do
+    ip route del blackhole "$subnet.$((11 + i))/32" 2>/dev/null || true
+    for name in "${hosts[@]}"; do
+      ns=$(host_ns "$name")
+      ip netns list | grep -qw "$ns" && { ip -n "$ns" route del blackhole "$subnet.$((11 + i))/32" 2>/dev/null || true; }
+    done
+  done
+}
+
 up() {
+  clear_blackholes
   if is_up && ip netns list | grep -qw "$switch"; then
     for name in "${hosts[@]}"; do sshd_alive "$name" || start_sshd "$name"; done
     return 0
