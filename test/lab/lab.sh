@@ -38,9 +38,10 @@ clear_blackholes() {
     ip route del blackhole "$subnet.$((11 + i))/32" 2>/dev/null || true
     for name in "${hosts[@]}"; do
       ns=$(host_ns "$name")
-      ip netns list | grep -qw "$ns" && { ip -n "$ns" route del blackhole "$subnet.$((11 + i))/32" 2>/dev/null || true; }
+      if ip netns list | grep -qw "$ns"; then ip -n "$ns" route del blackhole "$subnet.$((11 + i))/32" 2>/dev/null || true; fi
     done
   done
+  return 0
 }
 
 up() {
