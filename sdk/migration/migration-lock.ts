@@ -25,19 +25,6 @@ export interface MigrationRecord {
   migrationUri?: string;
 }
 
-// A controller that stopped heartbeating this long ago is taken to be gone.
-export const STALE_LOCK_MS = 30_000;
-
-/** Writes the record atomically (write then rename), so a reader never sees half of it. */
-export async function writeMigrationRecord(source: Host, record: MigrationRecord, options: { signal?: AbortSignal } = {}): Promise<void> {
-  const file = source.paths(record.vm).migrationStatus;
-  await source.transport.shell(sh`[ -d ${file.slice(0, file.lastIndexOf('/'))} ] && cat > ${file}.tmp && mv ${file}.tmp ${file}`, {
-    ...options,
-    stdin: JSON.stringify(record),
-    allowFailure: true,
-  });
-}
-
 export async function releaseMigrationLock(source: Host, vm: string, options: { signal?: AbortSignal } = {}): Promise<void> {
   await source.transport.exec(['rm', '-rf', '--', source.paths(vm).migrationLock], { ...options, allowFailure: true });
 }
