@@ -33,9 +33,10 @@ export interface SwitchoverEstimate {
  * the start on the destination, and (since the destination confirms over
  * the return path that it loaded everything, and QEMU's pause is answered
  * through ferry's guard) the round trips that now sit inside the pause.
- * Measured on the lab's TCG guests with a near-empty dirty set: 9–18 ms
- * typically, and 36–94 ms in 3 of 14 runs with both cores busy. 50 ms keeps
- * those inside the budget; the cost is that a budget of 50 ms or less
+ * Measured on the lab's TCG guests with a near-empty dirty set, 15
+ * switchovers: 9–18 ms in 11, then 36, 45, 61 and 94 ms with both cores
+ * busy (two TCG guests, sshd, the guards). Planning 50 ms keeps all but the
+ * worst of those inside the budget; the cost is that a budget of 50 ms or less
  * hardly ever switches over (it is cancelled, the guest running on).
  */
 export const SWITCHOVER_OVERHEAD_MS = 50;
