@@ -19,9 +19,23 @@ export function migrationOptionsFromFlags(values: Record<string, string | boolea
     if (typeof value === 'boolean') options[row.option] = value;
     else if (row.unit === 'ms') options[row.option] = numberOf(row.cliFlag, value);
     else if (row.unit === 'channels' || row.unit === 'bytes') options[row.option] = value === 'on' || value === 'true' ? true : numberOf(row.cliFlag, value);
+    else if (row.unit === 'storage') options[row.option] = storageOf(value);
     else options[row.option] = value;
   }
   return options as MigrationOptions;
+}
+
+/** `--storage copy`, or per disk: `--storage auto,/var/lib/vms/web.qcow2=copy,disk1=shared`. */
+function storageOf(value: string): MigrationOptions['storage'] {
+  const [mode, ...overrides] = value.split(',');
+  if (overrides.length === 0) return mode as MigrationOptions['storage'];
+  const disks: Record<string, string> = {};
+  for (const override of overrides) {
+    const eq = override.lastIndexOf('=');
+    if (eq <= 0) throw new UsageError(`--storage: expected DISK=shared|copy after the mode, got ${JSON.stringify(override)}`);
+    disks[override.slice(0, eq)] = override.slice(eq + 1);
+  }
+  return { mode, disks } as MigrationOptions['storage'];
 }
 
 function numberOf(flag: string, value: string): number {

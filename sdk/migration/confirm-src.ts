@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { enterStage, log, migrationError, type MigrationContext } from './migration-context.ts';
 import { stopAndRemoveVm } from './vm-files.ts';
+import { sh } from '../transport/index.ts';
+import { leftoverMarkerPath } from './storage/storage-facts.ts';
 
 /**
  * Confirm, on the source: the VM now runs on the destination, so the source
@@ -22,6 +24,10 @@ export async function confirmSrc(context: MigrationContext): Promise<void> {
   }
   // The pid file may already be gone; stopAndRemoveVm waits for (or ends) the process and cleans up, lock included.
   await stopAndRemoveVm(source, vm.name, context.sourceArgv ?? [], [vm.paths.migrationLock]);
+  // A copied disk's image stays here, intact and unused: marked as this VM's stale copy, so that a
+  // later move back may replace it (any other file at that path is never overwritten).
+  const markers = (context.storage?.copy.disks ?? []).map((disk) => leftoverMarkerPath(disk.plan.disk.path));
+  if (markers.length > 0) await source.transport.shell(sh`for m in ${markers}; do printf '%s\n' ${vm.name} > "$m"; done`, { allowFailure: true });
   enterStage(context, 'source-ended');
   log(context, 'info', `source QEMU on ${source.name} stopped and cleaned`);
 }

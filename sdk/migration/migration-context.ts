@@ -46,6 +46,10 @@ export interface MigrationContext {
   destinationStartMs: number;
   lastProgress?: MigrationProgress;
   lastInfo?: import('../qmp/index.ts').MigrationInfo;
+  /** What happens to each disk (preflight decides), and the live copy of those that are not shared. */
+  /** How long the disk copy took until every mirror was ready. */
+  diskCopyMs?: number;
+  storage?: { plans: import('./storage/storage-plan.ts').DiskPlan[]; copy: import('./storage/disk-copy.ts').DiskCopy };
   /** Filled by perform: the policy's actions, passes and the switchover check. */
   convergence?: import('./migration-result.ts').ConvergenceReport;
 }

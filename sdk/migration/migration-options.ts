@@ -3,6 +3,7 @@ import type { MigrationCapability, MigrationParameters } from '../qmp/index.ts';
 import { parseBandwidth } from './byte-units.ts';
 import { MigrationOptionsError } from './migration-errors.ts';
 import type { ConvergencePolicy } from './policy/convergence-policy.ts';
+import type { ResolvedStorage, StorageMode } from './storage/storage-plan.ts';
 import { POLICY_PRESET_NAMES, type PolicyPresetName } from './policy/policy-presets.ts';
 
 /** What to do when a migration's `timeout` passes. */
@@ -43,6 +44,13 @@ export interface MigrationOptions {
    * hang until the timeout. Default 15000.
    */
   stallTimeout?: number;
+  /**
+   * How the VM's disks travel: `'auto'` (the default: a disk on storage both
+   * hosts share stays where it is, any other is copied live over NBD),
+   * `'shared'` (refuse unless shared), `'copy'` (copy every writable disk);
+   * or `{ mode, disks: { '/path/or-device': 'copy' } }` for per-disk choices.
+   */
+  storage?: StorageMode | { mode?: StorageMode; disks?: Record<string, 'shared' | 'copy'> };
   /** Return the plan of steps and touch nothing. */
   dryRun?: boolean;
   /** Rewrites the destination's QEMU command line after ferry's own runDir rewrite. */
@@ -63,6 +71,7 @@ export interface ResolvedMigrationOptions {
   policy: PolicyPresetName | ConvergencePolicy;
   allowPause: boolean;
   stallTimeout: number;
+  storage: ResolvedStorage;
   dryRun: boolean;
 }
 
@@ -71,7 +80,7 @@ type Side = 'source' | 'destination' | 'both' | 'ferry';
 /** One row of the option table, after libvirt's qemu_migration_params.c. */
 export interface MigrationOptionRow {
   option: keyof ResolvedMigrationOptions;
-  unit: 'ms' | 'bytes/s' | 'bytes' | 'channels' | 'flag' | 'action' | 'policy';
+  unit: 'ms' | 'bytes/s' | 'bytes' | 'channels' | 'flag' | 'action' | 'policy' | 'storage';
   side: Side;
   capability?: MigrationCapability;
   parameter?: keyof MigrationParameters;
@@ -91,6 +100,7 @@ export const MIGRATION_OPTION_TABLE: readonly MigrationOptionRow[] = [
   { option: 'policy', unit: 'policy', side: 'ferry', cliFlag: '--policy', description: `convergence policy: ${POLICY_PRESET_NAMES.join(' | ')} (default ferry)` },
   { option: 'allowPause', unit: 'flag', side: 'ferry', cliFlag: '--allow-pause', description: 'let the policy pause the guest to finish' },
   { option: 'stallTimeout', unit: 'ms', side: 'ferry', cliFlag: '--stall-timeout', description: 'cancel when nothing moves for this many ms' },
+  { option: 'storage', unit: 'storage', side: 'ferry', cliFlag: '--storage', description: 'disks: auto | shared | copy (default auto: copy what is not shared)' },
   { option: 'dryRun', unit: 'flag', side: 'ferry', cliFlag: '--dry-run', description: 'print the plan, touch nothing' },
 ];
 
@@ -129,6 +139,16 @@ const schema = {
     policy: {},
     allowPause: { type: 'boolean' },
     stallTimeout: { type: 'number', minimum: 1000 },
+    storage: {
+      anyOf: [
+        { enum: ['auto', 'shared', 'copy'] },
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: { mode: { enum: ['auto', 'shared', 'copy'] }, disks: { type: 'object', additionalProperties: { enum: ['shared', 'copy'] } } },
+        },
+      ],
+    },
     dryRun: { type: 'boolean' },
     rewriteCommandLine: {},
     signal: {},
@@ -177,8 +197,15 @@ export function resolveMigrationOptions(options: MigrationOptions = {}): Resolve
     policy,
     allowPause: options.allowPause ?? false,
     stallTimeout: options.stallTimeout ?? DEFAULT_STALL_TIMEOUT_MS,
+    storage: resolveStorage(options.storage),
     dryRun: options.dryRun ?? false,
   };
+}
+
+function resolveStorage(storage: MigrationOptions['storage']): ResolvedStorage {
+  if (storage === undefined) return { mode: 'auto', disks: {} };
+  if (typeof storage === 'string') return { mode: storage, disks: {} };
+  return { mode: storage.mode ?? 'auto', disks: { ...storage.disks } };
 }
 
 /** The capabilities each side needs, from the table. */

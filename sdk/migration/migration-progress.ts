@@ -1,4 +1,5 @@
 import type { MigrationInfo } from '../qmp/index.ts';
+import type { DiskCopyProgress } from './storage/disk-copy.ts';
 import type { MigrationPhase } from './migration-phase.ts';
 import { transferState, type TransferState } from './qemu-migration-status.ts';
 
@@ -30,6 +31,34 @@ export interface MigrationProgress {
   elapsedMs: number;
   /** Why the figures moved the way they did, when that needs saying. */
   note?: string;
+  /** The live copy of disks that are not on shared storage (it runs first; RAM follows once every mirror is ready). */
+  disks?: DiskCopyProgress;
+}
+
+/**
+ * Progress while the disks are copied, before any RAM moves: bytes are the
+ * disks', and the ETA is what is left at the copy's average rate so far.
+ */
+export function diskCopyPhaseProgress(phase: MigrationPhase, disks: DiskCopyProgress, elapsedMs: number): MigrationProgress {
+  const throughput = elapsedMs > 0 ? (disks.copiedBytes / elapsedMs) * 1000 : 0;
+  const remaining = Math.max(0, disks.totalBytes - disks.copiedBytes);
+  return {
+    phase,
+    transfer: 'transferring',
+    percent: disks.totalBytes > 0 ? Math.round((disks.copiedBytes / disks.totalBytes) * 1000) / 10 : 0,
+    transferredBytes: disks.copiedBytes,
+    remainingBytes: remaining,
+    totalBytes: disks.totalBytes,
+    dirtyRate: 0,
+    throughput: Math.round(throughput),
+    pass: 0,
+    expectedDowntimeMs: undefined,
+    throttlePercent: 0,
+    ...(throughput > 0 && { etaMs: Math.round((remaining / throughput) * 1000) }),
+    elapsedMs: Math.round(elapsedMs),
+    note: disks.ready ? 'disks copied; now following the guest\'s writes' : 'copying disks (memory follows)',
+    disks,
+  };
 }
 
 /**

@@ -51,4 +51,19 @@ export interface MigrationResult {
   plan?: MigrationStep[];
   /** The capabilities and parameters set on each side (a dry run: would be set), from the one parameter plan. */
   settings?: { source: SideSettings; destination: SideSettings };
+  /** Each disk and what happened to it (a dry run: would happen): opened as it is on shared storage, or copied. */
+  disks?: MigrationDiskReport[];
+  /** How long the live disk copy ran before memory started to move (ms). */
+  diskCopyMs?: number;
+}
+
+/** One disk in a migration's result. */
+export interface MigrationDiskReport {
+  device: string;
+  path: string;
+  format: string;
+  virtualSizeBytes: number;
+  action: 'shared' | 'copy';
+  /** A line for people: what was (or would be) done. */
+  description: string;
 }

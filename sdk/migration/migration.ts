@@ -9,6 +9,9 @@ import { MigrationEvents, type MigrationEventMap } from './migration-events.ts';
 import { newMigrationRecord } from './migration-lock.ts';
 import { isFinalPhase, type MigrationPhase } from './migration-phase.ts';
 import { planMigration, type MigrationStep } from './migration-plan.ts';
+import { preflightStorage } from './preflight.ts';
+import { diskReports } from './storage/disk-report.ts';
+import type { MigrationDiskReport } from './migration-result.ts';
 import type { MigrationProgress } from './migration-progress.ts';
 import type { MigrationResult } from './migration-result.ts';
 import { resolveMigrationOptions, type MigrationOptions, type ResolvedMigrationOptions } from './migration-options.ts';
@@ -170,12 +173,41 @@ export class Migration extends AwaitableOperation<MigrationResult, MigrationEven
       if (options.dryRun) {
         context.phase = 'completed';
         const { source, destination } = planParameters(options);
-        return { ...emptyResult(context), status: 'planned', plan: this.plan(), settings: { source, destination } };
+        const storage = await previewStorage(context);
+        return { ...emptyResult(context), status: 'planned', plan: [...this.plan(), ...storage.steps], settings: { source, destination }, ...(storage.disks && { disks: storage.disks }) };
       }
       return await runMigration(context);
     } finally {
       if (isFinalPhase(context.phase)) queueMicrotask(() => this.#events.removeAll());
     }
+  }
+}
+
+/**
+ * A dry run's look at the disks: what the real preflight would decide for
+ * each (read from the source's QEMU and both hosts' files, changing nothing
+ * but a marker file made and removed beside each image on the source).
+ */
+async function previewStorage(context: MigrationContext): Promise<{ steps: MigrationStep[]; disks?: MigrationDiskReport[] }> {
+  try {
+    const qmp = await context.vm.connectQmp({ signal: context.signal, timeoutMs: 5000 });
+    try {
+      context.sourceArgv = await context.vm.commandLine({ signal: context.signal });
+      context.srcQmp = qmp;
+      const { disks, checks } = await preflightStorage(context);
+      const refused = checks.filter((check) => !check.ok).map((check): MigrationStep => ({ phase: 'preflight', side: 'ferry', action: `would refuse: ${check.message}` }));
+      const copies = disks.filter((plan) => plan.action === 'copy');
+      const steps: MigrationStep[] = copies.length === 0 ? [] : [
+        { phase: 'prepare', side: 'destination', action: `create ${copies.map((plan) => plan.disk.path).join(', ')} empty (same format, exact size) before QEMU starts; export them over NBD` },
+        { phase: 'perform', side: 'source', action: 'mirror each disk into the export until all are ready, then migrate memory; in the pause before switchover finish the mirrors (block-job-cancel, not a pivot) and stop the NBD server' },
+      ];
+      return { steps: [...refused, ...steps], disks: diskReports(disks, context.destination.name) };
+    } finally {
+      context.srcQmp = undefined;
+      await qmp.close();
+    }
+  } catch (error) {
+    return { steps: [{ phase: 'preflight', side: 'ferry', action: `the disks could not be read for this plan: ${error instanceof Error ? error.message : String(error)}` }] };
   }
 }
 

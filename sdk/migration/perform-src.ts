@@ -3,7 +3,8 @@ import type { MigrationInfo, MigrationParameters, QmpClient } from '../qmp/index
 import { enterStage, log, migrationError, switchedOver, type MigrationContext } from './migration-context.ts';
 import { effectiveTimeoutMs, parametersFor } from './migration-options.ts';
 import { planParameters, throttleParameters } from './parameter-plan.ts';
-import { ProgressTracker } from './migration-progress.ts';
+import { diskCopyPhaseProgress, ProgressTracker } from './migration-progress.ts';
+import type { DiskCopy } from './storage/disk-copy.ts';
 import { LiveDirtyRate } from './live-dirty-rate.ts';
 import type { ConvergenceAction, ConvergencePolicy, ConvergenceSample } from './policy/convergence-policy.ts';
 import { PolicyRunner, type ConvergenceActionRecord } from './policy/policy-runner.ts';
@@ -13,6 +14,9 @@ import { estimateSwitchover, qemuDowntimeLimitFor } from './policy/switchover-ga
 import { transferState } from './qemu-migration-status.ts';
 import { StallWatch } from './stall-watch.ts';
 import { PostcopyKeeper } from './postcopy-keeper.ts';
+
+// The mirrors' last writes are sent in the pause; the guard's gate cancels long before this if the budget is spent.
+const DISK_FINISH_TIMEOUT_MS = 30_000;
 
 /** Why ferry (or its guard) asked QEMU to stop migrating. */
 export type CancelReason = 'cancelled' | 'timeout' | 'policy' | 'downtime' | 'stalled' | 'destination-lost' | 'guard';
@@ -70,9 +74,11 @@ export async function performSrc(context: MigrationContext, uri: string): Promis
     { downtimeLimitMs: initialDowntimeMs, downtimeLimitSetAtMs: 0, bandwidth: options.bandwidth, throttlePercent: initialThrottle, postcopy: false, paused: false },
   );
   context.convergence = { policy: policyName(options.policy), actions: runner.records, passStats: runner.passes };
+  enterStage(context, 'transferring');
+  const copy = context.storage?.copy;
+  if (copy?.active) await copyDisksSrc(context, copy);
   const events = qmp.events(['MIGRATION', 'MIGRATION_PASS']);
   try {
-    enterStage(context, 'transferring');
     await qmp.execute('migrate', { uri }, { signal });
     return await watchSrc(context, runner, policy, () => events.next().then(() => undefined));
   } finally {
@@ -89,6 +95,8 @@ function armSourceGuard(context: MigrationContext): void {
   const saved = context.savedSource;
   if (!guard || !saved) return;
   const restore: string[] = [];
+  // The mirrors first: cancelled at once, their NBD nodes removed once free (the source keeps its own disks).
+  for (const control of context.storage?.copy.active ? context.storage.copy.sourceRestoreControls() : []) guard.send(control);
   // `events` stays on: it is harmless, and another tool may rely on it.
   const capabilities = saved.capabilities.filter((capability) => capability.capability !== 'events');
   if (capabilities.length > 0) restore.push(JSON.stringify({ execute: 'migrate-set-capabilities', arguments: { capabilities } }));
@@ -97,6 +105,37 @@ function armSourceGuard(context: MigrationContext): void {
   context.record.restore = restore;
   guard.send(`record ${JSON.stringify(context.record)}`);
   guard.send(`gate ${gateDeadlineMs(context.options.maxDowntime)}`);
+}
+
+/**
+ * The disks that are not shared go first (as libvirt and Proxmox do): a
+ * mirror per disk into the destination's NBD export, until every mirror has
+ * caught up and only follows the guest's writes. RAM migrates after that;
+ * the mirrors are finished in the pause before switchover.
+ */
+async function copyDisksSrc(context: MigrationContext, copy: DiskCopy): Promise<void> {
+  const qmp = context.srcQmp;
+  if (!qmp) throw new Error('ferry bug: disk copy without a source QMP connection');
+  const started = performance.now();
+  const cap = context.options.bandwidth;
+  await copy.startMirrors(qmp, cap === 'unlimited' ? 0 : cap, context.signal);
+  log(context, 'info', `copying ${copy.disks.length} disk(s), ${Math.round(copy.totalBytes / 1024 ** 2)} MiB, to ${context.destination.name} over NBD`);
+  try {
+    const done = await copy.waitReady(qmp, {
+      signal: context.signal,
+      stallMs: context.options.stallTimeout,
+      onProgress: (disks) => {
+        const progress = diskCopyPhaseProgress(context.phase, disks, performance.now() - started);
+        context.lastProgress = progress;
+        context.events.emit('progress', progress);
+      },
+    });
+    context.diskCopyMs = Math.round(performance.now() - started);
+    log(context, 'info', `disks copied (${Math.round(done.copiedBytes / 1024 ** 2)} MiB in ${context.diskCopyMs} ms); the mirrors follow the guest's writes while memory moves`);
+  } catch (error) {
+    if (context.signal.aborted) throw migrationError(context, 'MIGRATION_CANCELLED', 'unknown', 'cancelled during the disk copy', error);
+    throw migrationError(context, 'DISK_COPY_FAILED', 'unknown', error instanceof Error ? error.message : String(error), error);
+  }
 }
 
 /** How long the guard lets QEMU's pause wait for ferry's answer before it cancels: the budget itself. */
@@ -127,14 +166,18 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
   });
   let gateMs = context.options.maxDowntime;
   let destinationResumed = false;
+  const copy = context.storage?.copy;
+  let diskRemaining = 0;
   try {
     // One pending wake-up at a time: the next QEMU event, shared across polls.
     let eventWake: Promise<void> | undefined;
     for (;;) {
       // Not passing the signal: a cancel must still be able to query and cancel.
       const askedAt = performance.now();
-      const info = await qmp.execute('query-migrate');
+      // With disks being copied, their mirrors are read in the same round trip: what is left counts at the switchover.
+      const [info, disks] = await Promise.all([qmp.execute('query-migrate'), copy?.active && !switchedOver(context) ? copy.progress(qmp) : undefined]);
       const queryMs = performance.now() - askedAt;
+      if (disks) diskRemaining = disks.totalBytes - disks.copiedBytes;
       context.lastInfo = info;
       const elapsed = performance.now() - started;
       const sample = runner.observe(info, elapsed);
@@ -173,7 +216,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         preSwitchoverSeenAt = performance.now();
         enterStage(context, 'paused-for-switchover');
         // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
-        const go = await gateSwitchover(context, runner, info, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs);
+        const go = await gateSwitchover(context, runner, info, diskRemaining, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs);
         if (!go) {
           cancelSent = 'downtime';
           cancelWhy = runner.records.at(-1)?.reason ?? 'the switchover would exceed maxDowntime';
@@ -249,12 +292,13 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
  * pause that would not fit ends in a cancel, and the guest runs on at the
  * source. Post-copy and a permitted pause have already accepted the stop.
  */
-async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, before: ConvergenceSample, throughput: number, seenAt: number): Promise<boolean> {
+async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, diskRemainingBytes: number, before: ConvergenceSample, throughput: number, seenAt: number): Promise<boolean> {
   const qmp = context.srcQmp;
   if (!qmp) return false;
   const accepted = runner.settings.postcopy || runner.settings.paused;
   const estimate = estimateSwitchover({
-    remainingBytes: info.ram?.remaining ?? 0,
+    // What the disks' mirrors still hold goes over the same link in the same pause.
+    remainingBytes: (info.ram?.remaining ?? 0) + diskRemainingBytes,
     // The link as steering planned with (see LinkRate); before any look, QEMU's average since the start.
     throughput,
     waitedMs: performance.now() - seenAt,
@@ -264,6 +308,17 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
   if (context.convergence) context.convergence.switchover = estimate;
   const figures = `${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s) + ${estimate.overheadMs} ms overhead + ${Math.round(estimate.waitedMs)} ms waited ≈ ${estimate.estimateMs} ms`;
   if (accepted || estimate.fits) {
+    const copy = context.storage?.copy;
+    if (copy?.active && context.dstQmp) {
+      // The guest is stopped: the mirrors send their last writes and end, the destination stops serving NBD.
+      const finishing = performance.now();
+      try {
+        await copy.finishInPause(qmp, context.dstQmp, DISK_FINISH_TIMEOUT_MS);
+      } catch (error) {
+        throw migrationError(context, 'DISK_COPY_FAILED', 'unknown', error instanceof Error ? error.message : String(error), error);
+      }
+      log(context, 'info', `disk mirrors finished in the pause (${Math.round(performance.now() - finishing)} ms)`);
+    }
     await qmp.execute('migrate-continue', { state: 'pre-switchover' });
     enterStage(context, 'switching-over');
     log(context, 'info', `switchover: ${figures}${accepted ? ` (${runner.settings.postcopy ? 'post-copy' : 'pause'} already accepted)` : ` fits maxDowntime ${estimate.maxDowntimeMs} ms`}`);

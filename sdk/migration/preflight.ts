@@ -1,7 +1,10 @@
 import { throwIfAborted } from '../ferry-error.ts';
 import { destinationFacts, type DestinationFacts } from './destination-facts.ts';
-import { checkDisksSrcDst } from './disk-check.ts';
 import { diskImages } from './disk-images.ts';
+import { DiskCopy } from './storage/disk-copy.ts';
+import { readStorageFacts } from './storage/storage-facts.ts';
+import { planStorage, type DiskPlan } from './storage/storage-plan.ts';
+import { readVmDisks } from './storage/vm-disks.ts';
 import { isTransferOver, transferState } from './qemu-migration-status.ts';
 import { log, type MigrationContext } from './migration-context.ts';
 import { PreflightError, type PreflightCheck } from './migration-errors.ts';
@@ -29,14 +32,15 @@ export async function preflight(context: MigrationContext): Promise<void> {
   if (destination.config.maintenance) {
     throw new PreflightError(details, [{ check: 'destination-maintenance', ok: false, message: `${destination.name} is in maintenance; pick another host or end its maintenance` }]);
   }
-  const [src, dst] = await Promise.allSettled([preflightSrc(context), preflightDstFacts(context)]);
+  const [src, dst, disks] = await Promise.allSettled([preflightSrc(context), preflightDstFacts(context), preflightStorage(context)]);
   throwIfAborted(context.signal);
   const checks: PreflightCheck[] = [];
   if (src.status === 'rejected') checks.push({ check: 'source-vm', ok: false, message: reason(src.reason) });
   if (dst.status === 'rejected') checks.push({ check: 'destination-reachable', ok: false, message: `cannot use ${destination.name}: ${reason(dst.reason)}` });
   if (src.status === 'fulfilled' && dst.status === 'fulfilled') {
     checks.push(...compare(context, src.value, dst.value));
-    checks.push(...(await checkDisksSrcDst(source, destination, diskImages(src.value.argv), { signal: context.signal })));
+    if (disks.status === 'rejected') checks.push({ check: 'disks', ok: false, message: `cannot tell where ${vm.name}'s disks are: ${reason(disks.reason)}` });
+    else checks.push(...disks.value.checks);
   }
   if (checks.some((check) => !check.ok)) {
     throw new PreflightError(details, checks, { cause: src.status === 'rejected' ? src.reason : dst.status === 'rejected' ? dst.reason : undefined });
@@ -45,6 +49,7 @@ export async function preflight(context: MigrationContext): Promise<void> {
     context.sourceMemoryBytes = src.value.memoryBytes;
     context.sourceMachineType = src.value.machineType;
   }
+  if (disks.status === 'fulfilled') context.storage = { plans: disks.value.disks, copy: new DiskCopy(context.id, disks.value.disks) };
   for (const check of checks) log(context, 'debug', `preflight ${check.check}: ${check.message}`);
 }
 
@@ -82,6 +87,21 @@ async function preflightSrc(context: MigrationContext): Promise<SourceFacts> {
     accelerator,
     cpuFlags,
   };
+}
+
+/**
+ * The VM's disks and what happens to each (storage-plan.ts): read from the
+ * source's QEMU, then one look at each host's files. Runs beside the other
+ * checks; a VM without disks costs nothing.
+ */
+export async function preflightStorage(context: MigrationContext): Promise<{ disks: DiskPlan[]; checks: PreflightCheck[] }> {
+  const { source, destination, vm, signal } = context;
+  const argv = context.sourceArgv ?? [];
+  if (diskImages(argv).length === 0) return { disks: [], checks: [] };
+  const qmp = context.srcQmp ?? (context.srcQmp = await vm.connectQmp({ signal }));
+  const disks = await readVmDisks(qmp, argv, { signal });
+  const facts = await readStorageFacts(source, destination, disks, { signal });
+  return planStorage(vm.name, destination.name, disks, facts, context.options.storage);
 }
 
 function preflightDstFacts(context: MigrationContext): Promise<DestinationFacts> {

@@ -8,12 +8,14 @@ import { planParameters } from './parameter-plan.ts';
 import { vmFiles } from './vm-files.ts';
 
 /**
- * Prepare, on the destination: start its guard, which launches QEMU from
- * the source's real command line (runDir paths rewritten, machine type
- * pinned, `-S`, `-incoming defer`) and relays QMP, so that a ferry killed at
- * any moment from here on leaves no orphan QEMU. Then set the capabilities
- * the migration needs there and listen on a free port of the destination's
- * migration address. Returns the URI the source migrates to.
+ * Prepare, on the destination: start its guard, which creates the images of
+ * disks to copy and launches QEMU from the source's real command line
+ * (runtime files moved to its runDir, disk paths kept, machine type pinned,
+ * `-S`, `-incoming defer`) and relays QMP, so that a ferry killed at any
+ * moment from here on leaves no orphan QEMU and no copied image. Then set
+ * the capabilities the migration needs there, export the disks to copy over
+ * NBD, and listen on a free port of the destination's migration address.
+ * Returns the URI the source migrates to.
  */
 export async function prepareDst(context: MigrationContext): Promise<string> {
   const { source, destination, vm, signal, options } = context;
@@ -33,13 +35,18 @@ export async function prepareDst(context: MigrationContext): Promise<string> {
   log(context, 'debug', `launching on ${destination.name}: ${argv.join(' ')}`);
   // Leftovers of an earlier failed attempt would stop QEMU from binding its socket;
   // QEMU's own output goes to stderr so that the guard's stdout stays QMP.
-  const launch = sh`mkdir -p ${destination.config.runDir} && rm -f ${dstPaths.qmp} ${dstPaths.pid} && exec ${argv} 1>&2`;
+  // Disks to copy are created empty first, so that QEMU opens them at their own paths.
+  const copy = context.storage?.copy;
+  const launch = copy?.active
+    ? copy.launchScript(sh`mkdir -p ${destination.config.runDir} && rm -f ${dstPaths.qmp} ${dstPaths.pid} && ${argv} 1>&2`)
+    : sh`mkdir -p ${destination.config.runDir} && rm -f ${dstPaths.qmp} ${dstPaths.pid} && exec ${argv} 1>&2`;
   const guard = await GuardChannel.start(destination, {
     role: 'dst',
     qmp: dstPaths.qmp,
     pidfile: dstPaths.pid,
     launch,
     cleanup: vmFiles(destination, vm.name, argv),
+    ...(copy?.active && { created: copy.createdImages }),
     log: guardLogPath(destination.config.runDir),
     label: vm.name,
   }, { signal });
@@ -59,6 +66,9 @@ export async function prepareDst(context: MigrationContext): Promise<string> {
   const { capabilities, parameters } = planParameters(options, context.sourceMemoryBytes).destination;
   await qmp.execute('migrate-set-capabilities', { capabilities }, { signal });
   if (Object.keys(parameters).length > 0) await qmp.execute('migrate-set-parameters', parameters, { signal });
+
+  // The disks to copy are served over NBD from the destination's migration address.
+  if (copy?.active) await copy.exportOnDestination(qmp, destination.migrationAddress, signal);
 
   // Port 0: the destination's kernel picks a free port, and QEMU reports it.
   const address = destination.migrationAddress;

@@ -10,6 +10,7 @@ import { preflight } from './preflight.ts';
 import { claimSourceVm } from './source-claim.ts';
 import { prepareDst } from './prepare-dst.ts';
 import { rollback } from './rollback.ts';
+import { diskReports } from './storage/disk-report.ts';
 
 const HEARTBEAT_MS = 1000;
 
@@ -128,6 +129,8 @@ function resultOf(context: MigrationContext, info: MigrationInfo): MigrationResu
     throughput: totalTimeMs > 0 ? Math.round(((ram?.transferred ?? 0) / totalTimeMs) * 1000) : 0,
     postcopy: context.stages.reached('postcopy'),
     ...(context.settings && { settings: context.settings }),
+    ...(context.storage && context.storage.plans.length > 0 && { disks: diskReports(context.storage.plans, context.destination.name) }),
+    ...(context.diskCopyMs !== undefined && { diskCopyMs: context.diskCopyMs }),
     stages: context.stages.entries,
     options: context.options,
     ...(context.convergence && { convergence: context.convergence }),

@@ -269,6 +269,17 @@ export interface BlockExportAddNbdArgs {
   'allocation-depth'?: boolean;
 }
 
+/** An NBD client node (the source's end of a storage copy). */
+export interface BlockdevAddNbdArgs {
+  driver: 'nbd';
+  'node-name': string;
+  server: SocketAddress;
+  export?: string;
+  'tls-creds'?: string;
+  'tls-hostname'?: string;
+  'reconnect-delay'?: number;
+}
+
 // ---- machine -----------------------------------------------------------------
 
 export interface CpuInfoFast {
@@ -354,6 +365,13 @@ export interface QmpCommandMap {
     returns: EmptyReturn;
   };
   'block-export-add': { args: BlockExportAddNbdArgs; returns: EmptyReturn };
+  /** `hard` drops connected clients at once; the default (`safe`) fails while one is connected. */
+  'block-export-del': { args: { id: string; mode?: 'safe' | 'hard' }; returns: EmptyReturn };
+  'query-block-exports': { args: NoArgs; returns: Array<{ id: string; type: string; 'node-name': string; 'shutting-down': boolean }> };
+  'blockdev-add': { args: BlockdevAddNbdArgs; returns: EmptyReturn };
+  'blockdev-del': { args: { 'node-name': string }; returns: EmptyReturn };
+  'block-job-set-speed': { args: { device: string; speed: number }; returns: EmptyReturn };
+  'job-dismiss': { args: { id: string }; returns: EmptyReturn };
   'nbd-server-stop': { args: NoArgs; returns: EmptyReturn };
   'query-cpus-fast': { args: NoArgs; returns: CpuInfoFast[] };
   'query-memory-size-summary': { args: NoArgs; returns: { 'base-memory': number; 'plugged-memory'?: number } };

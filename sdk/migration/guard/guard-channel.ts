@@ -22,6 +22,8 @@ export interface GuardStart {
   launch?: string;
   /** Files to remove when this side's QEMU is ended. */
   cleanup?: readonly string[];
+  /** Files the launch creates (disk images for a copy): removed like `cleanup`, but only once the launch made them. */
+  created?: readonly string[];
   /** A log on the host of what the guard did when ferry was gone. */
   log: string;
   label: string;
@@ -36,6 +38,7 @@ export function guardArgv(start: GuardStart): string[] {
   if (start.record !== undefined) args.push(`record=${start.record}`);
   if (start.launch !== undefined) args.push(`launch=${start.launch}`);
   for (const file of start.cleanup ?? []) args.push(`cleanup=${file}`);
+  for (const file of start.created ?? []) args.push(`created=${file}`);
   return ['perl', '-e', GUARD_SCRIPT, '--', ...args];
 }
 

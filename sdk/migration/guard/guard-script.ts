@@ -18,6 +18,8 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 #   #was-running 0|1    resume the guest on rollback (src) or at commit (dst)
 #   #gate MS            cancel a switchover ferry has not answered within MS
 #   #restore {...}      a QMP command that undoes one of ferry's settings (src)
+#   #restore-retry {...} the same, retried for up to 5 s while QEMU says it is
+#                       busy (a node a cancelled block job still holds)
 #   #cleanup PATH       a file to remove when this side's QEMU is ended
 #   #record {...}       the migration record to keep in the lock (src)
 #   #uri URI            where the destination listens (to resume a paused post-copy)
@@ -33,10 +35,13 @@ use Fcntl;
 $SIG{PIPE} = 'IGNORE';
 $SIG{HUP}  = 'IGNORE';
 
-my (%opt, @cleanup);
+# cleanup=PATH: files to remove when this side's QEMU is ended; created=PATH:
+# files the launch makes (disk images for a copy), removed likewise once it
+# made them (a failed launch removes its own, never a file it found there).
+my (%opt, @cleanup, @created);
 for (@ARGV) {
   next unless /^([a-z-]+)=(.*)$/s;
-  if ($1 eq 'cleanup') { push @cleanup, $2 } else { $opt{$1} = $2 }
+  if ($1 eq 'cleanup') { push @cleanup, $2 } elsif ($1 eq 'created') { push @created, $2 } else { $opt{$1} = $2 }
 }
 my $role      = $opt{role} // 'src';
 my $qmp_path  = $opt{qmp};
@@ -279,7 +284,16 @@ sub resolve_source {
     qmp_call('{"execute":"cont"}');
     $state = run_state();
   }
-  qmp_call($_) for @restore;
+  for my $command (@restore) {
+    my $retry = $command =~ s/^retry://;
+    my $until = now() + 5;
+    for (;;) {
+      my $reply = qmp_call($command) // '';
+      # Only "busy" is worth waiting out: a node that is not there will not come.
+      last if !$retry || $reply !~ /"error"/ || $reply =~ /find|not found/i || now() > $until;
+      select(undef, undef, undef, 0.1);
+    }
+  }
   rmdir_lock();
   return "rolled back ($status): the VM is $state on the source";
 }
@@ -355,6 +369,7 @@ if ($role eq 'src') {
   # while it starts leaves no orphan: the launch runs, then we watch.
   my $rc = system('/bin/sh', '-c', $opt{launch});
   if ($rc != 0) { ctl('launch-failed ' . ($rc >> 8)); unlink @cleanup; logline('the destination QEMU did not start'); flush_out(); exit 0 }
+  push @cleanup, @created;
   ctl('vm ' . (qemu_pid() // 0));
 }
 if (!connect_qmp()) {
@@ -406,6 +421,7 @@ for (;;) {
         elsif ($word eq 'was-running') { $was_running = $arg ? 1 : 0 }
         elsif ($word eq 'gate')        { $gate_ms = $arg }
         elsif ($word eq 'restore')     { push @restore, $arg }
+        elsif ($word eq 'restore-retry') { push @restore, "retry:$arg" }
         elsif ($word eq 'cleanup')     { push @cleanup, $arg }
         elsif ($word eq 'record')      { write_file_atomic("$lock/status.json", $arg) if $lock && -d $lock }
         elsif ($word eq 'uri')         { $uri = $arg if $arg =~ /^[\w.:\[\]-]+$/ }
