@@ -4,8 +4,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readlink, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { LOCAL_STORAGE_PATH } from '../lab/lab.ts';
 import { Probe } from '../lab/probe.ts';
 import { RawQmp } from '../lab/raw-qmp.ts';
 import { rawMigrate } from '../lab/raw-migration.ts';
@@ -36,6 +37,22 @@ describe('the lab', { timeout: 300_000 }, () => {
     );
   });
 
+  test("each host has its own local storage at /srv/ferry-host, and its VMs live in the host's mount namespace", async () => {
+    const marker = `local-${process.pid}`;
+    await writeFile(`${lab.privateDir('a')}/${marker}`, 'on a\n');
+    const seen = async (host: string): Promise<string> =>
+      (await run('ssh', ['-F', lab.sshConfigFile, '-o', 'BatchMode=yes', host, `cat ${LOCAL_STORAGE_PATH}/${marker} 2>/dev/null || echo absent`])).stdout;
+    assert.equal(await seen('a'), 'on a\n');
+    assert.equal(await seen('b'), 'absent\n', "host b must not see host a's local storage");
+    // Shared storage: the runDirs are the same files everywhere.
+    assert.equal((await run('ssh', ['-F', lab.sshConfigFile, '-o', 'BatchMode=yes', 'b', 'cat', `${lab.privateDir('a')}/${marker}`])).stdout, 'on a\n');
+    // The harness starts a host's processes where ferry's SSH sessions run them.
+    const { stdout: sshNamespace } = await run('ssh', ['-F', lab.sshConfigFile, '-o', 'BatchMode=yes', 'a', 'readlink', '/proc/self/ns/mnt']);
+    const { stdout: harnessNamespace } = await lab.runOnHost('a', ['readlink', '/proc/self/ns/mnt']);
+    assert.equal(harnessNamespace, sshNamespace);
+    assert.notEqual(sshNamespace.trim(), await readlink('/proc/self/ns/mnt'));
+  });
+
   test('a guest boots on host a, answers the probe, and its QEMU answers raw QMP through SSH', async (t) => {
     const started = performance.now();
     const vm = await lab.startVm('a', 'boot', {});
@@ -50,6 +67,7 @@ describe('the lab', { timeout: 300_000 }, () => {
     }
     const report = await probe.finish();
     assert.ok(report.received > 0 && !report.counterWentBackwards);
+    assert.equal(await readlink(`/proc/${vm.pid}/ns/mnt`), (await lab.runOnHost('a', ['readlink', '/proc/self/ns/mnt'])).stdout.trim());
     await lab.stopVm('a', 'boot');
   });
 

@@ -2,15 +2,11 @@
 // a real sshd, reached the way users reach their hosts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { QmpClient } from '../../sdk/qmp/index.ts';
 import { HostKeyMismatchError, HostKeyUnknownError, SshTransport } from '../../sdk/transport/index.ts';
 import { testLab } from './lab-fixture.ts';
-
-const run = promisify(execFile);
 
 /** Direct children of `pid`, from /proc (by pid, never by name). */
 async function childrenOf(pid: number): Promise<number[]> {
@@ -91,7 +87,7 @@ describe('SSH transport and QMP client on the lab', { timeout: 180_000 }, () => 
     process.kill(pid, 'SIGTERM');
     for (const child of sessions) process.kill(child, 'SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await run('ip', ['netns', 'exec', lab.namespace('a'), '/usr/sbin/sshd', '-f', `${lab.stateDir}/a/sshd_config`]);
+    await lab.runOnHost('a', ['/usr/sbin/sshd', '-f', `${lab.stateDir}/a/sshd_config`]);
     assert.equal((await transport.exec(['echo', 'after'])).stdout, 'after\n');
     const connectionAfter = (await transport.shell('echo "$SSH_CONNECTION"')).stdout;
     assert.notEqual(connectionAfter, connectionBefore, 'a new connection was made');

@@ -3,6 +3,13 @@
 # its own sshd, joined by a switch bridge in a namespace of its own, plus one
 # veth into the caller's namespace carrying only a lab-subnet address.
 #
+# Each host also has a mount namespace of its own (private propagation), kept
+# alive by a bind-mounted ns file in $FERRY_LAB_RUN/lab/ns/<host>: its sshd, so
+# every SSH session and every process ferry starts there, and everything the
+# harness runs "on" the host (Lab.hostCommand) enter it. In it /srv/ferry-host
+# is the host's local storage ($FERRY_LAB_RUN/<host>/private); every other path
+# is shared storage, seen alike by all hosts.
+#
 #   lab.sh up | down | status        (up and down are idempotent)
 #
 # Settings (environment):
@@ -20,12 +27,48 @@ hosts=(${FERRY_LAB_HOSTS:-a b c})
 run=${FERRY_LAB_RUN:-/run/ferry-lab}
 state=$run/lab
 switch=$prefix-sw
+nsdir=$state/ns
+local_mount=/srv/ferry-host
 
 # A Linux bridge takes the lowest MAC of its ports unless one is pinned; the
 # changes left stale ARP entries that stalled migrations (LAB.md).
 pinned_mac() { printf '02:fe:%02x:%02x:%02x:%02x' "$1" "$2" 0 1; }
 
 host_ns() { echo "$prefix-$1"; }
+
+mount_ns_file() { echo "$nsdir/$1"; }
+
+# Runs a command on host $1: in its network and mount namespaces.
+on_host() {
+  local name=$1; shift
+  nsenter --net="/run/netns/$(host_ns "$name")" --mount="$(mount_ns_file "$name")" -- "$@"
+}
+
+# A bind-mounted ns file may only live on a private mount (else the new
+# namespace would receive a copy of its own file); the ns directory is made one.
+ensure_nsdir() {
+  mkdir -p "$nsdir"
+  mountpoint -q "$nsdir" || mount --bind "$nsdir" "$nsdir"
+  mount --make-private "$nsdir"
+}
+
+has_mount_ns() { [ -f "$(mount_ns_file "$1")" ] && nsenter --mount="$(mount_ns_file "$1")" -- true 2>/dev/null; }
+
+# The host's mount namespace, made once (as `ip netns exec` does for each
+# command, /sys shows the host's own network devices) and then kept: a
+# restarted sshd and the harness re-enter the same one.
+ensure_mount_ns() {
+  local name=$1 file
+  has_mount_ns "$name" && return 0
+  ensure_nsdir
+  file=$(mount_ns_file "$name")
+  mkdir -p "$run/$name/private" "$local_mount"
+  : > "$file"
+  nsenter --net="/run/netns/$(host_ns "$name")" -- \
+    unshare --mount="$file" --propagation private -- sh -c '
+      umount -l /sys && mount -t sysfs "$1" /sys
+      mount --bind "$2" "$3"' sh "$(host_ns "$name")" "$run/$name/private" "$local_mount"
+}
 
 is_up() { [ -f "$state/up" ]; }
 
@@ -47,7 +90,13 @@ clear_blackholes() {
 up() {
   clear_blackholes
   if is_up && ip netns list | grep -qw "$switch"; then
-    for name in "${hosts[@]}"; do sshd_alive "$name" || start_sshd "$name"; done
+    for name in "${hosts[@]}"; do
+      ensure_mount_ns "$name"
+      sshd_alive "$name" && sshd_in_mount_ns "$name" && continue
+      # (one left from a lab made before hosts had mount namespaces is replaced)
+      kill_pidfile "$state/$name/sshd.pid"
+      start_sshd "$name"
+    done
     return 0
   fi
   down >/dev/null 2>&1 || true
@@ -98,6 +147,7 @@ add_host() {
   ip -n "$switch" link set "up-$name" master sw0 up
 
   mkdir -p "$run/$name" "$state/$name"
+  ensure_mount_ns "$name"
   ssh-keygen -q -t ed25519 -N '' -C "ferry-lab-$name" -f "$state/$name/ssh_host_ed25519_key"
   cat > "$state/$name/sshd_config" <<CONF
 ListenAddress $address
@@ -136,7 +186,13 @@ CONF
 
 start_sshd() {
   local name=$1
-  ip netns exec "$(host_ns "$name")" /usr/sbin/sshd -f "$state/$name/sshd_config"
+  on_host "$name" /usr/sbin/sshd -f "$state/$name/sshd_config"
+}
+
+sshd_in_mount_ns() {
+  local pid
+  pid=$(cat "$state/$1/sshd.pid" 2>/dev/null) || return 1
+  [ "$(stat -L -c %i "/proc/$pid/ns/mnt" 2>/dev/null)" = "$(stat -c %i "$(mount_ns_file "$1")")" ]
 }
 
 sshd_alive() {
@@ -168,11 +224,13 @@ down() {
   for name in "${hosts[@]}"; do
     for pidfile in "$run/$name"/*.pid; do [ -e "$pidfile" ] && kill_pidfile "$pidfile"; done
     kill_pidfile "$state/$name/sshd.pid"
+    umount "$(mount_ns_file "$name")" 2>/dev/null || true
     ns=$(host_ns "$name")
     ip netns list | grep -qw "$ns" && ip netns del "$ns"
   done
   ip link del "$prefix-lab0" 2>/dev/null || true
   ip netns list | grep -qw "$switch" && ip netns del "$switch"
+  if mountpoint -q "$nsdir" 2>/dev/null; then umount "$nsdir"; fi
   rm -rf "$run"
 }
 

@@ -8,6 +8,9 @@ import { killPid, processAlive, readPidFile, waitFor } from './lab-processes.ts'
 
 const run = promisify(execFile);
 
+/** Where each lab host sees its own local storage (`Lab.privateDir`); every other path is shared. */
+export const LOCAL_STORAGE_PATH = '/srv/ferry-host';
+
 /** How a lab guest is shaped. */
 export interface GuestSpec {
   memoryMiB?: number;
@@ -70,6 +73,34 @@ export class Lab {
   namespace(host: string): string {
     this.hostAddress(host);
     return `${this.settings.prefix}-${host}`;
+  }
+
+  /** The bind-mounted file that keeps `host`'s mount namespace alive (lab.sh makes it). */
+  mountNamespaceFile(host: string): string {
+    this.hostAddress(host);
+    return join(this.stateDir, 'ns', host);
+  }
+
+  /**
+   * `host`'s local storage as the test process sees it: inside the host this
+   * directory is `/srv/ferry-host` (LOCAL_STORAGE_PATH), and no other host sees it there.
+   */
+  privateDir(host: string): string {
+    return join(this.runDir(host), 'private');
+  }
+
+  /**
+   * `argv` run on `host` without SSH: in its network and mount namespaces, so
+   * it sees the same files as a process ferry starts there over SSH.
+   */
+  hostCommand(host: string, argv: readonly string[]): string[] {
+    return ['nsenter', `--net=/run/netns/${this.namespace(host)}`, `--mount=${this.mountNamespaceFile(host)}`, '--', ...argv];
+  }
+
+  /** Runs `argv` on `host` without SSH (see `hostCommand`) and returns its output. */
+  async runOnHost(host: string, argv: readonly string[]): Promise<{ stdout: string; stderr: string }> {
+    const [, ...args] = this.hostCommand(host, argv);
+    return await run('nsenter', args, { maxBuffer: 16 << 20 });
   }
 
   /** The ferry config for this lab: every host reached over SSH through the lab's ssh_config. */
@@ -149,7 +180,7 @@ export class Lab {
     const runDir = this.runDir(host);
     await rm(`${runDir}/${name}.console`, { force: true });
     const argv = await this.guestArgv(host, name, spec);
-    await run('ip', ['netns', 'exec', this.namespace(host), ...argv]);
+    await this.runOnHost(host, argv);
     const pid = await waitFor(`${name}'s pid file`, () => readPidFile(`${runDir}/${name}.pid`), 10_000);
     const vm = { host, name, pid, address: this.guestAddress(name, spec), qmpSocket: `${runDir}/${name}.qmp`, argv };
     if (!spec.incoming) await this.waitReady(host, name);
