@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${FERRY_LAB_DIR:-$here/../../.lab}/guest
 mkdir -p "$out"
-stamp=$(cat "$here/build-guest.sh" "$here/guest/init" "$here/guest/workload.c" | sha256sum | cut -c1-16)
+stamp=$(cat "$here/build-guest.sh" "$here/guest/init" "$here/guest/"*.c "$here/guest/"*.h | sha256sum | cut -c1-16)
 if [ -f "$out/vmlinux" ] && [ -f "$out/initramfs.cpio" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi
@@ -33,12 +33,12 @@ file_magic=$(head -c 4 "$work/vmlinux" | od -An -c | tr -d ' ')
 root=$work/root
 mkdir -p "$root"/{bin,dev,proc,sys,lib/modules}
 cp /bin/busybox "$root/bin/busybox"
-for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net; do
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net virtio_blk; do
   path=$(find "$work/pkg/lib/modules/$kver" -name "$m.ko" | head -1)
   [ -n "$path" ] || { echo "build-guest: module $m not found" >&2; exit 1; }
   cp "$path" "$root/lib/modules/"
 done
-gcc -O2 -static -pthread -o "$root/workload" "$here/guest/workload.c"
+gcc -O2 -static -pthread -o "$root/workload" "$here/guest/workload.c" "$here/guest/disk-writer.c" "$here/guest/disk-records.c"
 install -m 0755 "$here/guest/init" "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet) > "$work/initramfs.cpio"
 

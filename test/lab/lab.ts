@@ -21,6 +21,25 @@ export interface GuestSpec {
   incoming?: string;
   /** Last octet of the guest's address (default: derived from the name). */
   addressOctet?: number;
+  /** A virtio disk the workload writes verifiable records to (see disk-records.ts). */
+  disk?: GuestDisk;
+}
+
+/**
+ * The guest's disk: `-drive file=PATH,format=…,if=virtio,cache=…,id=disk0`,
+ * with no node-name (ferry must find the real one in query-block). The lab
+ * creates the image when it is missing, except for an `incoming` guest,
+ * whose image is the migration's business.
+ */
+export interface GuestDisk {
+  path: string;
+  /** Size of a created image (default 64 MiB). */
+  sizeMiB?: number;
+  format?: 'qcow2' | 'raw';
+  /** QEMU's cache mode (default `none`: O_DIRECT on the host, as shared storage needs). */
+  cache?: string;
+  /** Records (4 KiB, each written with O_DIRECT|O_DSYNC) per second; 0 = verify on boot, write nothing (default 20). */
+  recordsPerSecond?: number;
 }
 
 export interface LabVm {
@@ -160,6 +179,7 @@ export class Lab {
       `ferry.ip=${address}/24`,
       `ferry.dirty_mb=${spec.dirtyMiB ?? 0}`,
       `ferry.dirty_rate=${spec.dirtyRateMBps ?? 0}`,
+      ...(spec.disk ? ['ferry.disk=vda', `ferry.disk_rate=${spec.disk.recordsPerSecond ?? 20}`] : []),
     ].join(' ');
     return [
       '-accel', await this.accelerator(), '-machine', 'pc', '-m', guestMemory(spec.memoryMiB ?? 512), '-smp', '1',
@@ -169,6 +189,7 @@ export class Lab {
       '-chardev', `file,id=console,path=${runDir}/${name}.console`, '-serial', 'chardev:console',
       '-netdev', `tap,id=net0,script=${this.settings.runRoot}/qemu-ifup,downscript=no`,
       '-device', `virtio-net-pci,netdev=net0,mac=52:54:00:fe:00:${octet.toString(16).padStart(2, '0')},romfile=`,
+      ...(spec.disk ? ['-drive', driveOption(spec.disk)] : []),
     ];
   }
 
@@ -179,6 +200,7 @@ export class Lab {
   async startVm(host: string, name: string, spec: GuestSpec = {}): Promise<LabVm> {
     const runDir = this.runDir(host);
     await rm(`${runDir}/${name}.console`, { force: true });
+    if (spec.disk && !spec.incoming) await createDiskImage(spec.disk);
     const argv = await this.guestArgv(host, name, spec);
     await this.runOnHost(host, argv);
     const pid = await waitFor(`${name}'s pid file`, () => readPidFile(`${runDir}/${name}.pid`), 10_000);
@@ -193,7 +215,7 @@ export class Lab {
     await waitFor(`${host}/${name} to report ready`, async () => {
       const text = await readFile(consoleFile, 'utf8').catch(() => '');
       if (text.includes('ferry-workload: ready')) return true;
-      if (text.includes('Kernel panic') || text.includes('workload exited')) throw new Error(`lab: ${host}/${name} failed to boot:\n${text.slice(-2000)}`);
+      if (text.includes('Kernel panic') || text.includes('workload exited') || text.includes('ferry-disk: failed')) throw new Error(`lab: ${host}/${name} failed to boot:\n${text.slice(-2000)}`);
       return undefined;
     }, timeoutMs, 200);
   }
@@ -234,6 +256,17 @@ export class Lab {
       throw new Error(`lab: ${name} ${args.join(' ')} failed: ${stderr.trim() || String(error)}`);
     }
   }
+}
+
+/** The `-drive` value of a guest disk; the path is quoted for QEMU's option parser (a comma doubles). */
+function driveOption(disk: GuestDisk): string {
+  return `file=${disk.path.replaceAll(',', ',,')},format=${disk.format ?? 'qcow2'},if=virtio,cache=${disk.cache ?? 'none'},id=disk0`;
+}
+
+/** Creates the disk's image unless it exists: a second boot, or a test's own image, keeps its data. */
+async function createDiskImage(disk: GuestDisk): Promise<void> {
+  if (existsSync(disk.path)) return;
+  await run('qemu-img', ['create', '-q', '-f', disk.format ?? 'qcow2', disk.path, `${disk.sizeMiB ?? 64}M`]);
 }
 
 /**

@@ -13,12 +13,21 @@ export interface ProbeReport {
   /** The guest's counter went backwards: it rebooted or lost state. */
   counterWentBackwards: boolean;
   lastCounter: bigint;
+  /**
+   * The highest disk record the guest reported as acknowledged (written with
+   * O_DIRECT|O_DSYNC): every record up to it must be on the disk. 0 for a
+   * guest without a disk (or one built before replies carried it).
+   */
+  lastDiskRecord: bigint;
+  /** The acknowledged record number went backwards: acknowledged writes were lost. */
+  diskRecordWentBackwards: boolean;
 }
 
 /**
  * Sends a datagram to the guest's workload every `intervalMs` and watches the
  * replies. Each reply echoes the sequence number and carries the guest's
- * counter, which only ever increases while the guest lives.
+ * counter, which only ever increases while the guest lives, and (24-byte
+ * replies) the last disk record the guest saw acknowledged.
  */
 export class Probe {
   readonly #socket: Socket;
@@ -33,6 +42,8 @@ export class Probe {
   #maxGapEndedAtMs = 0;
   #lastCounter = 0n;
   #backwards = false;
+  #lastDiskRecord = 0n;
+  #diskBackwards = false;
   readonly #firstReply: Promise<void>;
   #resolveFirst: () => void = () => {};
 
@@ -76,6 +87,8 @@ export class Probe {
       maxGapEndedAtMs: Math.round(this.#maxGapEndedAtMs),
       counterWentBackwards: this.#backwards,
       lastCounter: this.#lastCounter,
+      lastDiskRecord: this.#lastDiskRecord,
+      diskRecordWentBackwards: this.#diskBackwards,
     };
   }
 
@@ -112,6 +125,11 @@ export class Probe {
     const counter = message.readBigUInt64LE(8);
     if (counter <= this.#lastCounter) this.#backwards = true;
     this.#lastCounter = counter;
+    if (message.length >= 24) {
+      const diskRecord = message.readBigUInt64LE(16);
+      if (diskRecord < this.#lastDiskRecord) this.#diskBackwards = true;
+      else this.#lastDiskRecord = diskRecord;
+    }
     if (this.#received > 0 && now - this.#lastReplyAt > this.#maxGapMs) {
       this.#maxGapMs = now - this.#lastReplyAt;
       this.#maxGapEndedAtMs = now - this.#startedAt;

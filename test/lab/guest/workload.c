@@ -5,9 +5,14 @@
  *    64-bit counter that only ever increases while this guest lives; a
  *    reboot or lost state shows up as the counter going backwards;
  *  - dirties ferry.dirty_mb MiB of memory at ferry.dirty_rate MB/s
- *    (0 = idle), writing a changing value so no page compresses to zero.
- * It prints "ferry-workload: ready" once its memory is populated, so a test
- * migrates only a guest whose workload is really running (LAB.md).
+ *    (0 = idle), writing a changing value so no page compresses to zero;
+ *  - with ferry.disk=DEV (e.g. vda), verifies the records on /dev/DEV and
+ *    appends ferry.disk_rate records per second (disk-writer.c); the reply
+ *    then also carries the last record acknowledged as on the disk (0 if
+ *    none), after the counter: a probe that reads only 16 bytes still works.
+ * It prints "ferry-workload: ready" once its memory is populated (and its
+ * disk verified), so a test migrates only a guest whose workload is really
+ * running (LAB.md).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -19,6 +24,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "disk-writer.h"
 
 #define PAGE 4096
 
@@ -26,6 +32,18 @@ static long param(const char *cmdline, const char *key, long fallback) {
   const char *at = strstr(cmdline, key);
   if (!at) return fallback;
   return strtol(at + strlen(key), NULL, 10);
+}
+
+/* A word-valued parameter (up to the next space), or NULL. */
+static const char *word_param(const char *cmdline, const char *key, char *out, size_t size) {
+  const char *at = strstr(cmdline, key);
+  if (!at) return NULL;
+  at += strlen(key);
+  size_t n = strcspn(at, " \n");
+  if (n == 0 || n >= size) return NULL;
+  memcpy(out, at, n);
+  out[n] = 0;
+  return out;
 }
 
 static double now_seconds(void) {
@@ -89,6 +107,11 @@ int main(void) {
     perror("ferry-workload: bind");
     return 1;
   }
+  char disk_name[64], device[80];
+  if (word_param(cmdline, "ferry.disk=", disk_name, sizeof disk_name)) {
+    snprintf(device, sizeof device, "/dev/%s", disk_name);
+    disk_start(device, param(cmdline, "ferry.disk_rate=", 0), param(cmdline, "ferry.disk_ring_mb=", 0));
+  }
   pthread_t dirtier;
   pthread_create(&dirtier, NULL, dirty_memory, &job);
 
@@ -101,6 +124,8 @@ int main(void) {
     if (n < 8) continue;
     counter++;
     memcpy(buf + 8, &counter, sizeof counter);
-    sendto(sock, buf, 16, 0, (struct sockaddr *)&peer, peer_len);
+    uint64_t acknowledged = disk_acknowledged();
+    memcpy(buf + 16, &acknowledged, sizeof acknowledged);
+    sendto(sock, buf, 24, 0, (struct sockaddr *)&peer, peer_len);
   }
 }
