@@ -94,6 +94,16 @@ export class Lab {
     return `${this.settings.prefix}-${host}`;
   }
 
+  /**
+   * Creates a guest disk's image on `host` unless it exists (a second boot,
+   * or a test's own image, keeps its data): made inside the host's mount
+   * namespace, so a path under its local storage lands there.
+   */
+  async createDiskImage(host: string, disk: GuestDisk): Promise<void> {
+    const script = '[ -e "$1" ] || qemu-img create -q -f "$2" "$1" "$3"';
+    await this.runOnHost(host, ['sh', '-c', script, 'sh', disk.path, disk.format ?? 'qcow2', `${disk.sizeMiB ?? 64}M`]);
+  }
+
   /** The bind-mounted file that keeps `host`'s mount namespace alive (lab.sh makes it). */
   mountNamespaceFile(host: string): string {
     this.hostAddress(host);
@@ -200,7 +210,7 @@ export class Lab {
   async startVm(host: string, name: string, spec: GuestSpec = {}): Promise<LabVm> {
     const runDir = this.runDir(host);
     await rm(`${runDir}/${name}.console`, { force: true });
-    if (spec.disk && !spec.incoming) await createDiskImage(spec.disk);
+    if (spec.disk && !spec.incoming) await this.createDiskImage(host, spec.disk);
     const argv = await this.guestArgv(host, name, spec);
     await this.runOnHost(host, argv);
     const pid = await waitFor(`${name}'s pid file`, () => readPidFile(`${runDir}/${name}.pid`), 10_000);
@@ -263,11 +273,6 @@ function driveOption(disk: GuestDisk): string {
   return `file=${disk.path.replaceAll(',', ',,')},format=${disk.format ?? 'qcow2'},if=virtio,cache=${disk.cache ?? 'none'},id=disk0`;
 }
 
-/** Creates the disk's image unless it exists: a second boot, or a test's own image, keeps its data. */
-async function createDiskImage(disk: GuestDisk): Promise<void> {
-  if (existsSync(disk.path)) return;
-  await run('qemu-img', ['create', '-q', '-f', disk.format ?? 'qcow2', disk.path, `${disk.sizeMiB ?? 64}M`]);
-}
 
 /**
  * Guest RAM as a `-m` value, 8 KiB over the round size. QEMU 7.2's dirty

@@ -2,7 +2,7 @@
 // off the controller at the moment it chooses and then judge the hosts.
 //   node --import tsx test/support/migration-controller.ts HOST/VM DEST OPTIONS_JSON [DIE_AT]
 // FERRY_CONFIG names the lab's config. One JSON line per event on stdout.
-// DIE_AT: prepare | transfer | pre-switchover | postcopy | confirm (SIGKILL itself
+// DIE_AT: prepare | disk-copy | transfer | pre-switchover | postcopy | confirm (SIGKILL itself
 // there, synchronously, before ferry's next step) or stop-in-transfer (SIGSTOP).
 import { host, MigrationError } from '../../sdk/index.ts';
 
@@ -25,7 +25,8 @@ migration.on('log', (entry) => {
   if (dieAt === 'prepare' && /^launching on/.test(entry.message)) setTimeout(() => die('SIGKILL'), 300);
 });
 migration.on('progress', (p) => {
-  say({ type: 'progress', transfer: p.transfer, percent: p.percent });
+  say({ type: 'progress', transfer: p.transfer, percent: p.percent, ...(p.disks && { disks: p.disks }) });
+  if (dieAt === 'disk-copy' && p.disks && !p.disks.ready && p.disks.copiedBytes > 0) die('SIGKILL');
   if (dieAt === 'transfer' && p.transfer === 'transferring' && p.percent > 5) die('SIGKILL');
   if (dieAt === 'stop-in-transfer' && p.transfer === 'transferring' && p.percent > 5) die('SIGSTOP');
   if (dieAt === 'pre-switchover' && p.transfer === 'switching-over') die('SIGKILL');
