@@ -77,12 +77,15 @@ export const command: CliCommand = {
 
 function summary(result: MigrationResult): string {
   if (result.status === 'planned') {
-    return `plan for ${result.source}/${result.vm} → ${result.destination}:\n${(result.plan ?? []).map((step, i) => `  ${i + 1}. [${step.phase}, ${step.side}] ${step.action}`).join('\n')}\n`;
+    const disks = (result.disks ?? []).map((disk) => `  disk ${disk.description}`);
+    return `plan for ${result.source}/${result.vm} → ${result.destination}:\n${(result.plan ?? []).map((step, i) => `  ${i + 1}. [${step.phase}, ${step.side}] ${step.action}`).join('\n')}\n${disks.length ? `${disks.join('\n')}\n` : ''}`;
   }
   return [
     `${result.source}/${result.vm} now runs on ${result.destination}`,
     `  wall time   ${formatDuration(result.wallTimeMs)} (destination start ${formatDuration(result.destinationStartMs)}, transfer ${formatDuration(result.totalTimeMs)})`,
     `  downtime    ${result.downtimeMs} ms (limit ${result.options.maxDowntime} ms)`,
     `  transferred ${formatBytes(result.transferredBytes)} in ${result.passes} passes at ${formatRate(result.throughput)}`,
+    ...(result.disks ?? []).map((disk) => `  disk        ${disk.description}`),
+    ...(result.diskCopyMs !== undefined ? [`  disk copy   ${formatDuration(result.diskCopyMs)} before memory moved`] : []),
   ].join('\n') + '\n';
 }

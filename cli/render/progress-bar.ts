@@ -53,6 +53,11 @@ export function progressLine(p: MigrationProgress): string {
   const cells = 20;
   const filled = Math.round((p.percent / 100) * cells);
   const bar = `[${'#'.repeat(filled)}${'-'.repeat(cells - filled)}]`;
+  if (p.disks && p.pass === 0) {
+    // The disk copy runs before any memory moves.
+    const eta = p.etaMs !== undefined ? `  ~${formatDuration(p.etaMs)} left` : '';
+    return `  ${bar} ${p.percent.toFixed(1).padStart(5)}%  disks: ${formatBytes(p.disks.copiedBytes)} of ${formatBytes(p.disks.totalBytes)} copied  ${formatRate(p.throughput)}${eta}  ${formatDuration(p.elapsedMs)}`;
+  }
   const parts = [
     `${bar} ${p.percent.toFixed(1).padStart(5)}%`,
     `${formatBytes(p.transferredBytes)} sent, ${formatBytes(p.remainingBytes)} left`,

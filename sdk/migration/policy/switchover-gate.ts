@@ -70,8 +70,8 @@ export const STEERING_MARGIN = 0.5;
  * @example
  * estimateSwitchover({ remainingBytes: 8 << 20, throughput: 256 << 20, waitedMs: 3, maxDowntimeMs: 300 }).fits // true (≈ 153 ms)
  */
-export function estimateSwitchover(input: { remainingBytes: number; throughput: number; waitedMs: number; maxDowntimeMs: number; capBytesPerSecond?: number }): SwitchoverEstimate {
-  const overheadMs = SWITCHOVER_OVERHEAD_MS;
+export function estimateSwitchover(input: { remainingBytes: number; throughput: number; waitedMs: number; maxDowntimeMs: number; capBytesPerSecond?: number; extraOverheadMs?: number }): SwitchoverEstimate {
+  const overheadMs = SWITCHOVER_OVERHEAD_MS + (input.extraOverheadMs ?? 0);
   const pauseRate = pauseRateFor(input.throughput, input.capBytesPerSecond);
   const sendMs = pauseRate > 0 ? (input.remainingBytes / pauseRate) * 1000 : input.remainingBytes > 0 ? Number.POSITIVE_INFINITY : 0;
   const estimateMs = sendMs + overheadMs + input.waitedMs;

@@ -183,8 +183,19 @@ export class DiskCopy {
    * error when the copy fails, is cancelled, or moves no byte for `stallMs`.
    */
   async waitReady(qmp: QmpClient, options: { signal: AbortSignal; stallMs: number; onProgress: (progress: DiskCopyProgress) => void }): Promise<DiskCopyProgress> {
+    // QEMU says when a mirror is ready (or ends): look at once then, not at the next poll.
+    const events = qmp.events(['BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED', 'BLOCK_JOB_CANCELLED', 'BLOCK_JOB_ERROR'], { signal: options.signal });
+    try {
+      return await this.#pollUntilReady(qmp, options, () => events.next().then(() => undefined));
+    } finally {
+      events.close();
+    }
+  }
+
+  async #pollUntilReady(qmp: QmpClient, options: { signal: AbortSignal; stallMs: number; onProgress: (progress: DiskCopyProgress) => void }, nextEvent: () => Promise<void>): Promise<DiskCopyProgress> {
     let lastCopied = -1;
     let lastMovedAt = performance.now();
+    let wake: Promise<void> | undefined;
     for (;;) {
       options.signal.throwIfAborted();
       const progress = await this.progress(qmp);
@@ -197,7 +208,8 @@ export class DiskCopy {
       } else if (now - lastMovedAt > options.stallMs) {
         throw new DiskCopyError(`the disk copy made no progress for ${Math.round(options.stallMs / 1000)} s (the link to the destination is down?)`);
       }
-      await sleep(READY_POLL_MS, undefined, { signal: options.signal }).catch(() => undefined);
+      wake ??= nextEvent().finally(() => (wake = undefined));
+      await Promise.race([sleep(READY_POLL_MS, undefined, { signal: options.signal }).catch(() => undefined), wake]);
     }
   }
 
