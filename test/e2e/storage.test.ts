@@ -137,6 +137,24 @@ describe('storage on the lab', { timeout: 900_000 }, () => {
     assert.match((await lab.runOnHost('b', ['qemu-img', 'check', `${LOCAL_STORAGE_PATH}/${VM}.qcow2`])).stdout, /No errors were found/, "b's copy is intact too");
   });
 
+  test('a -blockdev disk (file and format nodes, a virtio-blk device) is copied too', async () => {
+    const spec = localDisk();
+    const vm = await lab.startVm('a', VM, { ...spec, ...(spec.disk && { disk: { ...spec.disk, blockdev: true } }) });
+    probe = new Probe(vm.address);
+    await probe.start();
+    const result = await host('a').vm(VM).migrateTo('b', { maxDowntime: 300 });
+    assert.equal(result.disks?.[0]?.action, 'copy');
+    assert.equal(result.disks?.[0]?.device, '/machine/peripheral/disk0/virtio-backend', JSON.stringify(result.disks));
+    await sleep(1000);
+    const report = await probe.finish(300);
+    probe = undefined;
+    assert.equal(report.diskRecordWentBackwards, false);
+    await lab.stopVm('b', VM);
+    const image = await checkDiskRecords(localImage('b'));
+    assert.equal(image.firstBad, undefined);
+    assert.ok(image.last >= Number(report.lastDiskRecord));
+  });
+
   test('a disk on shared storage is opened in place a → b → a, one QEMU holding its write lock', async (t) => {
     const path = `${sharedDir}/${VM}.qcow2`;
     const vm = await lab.startVm('a', VM, { memoryMiB: 256, disk: { path, sizeMiB: 64, recordsPerSecond: 50 } });

@@ -38,6 +38,8 @@ export interface GuestDisk {
   format?: 'qcow2' | 'raw';
   /** QEMU's cache mode (default `none`: O_DIRECT on the host, as shared storage needs). */
   cache?: string;
+  /** `-blockdev` nodes and a `-device` instead of one `-drive`. */
+  blockdev?: boolean;
   /** Records (4 KiB, each written with O_DIRECT|O_DSYNC) per second; 0 = verify on boot, write nothing (default 20). */
   recordsPerSecond?: number;
 }
@@ -199,7 +201,7 @@ export class Lab {
       '-chardev', `file,id=console,path=${runDir}/${name}.console`, '-serial', 'chardev:console',
       '-netdev', `tap,id=net0,script=${this.settings.runRoot}/qemu-ifup,downscript=no`,
       '-device', `virtio-net-pci,netdev=net0,mac=52:54:00:fe:00:${octet.toString(16).padStart(2, '0')},romfile=`,
-      ...(spec.disk ? ['-drive', driveOption(spec.disk)] : []),
+      ...(spec.disk ? diskOptions(spec.disk) : []),
     ];
   }
 
@@ -268,9 +270,21 @@ export class Lab {
   }
 }
 
-/** The `-drive` value of a guest disk; the path is quoted for QEMU's option parser (a comma doubles). */
-function driveOption(disk: GuestDisk): string {
-  return `file=${disk.path.replaceAll(',', ',,')},format=${disk.format ?? 'qcow2'},if=virtio,cache=${disk.cache ?? 'none'},id=disk0`;
+/**
+ * A guest disk's options: one `-drive` (the path quoted for QEMU's option
+ * parser: a comma doubles), or with `blockdev` the modern form libvirt and
+ * Proxmox use: a file node, a format node, and the virtio device on it.
+ */
+function diskOptions(disk: GuestDisk): string[] {
+  const path = disk.path.replaceAll(',', ',,');
+  const format = disk.format ?? 'qcow2';
+  if (!disk.blockdev) return ['-drive', `file=${path},format=${format},if=virtio,cache=${disk.cache ?? 'none'},id=disk0`];
+  const direct = (disk.cache ?? 'none') === 'none' ? 'on' : 'off';
+  return [
+    '-blockdev', `driver=file,filename=${path},node-name=disk0-file,cache.direct=${direct}`,
+    '-blockdev', `driver=${format},file=disk0-file,node-name=disk0-format,cache.direct=${direct}`,
+    '-device', 'virtio-blk-pci,drive=disk0-format,id=disk0',
+  ];
 }
 
 
