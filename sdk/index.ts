@@ -29,7 +29,10 @@ export type { FerryConfig, HostConfig } from './model/config-schema.ts';
 export type { VmSummary, HostFacts } from './model/host.ts';
 export type { VmStatus } from './model/vm.ts';
 export type { MigrationOptions, ResolvedMigrationOptions, TimeoutAction } from './migration/migration-options.ts';
-export type { MigrationResult, ConvergenceReport } from './migration/migration-result.ts';
+export type { MigrationResult, ConvergenceReport, MigrationDiskReport } from './migration/migration-result.ts';
+export type { GuestCheckHook, GuestCheckReport } from './migration/guest-check.ts';
+export type { StorageMode } from './migration/storage/storage-plan.ts';
+export type { DiskCopyProgress } from './migration/storage/disk-copy.ts';
 export type {
   ConvergencePolicy, ConvergenceAction, ConvergenceSample, PassStats, PolicyInput, PolicyNeeds, PolicyPresetName, ConvergenceActionRecord, SwitchoverEstimate,
 } from './migration/policy/index.ts';

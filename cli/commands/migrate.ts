@@ -87,5 +87,6 @@ function summary(result: MigrationResult): string {
     `  transferred ${formatBytes(result.transferredBytes)} in ${result.passes} passes at ${formatRate(result.throughput)}`,
     ...(result.disks ?? []).map((disk) => `  disk        ${disk.description}`),
     ...(result.diskCopyMs !== undefined ? [`  disk copy   ${formatDuration(result.diskCopyMs)} before memory moved`] : []),
+    ...(result.guestCheck ? [`  guest       ${result.guestCheck.ok ? 'alive' : 'NOT WELL'} (${result.guestCheck.methods.join(', ')}): ${result.guestCheck.detail}`] : []),
   ].join('\n') + '\n';
 }

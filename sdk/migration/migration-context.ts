@@ -18,6 +18,8 @@ export interface MigrationContext {
   destination: Host;
   options: ResolvedMigrationOptions;
   rewriteCommandLine: ((argv: string[], context: { source: string; destination: string; vm: string }) => string[]) | undefined;
+  /** The caller's check that the guest lives on the destination (options.guestCheck). */
+  guestCheck?: import('./guest-check.ts').GuestCheckHook | undefined;
   /** Aborted by cancel() or the caller's signal. Rollback never uses it. */
   signal: AbortSignal;
   events: MigrationEvents;
@@ -47,6 +49,8 @@ export interface MigrationContext {
   lastProgress?: MigrationProgress;
   lastInfo?: import('../qmp/index.ts').MigrationInfo;
   /** What happens to each disk (preflight decides), and the live copy of those that are not shared. */
+  /** What ferry could tell about the guest on the destination after the switchover. */
+  guestCheckReport?: import('./guest-check.ts').GuestCheckReport;
   /** How long the disk copy took until every mirror was ready. */
   diskCopyMs?: number;
   storage?: { plans: import('./storage/storage-plan.ts').DiskPlan[]; copy: import('./storage/disk-copy.ts').DiskCopy };

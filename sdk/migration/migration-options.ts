@@ -4,6 +4,7 @@ import { parseBandwidth } from './byte-units.ts';
 import { MigrationOptionsError } from './migration-errors.ts';
 import type { ConvergencePolicy } from './policy/convergence-policy.ts';
 import type { ResolvedStorage, StorageMode } from './storage/storage-plan.ts';
+import { DEFAULT_GUEST_CHECK_MS, type GuestCheckHook } from './guest-check.ts';
 import { POLICY_PRESET_NAMES, type PolicyPresetName } from './policy/policy-presets.ts';
 
 /** What to do when a migration's `timeout` passes. */
@@ -51,6 +52,14 @@ export interface MigrationOptions {
    * or `{ mode, disks: { '/path/or-device': 'copy' } }` for per-disk choices.
    */
   storage?: StorageMode | { mode?: StorageMode; disks?: Record<string, 'shared' | 'copy'> };
+  /**
+   * Your own check that the guest lives once it runs on the destination (a
+   * service that answers, say); its verdict is in `result.guestCheck` beside
+   * what ferry saw itself (run state, pvpanic, the guest agent).
+   */
+  guestCheck?: GuestCheckHook;
+  /** How long to watch a VM with a pvpanic device for a panic after the switchover, ms. Default 2000. */
+  guestCheckMs?: number;
   /** Return the plan of steps and touch nothing. */
   dryRun?: boolean;
   /** Rewrites the destination's QEMU command line after ferry's own runDir rewrite. */
@@ -72,6 +81,7 @@ export interface ResolvedMigrationOptions {
   allowPause: boolean;
   stallTimeout: number;
   storage: ResolvedStorage;
+  guestCheckMs: number;
   dryRun: boolean;
 }
 
@@ -151,6 +161,8 @@ const schema = {
     },
     dryRun: { type: 'boolean' },
     rewriteCommandLine: {},
+    guestCheck: {},
+    guestCheckMs: { type: 'number', minimum: 0, maximum: 60_000 },
     signal: {},
   },
 } as const;
@@ -170,6 +182,7 @@ export function resolveMigrationOptions(options: MigrationOptions = {}): Resolve
     throw new MigrationOptionsError(option, message);
   }
   if (options.rewriteCommandLine !== undefined && typeof options.rewriteCommandLine !== 'function') throw new MigrationOptionsError('rewriteCommandLine', 'expected a function');
+  if (options.guestCheck !== undefined && typeof options.guestCheck !== 'function') throw new MigrationOptionsError('guestCheck', 'expected a function');
   let bandwidth: number | 'unlimited' = 'unlimited';
   if (options.bandwidth !== undefined) {
     const parsed = parseBandwidth(options.bandwidth);
@@ -198,6 +211,7 @@ export function resolveMigrationOptions(options: MigrationOptions = {}): Resolve
     allowPause: options.allowPause ?? false,
     stallTimeout: options.stallTimeout ?? DEFAULT_STALL_TIMEOUT_MS,
     storage: resolveStorage(options.storage),
+    guestCheckMs: options.guestCheckMs ?? DEFAULT_GUEST_CHECK_MS,
     dryRun: options.dryRun ?? false,
   };
 }

@@ -1,3 +1,4 @@
+import type { GuestCheckReport } from './guest-check.ts';
 import type { SideSettings } from './parameter-plan.ts';
 import type { MigrationStageEntry } from './migration-stage.ts';
 import type { ResolvedMigrationOptions } from './migration-options.ts';
@@ -55,6 +56,8 @@ export interface MigrationResult {
   disks?: MigrationDiskReport[];
   /** How long the live disk copy ran before memory started to move (ms). */
   diskCopyMs?: number;
+  /** Whether the guest lives on the destination, as far as ferry could tell (and your guestCheck). */
+  guestCheck?: GuestCheckReport;
 }
 
 /** One disk in a migration's result. */

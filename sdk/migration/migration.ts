@@ -158,6 +158,7 @@ export class Migration extends AwaitableOperation<MigrationResult, MigrationEven
       destination: this.destination,
       options,
       rewriteCommandLine: this.#options.rewriteCommandLine,
+      guestCheck: this.#options.guestCheck,
       signal,
       events: this.#events,
       phase: 'pending',

@@ -11,6 +11,7 @@ import { claimSourceVm } from './source-claim.ts';
 import { prepareDst } from './prepare-dst.ts';
 import { rollback } from './rollback.ts';
 import { diskReports } from './storage/disk-report.ts';
+import { checkGuestDst } from './guest-check.ts';
 
 const HEARTBEAT_MS = 1000;
 
@@ -38,9 +39,12 @@ export async function runMigration(context: MigrationContext): Promise<Migration
 
     setPhase(context, 'finish');
     await finishDst(context);
+    // Does the guest live there? Watched while the source is cleaned up, not after.
+    const checking = checkGuestDst(context, context.guestCheck, context.options.guestCheckMs);
     const figures = await completedFiguresSrc(context, info);
     setPhase(context, 'confirm');
     await confirmSrc(context);
+    context.guestCheckReport = await checking;
     await Promise.all([context.srcGuard?.finish(), context.dstGuard?.finish()]);
     setPhase(context, 'completed');
     return resultOf(context, figures);
@@ -131,6 +135,7 @@ function resultOf(context: MigrationContext, info: MigrationInfo): MigrationResu
     ...(context.settings && { settings: context.settings }),
     ...(context.storage && context.storage.plans.length > 0 && { disks: diskReports(context.storage.plans, context.destination.name) }),
     ...(context.diskCopyMs !== undefined && { diskCopyMs: context.diskCopyMs }),
+    ...(context.guestCheckReport && { guestCheck: context.guestCheckReport }),
     stages: context.stages.entries,
     options: context.options,
     ...(context.convergence && { convergence: context.convergence }),
