@@ -38,7 +38,11 @@ export const ferryPolicy = definePolicy(
       return [...actions, { type: 'throttle', percent, reason: `${why}: throttling the guest up to ${percent}%` }];
     }
     if (limits.allowPause) return [{ type: 'pause', reason: `${why}; throttled to the maximum: pausing the guest to finish (permitted)` }];
-    if (stalled >= 3) actions.push({ type: 'cancel', reason: `${why}; stalled ${stalled} passes at the maximum throttle, and neither post-copy nor a pause is permitted` });
+    // Give up only on what QEMU applied, not on what ferry allowed: auto-converge raises the throttle
+    // only after two bad syncs in a row, and a guest throttled to the full 99 % may still converge.
+    const applied = passes.slice(-3);
+    const atMaximum = applied.length === 3 && applied.every((entry) => entry.throttlePercent >= 99);
+    if (stalled >= 3 && atMaximum) actions.push({ type: 'cancel', reason: `${why}; stalled ${stalled} passes with QEMU throttling the guest at ${applied.at(-1)?.throttlePercent ?? 99}%, and neither post-copy nor a pause is permitted` });
     return actions;
   },
   { autoConverge: true, initialThrottlePercent: 1, initialDowntimeMs: (max) => Math.min(max, 100) },
