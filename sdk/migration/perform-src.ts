@@ -13,6 +13,7 @@ import { LinkRate } from './policy/link-rate.ts';
 import { estimateSwitchover, qemuDowntimeLimitFor } from './policy/switchover-gate.ts';
 import { transferState } from './qemu-migration-status.ts';
 import { StallWatch } from './stall-watch.ts';
+import { throttleSleepMs } from './policy/throttle-pause.ts';
 import { PostcopyKeeper } from './postcopy-keeper.ts';
 
 // Finishing the mirrors in the pause (cancel, the last writes, removing the NBD nodes and
@@ -303,7 +304,8 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
   const estimate = estimateSwitchover({
     // What the disks' mirrors still hold goes over the same link in the same pause.
     remainingBytes: (info.ram?.remaining ?? 0) + diskRemainingBytes,
-    ...(context.storage?.copy.active && { extraOverheadMs: DISK_COPY_SWITCHOVER_OVERHEAD_MS }),
+    // A throttled vCPU may be asleep for the throttle's slice when the guest stops (throttle-pause.ts).
+    extraOverheadMs: (context.storage?.copy.active ? DISK_COPY_SWITCHOVER_OVERHEAD_MS : 0) + Math.round(throttleSleepMs(info['cpu-throttle-percentage'] ?? 0)),
     // The link as steering planned with (see LinkRate); before any look, QEMU's average since the start.
     throughput,
     waitedMs: performance.now() - seenAt,
