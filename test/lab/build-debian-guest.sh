@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Builds the lab's real Debian 12 guest from Debian's own packages:
+# debootstrap (minbase + systemd, udev, iproute2, the cloud kernel,
+# stress-ng) into an ext4 file system made with `mkfs.ext4 -d` (no loop
+# mount), converted to qcow2. The kernel and initrd are copied out and
+# booted with -kernel/-initrd and root=/dev/vda (no partition table, no
+# bootloader). The lab's services come from test/lab/debian/ (see its units).
+#
+# Output: $FERRY_LAB_DIR/debian/{base.qcow2,vmlinuz,initrd.img,stamp}.
+# Cached: rebuilt only when an input changes. Each VM boots a full copy of
+# base.qcow2 (Lab.startDebianVm), never an overlay on it: a storage
+# migration then copies one self-contained image and the destination needs
+# no base.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${FERRY_LAB_DIR:-$here/../../.lab}/debian
+mkdir -p "$out"
+stamp=$(cat "$here/build-debian-guest.sh" $(find "$here/debian" -type f | sort) | sha256sum | cut -c1-16)
+if [ -f "$out/base.qcow2" ] && [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then
+  exit 0
+fi
+command -v debootstrap >/dev/null || { echo "build-debian-guest: debootstrap is missing (test/lab/install.sh installs it)" >&2; exit 1; }
+# The archive this machine's apt already uses (its mirror or proxy).
+mirror=$(apt-cache policy | awk '/ bookworm\/main amd64 Packages/ { print $2; exit }')
+[ -n "$mirror" ] || { echo "build-debian-guest: no bookworm main in apt's sources (run apt-get update)" >&2; exit 1; }
+
+started=$(date +%s)
+# Work next to the output (on disk, not tmpfs: the root tree is ~600 MB).
+work=$(mktemp -d "$out/../debian-build.XXXXXX")
+root=$work/root
+cleanup() {
+  mountpoint -q "$root/proc" && umount "$root/proc"
+  # --one-file-system: never follow a mount out of the work tree.
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
+
+packages=systemd,systemd-sysv,udev,kmod,iproute2,initramfs-tools,linux-image-cloud-amd64,stress-ng
+echo "build-debian-guest: debootstrap bookworm from $mirror"
+debootstrap --variant=minbase --include="$packages" bookworm "$root" "$mirror" > "$work/debootstrap.log" 2>&1 || {
+  tail -20 "$work/debootstrap.log" >&2; echo "build-debian-guest: debootstrap failed" >&2; exit 1
+}
+
+# The initrd needs only what mounts the root: virtio-pci, virtio-blk, ext4
+# (a small initrd boots faster under TCG). The rest loads from the root.
+printf 'virtio_pci\nvirtio_blk\next4\n' > "$root/etc/initramfs-tools/modules"
+printf 'MODULES=list\nCOMPRESS=lz4\n' > "$root/etc/initramfs-tools/conf.d/ferry.conf"
+mount -t proc proc "$root/proc"
+chroot "$root" update-initramfs -u -k all > "$work/initramfs.log" 2>&1 || { cat "$work/initramfs.log" >&2; exit 1; }
+umount "$root/proc"
+
+# The lab's services, built here as static binaries.
+for program in ferry-seq ferry-records ferry-verify-records; do
+  gcc -O2 -static -o "$root/usr/local/bin/$program" "$here/debian/$program.c"
+done
+install -m 0755 "$here/debian/sbin/"* "$root/usr/local/sbin/"
+install -m 0644 "$here/debian/units/"* "$root/etc/systemd/system/"
+
+echo ferry-debian > "$root/etc/hostname"
+printf '127.0.0.1 localhost\n127.0.1.1 ferry-debian\n' > "$root/etc/hosts"
+# rw on the command line and no fsck pass: nothing remounts or checks the root at boot.
+echo '/dev/vda / ext4 rw,errors=remount-ro 0 0' > "$root/etc/fstab"
+# A fixed machine id: not a first boot, so systemd-firstboot never waits for input.
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$root/etc/machine-id"
+chroot "$root" systemctl enable --quiet ferry-net.service ferry-seq.socket ferry-command.socket ferry-records.service ferry-stress.service ferry-ready.service
+chroot "$root" systemctl set-default --quiet multi-user.target
+# No logins on a lab VM: the consoles stay free for the lab's messages, and
+# nothing is left to fail for want of hardware (the system must be `running`).
+chroot "$root" systemctl mask --quiet getty@tty1.service serial-getty@ttyS0.service console-getty.service \
+  systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc "$root"/usr/share/man
+
+kernel=$(ls "$root"/boot/vmlinuz-* | head -1)
+cp "$kernel" "$work/vmlinuz"
+cp "$root/boot/initrd.img-${kernel##*/vmlinuz-}" "$work/initrd.img"
+mkfs.ext4 -q -F -L ferry-root -d "$root" "$work/root.raw" 2G > "$work/mkfs.log"
+qemu-img convert -f raw -O qcow2 "$work/root.raw" "$work/base.qcow2"
+
+mv "$work/base.qcow2" "$out/base.qcow2"
+mv "$work/vmlinuz" "$out/vmlinuz"
+mv "$work/initrd.img" "$out/initrd.img"
+echo "$stamp" > "$out/stamp"
+echo "build-debian-guest: kernel ${kernel##*/vmlinuz-}, image $(du -h "$out/base.qcow2" | cut -f1) (2 GiB virtual), initrd $(du -h "$out/initrd.img" | cut -f1), built in $(( $(date +%s) - started )) s"
