@@ -41,9 +41,10 @@ debootstrap --variant=minbase --include="$packages" bookworm "$root" "$mirror" >
   tail -20 "$work/debootstrap.log" >&2; echo "build-debian-guest: debootstrap failed" >&2; exit 1
 }
 
-# The initrd needs only what mounts the root: virtio-pci, virtio-blk, ext4
-# (a small initrd boots faster under TCG). The rest loads from the root.
-printf 'virtio_pci\nvirtio_blk\next4\n' > "$root/etc/initramfs-tools/modules"
+# The initrd loads only what mounts the root (virtio-pci, virtio-blk, ext4)
+# and virtio-net (the lab's address comes before udev's coldplug): a small
+# initrd boots faster under TCG. The rest loads from the root.
+printf 'virtio_pci\nvirtio_blk\next4\nvirtio_net\n' > "$root/etc/initramfs-tools/modules"
 printf 'MODULES=list\nCOMPRESS=lz4\n' > "$root/etc/initramfs-tools/conf.d/ferry.conf"
 mount -t proc proc "$root/proc"
 chroot "$root" update-initramfs -u -k all > "$work/initramfs.log" 2>&1 || { cat "$work/initramfs.log" >&2; exit 1; }
@@ -66,8 +67,10 @@ chroot "$root" systemctl enable --quiet ferry-net.service ferry-seq.socket ferry
 chroot "$root" systemctl set-default --quiet multi-user.target
 # No logins on a lab VM: the consoles stay free for the lab's messages, and
 # nothing is left to fail for want of hardware (the system must be `running`).
-chroot "$root" systemctl mask --quiet getty@tty1.service serial-getty@ttyS0.service console-getty.service \
-  systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer
+# Boot work a lab VM has no use for goes too (one TCG vCPU runs it all in turn).
+chroot "$root" systemctl mask --quiet getty@tty1.service serial-getty@ttyS0.service console-getty.service getty-static.service \
+  systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
+  modprobe@dm_mod.service modprobe@drm.service sys-kernel-debug.mount sys-kernel-tracing.mount
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc "$root"/usr/share/man
 
 kernel=$(ls "$root"/boot/vmlinuz-* | head -1)
