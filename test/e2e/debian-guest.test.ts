@@ -6,11 +6,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { checkDebianDisk } from '../lab/debian-disk.ts';
 import { guestCommand } from '../lab/guest-command.ts';
 import { SequenceStream } from '../lab/sequence-stream.ts';
 import { testLab } from './lab-fixture.ts';
 
 const lab = testLab();
+const run = promisify(execFile);
 
 describe('the Debian 12 guest', { timeout: 600_000 }, () => {
   before(async () => {
@@ -52,5 +56,15 @@ describe('the Debian 12 guest', { timeout: 600_000 }, () => {
 
     // The command service reports a failing command's status as it is.
     assert.deepEqual(await guestCommand(vm.address, 'echo out; echo err >&2; exit 3'), { output: 'out\nerr\n', exitCode: 3 });
+
+    // Stopped without a shutdown, the image holds every record the guest had acknowledged, on a sound file system.
+    const acknowledged = Number((await guestCommand(vm.address, 'cat /run/ferry-records.acknowledged')).output.trim());
+    await lab.stopVm('a', 'deb');
+    const disk = await checkDebianDisk(lab.debianDiskPath('a', 'deb'));
+    t.diagnostic(`offline: ${disk.records} records (the guest had acknowledged ${acknowledged}), first bad ${disk.firstBad}, torn tail ${disk.tornTail} bytes, file system clean: ${disk.fileSystemClean}`);
+    assert.ok(disk.fileSystemClean, disk.fileSystemReport);
+    assert.equal(disk.firstBad, undefined);
+    assert.ok(acknowledged > 0 && disk.records >= acknowledged, `${disk.records} records on the image, ${acknowledged} acknowledged`);
+    assert.match((await run('qemu-img', ['check', lab.debianDiskPath('a', 'deb')])).stdout, /No errors were found/);
   });
 });
