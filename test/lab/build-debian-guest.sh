@@ -2,11 +2,11 @@
 # Builds the lab's real Debian 12 guest from Debian's own packages:
 # debootstrap (minbase + systemd, udev, iproute2, the cloud kernel,
 # stress-ng) into an ext4 file system made with `mkfs.ext4 -d` (no loop
-# mount), converted to qcow2. The kernel and initrd are copied out and
-# booted with -kernel/-initrd and root=/dev/vda (no partition table, no
+# mount), converted to qcow2. The image's kernel is booted with -kernel and
+# a small initrd of our own that mounts /dev/vda (no partition table, no
 # bootloader). The lab's services come from test/lab/debian/ (see its units).
 #
-# Output: $FERRY_LAB_DIR/debian/{base.qcow2,vmlinuz,initrd.img,stamp}.
+# Output: $FERRY_LAB_DIR/debian/{base.qcow2,vmlinux,initrd.cpio,stamp}.
 # Cached: rebuilt only when an input changes. Each VM boots a full copy of
 # base.qcow2 (Lab.startDebianVm), never an overlay on it: a storage
 # migration then copies one self-contained image and the destination needs
@@ -15,8 +15,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${FERRY_LAB_DIR:-$here/../../.lab}/debian
 mkdir -p "$out"
-stamp=$(cat "$here/build-debian-guest.sh" $(find "$here/debian" -type f | sort) | sha256sum | cut -c1-16)
-if [ -f "$out/base.qcow2" ] && [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then
+stamp=$(cat "$here/build-debian-guest.sh" "$here/extract-vmlinux.sh" $(find "$here/debian" -type f | sort) | sha256sum | cut -c1-16)
+if [ -f "$out/base.qcow2" ] && [ -f "$out/vmlinux" ] && [ -f "$out/initrd.cpio" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi
 command -v debootstrap >/dev/null || { echo "build-debian-guest: debootstrap is missing (test/lab/install.sh installs it)" >&2; exit 1; }
@@ -29,7 +29,6 @@ started=$(date +%s)
 work=$(mktemp -d "$out/../debian-build.XXXXXX")
 root=$work/root
 cleanup() {
-  mountpoint -q "$root/proc" && umount "$root/proc"
   # --one-file-system: never follow a mount out of the work tree.
   rm -rf --one-file-system "$work"
 }
@@ -41,14 +40,22 @@ debootstrap --variant=minbase --include="$packages" bookworm "$root" "$mirror" >
   tail -20 "$work/debootstrap.log" >&2; echo "build-debian-guest: debootstrap failed" >&2; exit 1
 }
 
-# The initrd loads only what mounts the root (virtio-pci, virtio-blk, ext4)
-# and virtio-net (the lab's address comes before udev's coldplug): a small
-# initrd boots faster under TCG. The rest loads from the root.
-printf 'virtio_pci\nvirtio_blk\next4\nvirtio_net\n' > "$root/etc/initramfs-tools/modules"
-printf 'MODULES=list\nCOMPRESS=lz4\n' > "$root/etc/initramfs-tools/conf.d/ferry.conf"
-mount -t proc proc "$root/proc"
-chroot "$root" update-initramfs -u -k all > "$work/initramfs.log" 2>&1 || { cat "$work/initramfs.log" >&2; exit 1; }
-umount "$root/proc"
+# Our own initrd (debian/init: busybox, the virtio modules, switch_root):
+# Debian's waits for udev to settle, seconds under TCG. The kernel boots
+# uncompressed through QEMU's PVH entry, as the small guest's does.
+kernel=$(ls "$root"/boot/vmlinuz-* | head -1)
+kver=${kernel##*/vmlinuz-}
+bash "$here/extract-vmlinux.sh" "$kernel" "$work/vmlinux"
+initrd=$work/initrd
+mkdir -p "$initrd"/{bin,dev,proc,sys,root,lib/modules}
+cp /bin/busybox "$initrd/bin/busybox"
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk failover net_failover virtio_net; do
+  path=$(find "$root/usr/lib/modules/$kver" -name "$m.ko" | head -1)
+  [ -n "$path" ] || { echo "build-debian-guest: module $m not found" >&2; exit 1; }
+  cp "$path" "$initrd/lib/modules/"
+done
+install -m 0755 "$here/debian/init" "$initrd/init"
+(cd "$initrd" && find . | cpio -o -H newc --quiet) > "$work/initrd.cpio"
 
 # The lab's services, built here as static binaries.
 for program in ferry-seq ferry-records ferry-verify-records; do
@@ -71,16 +78,14 @@ chroot "$root" systemctl set-default --quiet multi-user.target
 chroot "$root" systemctl mask --quiet getty@tty1.service serial-getty@ttyS0.service console-getty.service getty-static.service \
   systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
   modprobe@dm_mod.service modprobe@drm.service sys-kernel-debug.mount sys-kernel-tracing.mount
-rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc "$root"/usr/share/man
+# (Debian's own initrd goes too: the lab boots its own.)
+rm -rf "$root"/boot/initrd.img-* "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc "$root"/usr/share/man
 
-kernel=$(ls "$root"/boot/vmlinuz-* | head -1)
-cp "$kernel" "$work/vmlinuz"
-cp "$root/boot/initrd.img-${kernel##*/vmlinuz-}" "$work/initrd.img"
 mkfs.ext4 -q -F -L ferry-root -d "$root" "$work/root.raw" 2G > "$work/mkfs.log"
 qemu-img convert -f raw -O qcow2 "$work/root.raw" "$work/base.qcow2"
 
 mv "$work/base.qcow2" "$out/base.qcow2"
-mv "$work/vmlinuz" "$out/vmlinuz"
-mv "$work/initrd.img" "$out/initrd.img"
+mv "$work/vmlinux" "$out/vmlinux"
+mv "$work/initrd.cpio" "$out/initrd.cpio"
 echo "$stamp" > "$out/stamp"
-echo "build-debian-guest: kernel ${kernel##*/vmlinuz-}, image $(du -h "$out/base.qcow2" | cut -f1) (2 GiB virtual), initrd $(du -h "$out/initrd.img" | cut -f1), built in $(( $(date +%s) - started )) s"
+echo "build-debian-guest: kernel $kver, image $(du -h "$out/base.qcow2" | cut -f1) (2 GiB virtual), built in $(( $(date +%s) - started )) s"

@@ -36,7 +36,7 @@ export interface DebianGuestSpec {
 /** The built guest's files under the lab directory. */
 export function debianFiles(labDir: string): { dir: string; base: string; kernel: string; initrd: string } {
   const dir = join(labDir, 'debian');
-  return { dir, base: join(dir, 'base.qcow2'), kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img') };
+  return { dir, base: join(dir, 'base.qcow2'), kernel: join(dir, 'vmlinux'), initrd: join(dir, 'initrd.cpio') };
 }
 
 /** The kernel command line: root on the virtio disk, the lab's address and the services' knobs. */
