@@ -21,14 +21,16 @@ describe('the Debian 12 guest', { timeout: 600_000 }, () => {
     await lab.up();
     await lab.buildDebianGuest();
   });
+  // The root disk on a's local storage, as this process sees it.
+  const image = lab.pathSeenHere('a', lab.debianDiskPath('a', 'deb'));
   after(async () => {
     await lab.stopVm('a', 'deb');
-    await rm(lab.debianDiskPath('a', 'deb'), { force: true });
+    await rm(image, { force: true });
     await lab.down();
   });
 
   test('boots, runs its services, streams a gap-free sequence and keeps its records', async (t) => {
-    await rm(lab.debianDiskPath('a', 'deb'), { force: true });
+    await rm(image, { force: true });
     const started = performance.now();
     const vm = await lab.startDebianVm('a', 'deb', { memoryMiB: 1024, cpus: 1 });
     const stream = await SequenceStream.open(vm.address);
@@ -60,11 +62,11 @@ describe('the Debian 12 guest', { timeout: 600_000 }, () => {
     // Stopped without a shutdown, the image holds every record the guest had acknowledged, on a sound file system.
     const acknowledged = Number((await guestCommand(vm.address, 'cat /run/ferry-records.acknowledged')).output.trim());
     await lab.stopVm('a', 'deb');
-    const disk = await checkDebianDisk(lab.debianDiskPath('a', 'deb'));
+    const disk = await checkDebianDisk(image);
     t.diagnostic(`offline: ${disk.records} records (the guest had acknowledged ${acknowledged}), first bad ${disk.firstBad}, torn tail ${disk.tornTail} bytes, file system clean: ${disk.fileSystemClean}`);
     assert.ok(disk.fileSystemClean, disk.fileSystemReport);
     assert.equal(disk.firstBad, undefined);
     assert.ok(acknowledged > 0 && disk.records >= acknowledged, `${disk.records} records on the image, ${acknowledged} acknowledged`);
-    assert.match((await run('qemu-img', ['check', lab.debianDiskPath('a', 'deb')])).stdout, /No errors were found/);
+    assert.match((await run('qemu-img', ['check', image])).stdout, /No errors were found/);
   });
 });

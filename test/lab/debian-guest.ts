@@ -13,12 +13,14 @@ export interface DebianGuestSpec {
   /** vCPUs (default 1). */
   cpus?: number;
   /**
-   * The root disk (default `<runDir>/<name>.qcow2`: local to the host). A
-   * missing image is made as a full copy of the built base (self-contained,
-   * no backing file: a storage migration copies it alone), except for an
-   * `incoming` guest, whose image is the migration's business.
+   * The root disk, as the host sees it (default
+   * `/srv/ferry-host/<name>.qcow2`: the host's local storage; a path outside
+   * it is shared storage). A missing image is made as a full copy of the
+   * built base (self-contained, no backing file: a storage migration copies
+   * it alone), except for an `incoming` guest, whose image is the
+   * migration's business.
    */
-  disk?: { path?: string; cache?: string };
+  disk?: { path?: string; cache?: string; blockdev?: boolean };
   /** Start the QEMU waiting for an incoming migration (`-incoming` value) instead of booting. */
   incoming?: string;
   /** Last octet of the guest's address (default: derived from the name). */

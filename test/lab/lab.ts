@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { debianFiles, debianKernelAppend, type DebianGuestSpec } from './debian-guest.ts';
@@ -242,9 +242,14 @@ export class Lab {
     return this.guestAddress(name, { addressOctet: spec.addressOctet });
   }
 
-  /** Where a Debian guest's root disk is: the spec's, else `<runDir>/<name>.qcow2`. */
+  /** Where a Debian guest's root disk is, as its host sees it: the spec's, else on the host's local storage. */
   debianDiskPath(host: string, name: string, spec: DebianGuestSpec = {}): string {
-    return spec.disk?.path ?? join(this.runDir(host), `${name}.qcow2`);
+    return spec.disk?.path ?? `${LOCAL_STORAGE_PATH}/${name}.qcow2`;
+  }
+
+  /** A path as `host` sees it, as this process sees it: local storage maps to `privateDir(host)`, the rest is shared. */
+  pathSeenHere(host: string, path: string): string {
+    return path === LOCAL_STORAGE_PATH || path.startsWith(`${LOCAL_STORAGE_PATH}/`) ? this.privateDir(host) + path.slice(LOCAL_STORAGE_PATH.length) : path;
   }
 
   /** The QEMU command line of a lab Debian guest, following ferry's runDir convention. */
@@ -265,7 +270,7 @@ export class Lab {
     const address = this.debianAddress(name, spec);
     const octet = Number(address.split('.').at(-1));
     const files = debianFiles(join(this.settings.guestDir, '..'));
-    const disk = { path: this.debianDiskPath(host, name, spec), format: 'qcow2' as const, cache: spec.disk?.cache ?? 'none' };
+    const disk: GuestDisk = { path: this.debianDiskPath(host, name, spec), format: 'qcow2', cache: spec.disk?.cache ?? 'none', blockdev: spec.disk?.blockdev ?? false };
     return [
       '-accel', await this.accelerator(), '-machine', 'pc', '-m', guestMemory(spec.memoryMiB ?? 1024), '-smp', String(spec.cpus ?? 1),
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
@@ -273,7 +278,7 @@ export class Lab {
       '-chardev', `file,id=console,path=${runDir}/${name}.console`, '-serial', 'chardev:console',
       '-netdev', `tap,id=net0,script=${this.settings.runRoot}/qemu-ifup,downscript=no`,
       '-device', `virtio-net-pci,netdev=net0,mac=52:54:00:fe:00:${octet.toString(16).padStart(2, '0')},romfile=`,
-      '-drive', driveOption(disk),
+      ...diskOptions(disk),
       ...(spec.pvpanic ? ['-device', 'pvpanic'] : []),
     ];
   }
@@ -288,9 +293,11 @@ export class Lab {
     const runDir = this.runDir(host);
     await rm(`${runDir}/${name}.console`, { force: true });
     const disk = this.debianDiskPath(host, name, spec);
-    if (!spec.incoming && !existsSync(disk)) await copyFile(debianFiles(join(this.settings.guestDir, '..')).base, disk);
+    // Copied on the host, in its mount namespace: a path under its local storage lands there.
+    const base = debianFiles(join(this.settings.guestDir, '..')).base;
+    if (!spec.incoming) await this.runOnHost(host, ['sh', '-c', '[ -e "$1" ] || cp --sparse=always "$2" "$1"', 'sh', disk, base]);
     const argv = await this.debianGuestArgv(host, name, spec);
-    await run('ip', ['netns', 'exec', this.namespace(host), ...argv]);
+    await this.runOnHost(host, argv);
     const pid = await waitFor(`${name}'s pid file`, () => readPidFile(`${runDir}/${name}.pid`), 10_000);
     const vm = { host, name, pid, address: this.debianAddress(name, spec), qmpSocket: `${runDir}/${name}.qmp`, argv };
     if (!spec.incoming) await this.waitDebianReady(host, name);
@@ -362,7 +369,6 @@ function diskOptions(disk: GuestDisk): string[] {
     '-device', 'virtio-blk-pci,drive=disk0-format,id=disk0',
   ];
 }
-
 
 /**
  * Guest RAM as a `-m` value, 8 KiB over the round size. QEMU 7.2's dirty
