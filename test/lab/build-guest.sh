@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${FERRY_LAB_DIR:-$here/../../.lab}/guest
 mkdir -p "$out"
-stamp=$(cat "$here/build-guest.sh" "$here/guest/init" "$here/guest/"*.c "$here/guest/"*.h | sha256sum | cut -c1-16)
+stamp=$(cat "$here/build-guest.sh" "$here/extract-vmlinux.sh" "$here/guest/init" "$here/guest/"*.c "$here/guest/"*.h | sha256sum | cut -c1-16)
 if [ -f "$out/vmlinux" ] && [ -f "$out/initramfs.cpio" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi
@@ -21,14 +21,7 @@ kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ 
 dpkg-deb -x "$work"/"$kpkg"_*.deb "$work/pkg"
 kver=${kpkg#linux-image-}
 
-# The bzImage carries an lz4-compressed vmlinux: find the lz4 frame magic and
-# decompress from there (lz4 stops at the end of the frame).
-bz=$work/pkg/boot/vmlinuz-$kver
-offset=$(grep -obUaP '\x02\x21\x4c\x18' "$bz" | head -1 | cut -d: -f1)
-[ -n "$offset" ] || { echo "build-guest: no lz4 payload in $bz" >&2; exit 1; }
-tail -c +"$((offset + 1))" "$bz" | lz4 -dc 2>/dev/null > "$work/vmlinux" || true
-file_magic=$(head -c 4 "$work/vmlinux" | od -An -c | tr -d ' ')
-[ "$file_magic" = '177ELF' ] || { echo "build-guest: extracted kernel is not ELF" >&2; exit 1; }
+bash "$here/extract-vmlinux.sh" "$work/pkg/boot/vmlinuz-$kver" "$work/vmlinux"
 
 root=$work/root
 mkdir -p "$root"/{bin,dev,proc,sys,lib/modules}

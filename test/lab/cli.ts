@@ -1,4 +1,4 @@
-// `npm run lab -- up|down|status|vm HOST NAME`: drive the lab by hand.
+// `npm run lab -- up|down|vm HOST NAME|debian HOST NAME|config`: drive the lab by hand.
 import { Lab } from './lab.ts';
 
 const lab = new Lab();
@@ -18,10 +18,16 @@ switch (command) {
     console.log(`${host}/${name} pid ${vm.pid} at ${vm.address}, QMP ${vm.qmpSocket}`);
     break;
   }
+  case 'debian': {
+    const [host = 'a', name = 'deb'] = args;
+    const vm = await lab.startDebianVm(host, name);
+    console.log(`${host}/${name} (Debian 12) pid ${vm.pid} at ${vm.address}, QMP ${vm.qmpSocket}, disk ${lab.debianDiskPath(host, name)}`);
+    break;
+  }
   case 'config':
     console.log(JSON.stringify(lab.ferryConfig(), null, 2));
     break;
   default:
-    console.error('usage: npm run lab -- up | down | vm HOST NAME [DIRTY_MIB RATE_MBPS] | config');
+    console.error('usage: npm run lab -- up | down | vm HOST NAME [DIRTY_MIB RATE_MBPS] | debian HOST NAME | config');
     process.exitCode = 2;
 }

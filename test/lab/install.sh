@@ -4,8 +4,9 @@
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# (openssh-client: ferry resolves SSH settings with `ssh -G`; zsh: the completion test)
-packages=(qemu-system-x86 qemu-utils openssh-server openssh-client busybox-static iproute2 gcc libc6-dev lz4 cpio tmux procps zsh)
+# (openssh-client: ferry resolves SSH settings with `ssh -G`; zsh: the completion test;
+# debootstrap, e2fsprogs: build-debian-guest.sh)
+packages=(qemu-system-x86 qemu-utils openssh-server openssh-client busybox-static iproute2 gcc libc6-dev lz4 cpio tmux procps zsh debootstrap e2fsprogs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { debianFiles, debianKernelAppend, type DebianGuestSpec } from './debian-guest.ts';
 import { labSettings, type LabSettings } from './lab-settings.ts';
 import { killPid, processAlive, readPidFile, waitFor } from './lab-processes.ts';
 
@@ -232,6 +233,88 @@ export class Lab {
     }, timeoutMs, 200);
   }
 
+  /** Builds the Debian 12 guest if needed (cached: a few seconds unless an input changed; about 3 min cold). */
+  async buildDebianGuest(): Promise<void> {
+    await this.#script('build-debian-guest.sh');
+  }
+
+  debianAddress(name: string, spec: DebianGuestSpec = {}): string {
+    return this.guestAddress(name, { addressOctet: spec.addressOctet });
+  }
+
+  /** Where a Debian guest's root disk is, as its host sees it: the spec's, else on the host's local storage. */
+  debianDiskPath(host: string, name: string, spec: DebianGuestSpec = {}): string {
+    return spec.disk?.path ?? `${LOCAL_STORAGE_PATH}/${name}.qcow2`;
+  }
+
+  /** A path as `host` sees it, as this process sees it: local storage maps to `privateDir(host)`, the rest is shared. */
+  pathSeenHere(host: string, path: string): string {
+    return path === LOCAL_STORAGE_PATH || path.startsWith(`${LOCAL_STORAGE_PATH}/`) ? this.privateDir(host) + path.slice(LOCAL_STORAGE_PATH.length) : path;
+  }
+
+  /** The QEMU command line of a lab Debian guest, following ferry's runDir convention. */
+  async debianGuestArgv(host: string, name: string, spec: DebianGuestSpec = {}): Promise<string[]> {
+    const runDir = this.runDir(host);
+    const argv = [
+      'qemu-system-x86_64', '-name', name, ...(await this.debianMachineArgs(host, name, spec)),
+      '-qmp', `unix:${runDir}/${name}.qmp,server=on,wait=off`,
+      '-pidfile', `${runDir}/${name}.pid`, '-daemonize',
+    ];
+    if (spec.incoming) argv.push('-incoming', spec.incoming);
+    return argv;
+  }
+
+  /** The Debian guest's own QEMU options: machine, kernel, console, NIC, root disk (without ferry's convention). */
+  async debianMachineArgs(host: string, name: string, spec: DebianGuestSpec = {}): Promise<string[]> {
+    const runDir = this.runDir(host);
+    const address = this.debianAddress(name, spec);
+    const octet = Number(address.split('.').at(-1));
+    const files = debianFiles(join(this.settings.guestDir, '..'));
+    const disk: GuestDisk = { path: this.debianDiskPath(host, name, spec), format: 'qcow2', cache: spec.disk?.cache ?? 'none', blockdev: spec.disk?.blockdev ?? false };
+    return [
+      '-accel', await this.accelerator(), '-machine', 'pc', '-m', guestMemory(spec.memoryMiB ?? 1024), '-smp', String(spec.cpus ?? 1),
+      '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+      '-kernel', files.kernel, '-initrd', files.initrd, '-append', debianKernelAppend(address, spec),
+      '-chardev', `file,id=console,path=${runDir}/${name}.console`, '-serial', 'chardev:console',
+      '-netdev', `tap,id=net0,script=${this.settings.runRoot}/qemu-ifup,downscript=no`,
+      '-device', `virtio-net-pci,netdev=net0,mac=52:54:00:fe:00:${octet.toString(16).padStart(2, '0')},romfile=`,
+      ...diskOptions(disk),
+      ...(spec.pvpanic ? ['-device', 'pvpanic'] : []),
+    ];
+  }
+
+  /**
+   * Boots a Debian 12 guest on `host` (building the image first if needed)
+   * and waits until its services are up. Its root disk is a full copy of
+   * the built base, made when missing: a second boot keeps its data.
+   */
+  async startDebianVm(host: string, name: string, spec: DebianGuestSpec = {}): Promise<LabVm> {
+    await this.buildDebianGuest();
+    const runDir = this.runDir(host);
+    await rm(`${runDir}/${name}.console`, { force: true });
+    const disk = this.debianDiskPath(host, name, spec);
+    // Copied on the host, in its mount namespace: a path under its local storage lands there.
+    const base = debianFiles(join(this.settings.guestDir, '..')).base;
+    if (!spec.incoming) await this.runOnHost(host, ['sh', '-c', '[ -e "$1" ] || cp --sparse=always "$2" "$1"', 'sh', disk, base]);
+    const argv = await this.debianGuestArgv(host, name, spec);
+    await this.runOnHost(host, argv);
+    const pid = await waitFor(`${name}'s pid file`, () => readPidFile(`${runDir}/${name}.pid`), 10_000);
+    const vm = { host, name, pid, address: this.debianAddress(name, spec), qmpSocket: `${runDir}/${name}.qmp`, argv };
+    if (!spec.incoming) await this.waitDebianReady(host, name);
+    return vm;
+  }
+
+  /** Waits for the Debian guest's "ferry-debian: ready" line (its services are up). */
+  async waitDebianReady(host: string, name: string, timeoutMs = 180_000): Promise<void> {
+    const consoleFile = `${this.runDir(host)}/${name}.console`;
+    await waitFor(`${host}/${name} (Debian) to report ready`, async () => {
+      const text = await readFile(consoleFile, 'utf8').catch(() => '');
+      if (text.includes('ferry-debian: ready')) return true;
+      if (/Kernel panic|Failed to start|emergency mode/.test(text)) throw new Error(`lab: ${host}/${name} failed to boot:\n${text.slice(-3000)}`);
+      return undefined;
+    }, timeoutMs, 250);
+  }
+
   /** The last lines the guest printed on `host`'s console (for failure messages). */
   async consoleTail(host: string, name: string, lines = 15): Promise<string> {
     const text = await readFile(`${this.runDir(host)}/${name}.console`, 'utf8').catch(() => '(no console file)');
@@ -286,7 +369,6 @@ function diskOptions(disk: GuestDisk): string[] {
     '-device', 'virtio-blk-pci,drive=disk0-format,id=disk0',
   ];
 }
-
 
 /**
  * Guest RAM as a `-m` value, 8 KiB over the round size. QEMU 7.2's dirty
