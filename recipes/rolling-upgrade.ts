@@ -25,7 +25,7 @@ export interface RunContext {
 /** The SDK's report, with the exit code `ferry run` ends with (as every ferry command's). */
 export type RollingUpgradeRecipeResult = RollingUpgradeReport & { exitCode: number };
 
-const USAGE = "usage: rolling-upgrade [HOST…] (--hook 'SHELL COMMAND' | -- ARGV…) [--expect-qemu 10.0] [--dry-run] [--host-timeout S] [--hook-timeout S] [--rerun-hook HOSTS|all] [--restart] [--max-downtime MS] [--concurrency N] [--allow-pause]";
+const USAGE = "usage: rolling-upgrade [HOST…] (--hook 'SHELL COMMAND' | -- ARGV…) [--expect-qemu 10.0] [--dry-run] [--host-timeout S] [--hook-timeout S] [--rerun-hook HOSTS|all] [--restart] [--max-downtime MS] [--concurrency N] [--bandwidth RATE] [--allow-pause]";
 
 export default async function rollingUpgradeRecipe(args: string[], context?: RunContext): Promise<RollingUpgradeRecipeResult> {
   const split = args.indexOf('--');
@@ -36,6 +36,7 @@ export default async function rollingUpgradeRecipe(args: string[], context?: Run
     options: {
       hook: { type: 'string' }, 'expect-qemu': { type: 'string' }, 'dry-run': { type: 'boolean' }, 'host-timeout': { type: 'string' }, 'hook-timeout': { type: 'string' },
       'rerun-hook': { type: 'string' }, restart: { type: 'boolean' }, 'max-downtime': { type: 'string' }, concurrency: { type: 'string' }, 'allow-pause': { type: 'boolean' },
+      bandwidth: { type: 'string' },
     },
   });
   if ((values.hook === undefined) === (argv.length === 0)) throw new RollingUpgradeOptionsError('--hook', `give the upgrade command once: --hook 'SHELL COMMAND' or -- ARGV… (${USAGE})`);
@@ -53,7 +54,7 @@ export default async function rollingUpgradeRecipe(args: string[], context?: Run
     ...(values['hook-timeout'] !== undefined && { hookTimeoutMs: seconds('--hook-timeout', values['hook-timeout']) }),
     ...(values['max-downtime'] !== undefined && { maxDowntime: numberOf('--max-downtime', values['max-downtime']) }),
     ...(values.concurrency !== undefined && { concurrency: values.concurrency === 'adaptive' ? 'adaptive' : numberOf('--concurrency', values.concurrency) }),
-    ...(values['allow-pause'] && { migration: { allowPause: true } }),
+    ...((values['allow-pause'] || values.bandwidth !== undefined) && { migration: { ...(values['allow-pause'] && { allowPause: true }), ...(values.bandwidth !== undefined && { bandwidth: values.bandwidth }) } }),
     ...(context && { journal: context.journal, signal: context.signal }),
   };
 

@@ -13,7 +13,7 @@ export { parseBandwidth, formatBytes } from './migration/byte-units.ts';
 export { readMigrationRecords } from './migration/migration-lock.ts';
 export { ferryConfigSchema } from './model/config-schema.ts';
 export { Evacuation, EvacuationOptionsError, MAINTENANCE_MARKER, readJournal, defaultJournalPath } from './evacuation/index.ts';
-export { RollingUpgrade, RollingUpgradeOptionsError, defaultUpgradeJournalPath } from './upgrade/index.ts';
+export { RollingUpgrade, RollingUpgradeOptionsError, defaultUpgradeJournalPath, readUpgradeJournal } from './upgrade/index.ts';
 
 export { FerryError, AbortedError } from './ferry-error.ts';
 export { ConfigError, UnknownHostError, VmNotFoundError, InvalidNameError, VmAlreadyRunningError, VmLaunchError } from './model/model-errors.ts';
@@ -53,5 +53,5 @@ export type {
 } from './evacuation/index.ts';
 export type {
   RollingUpgradeOptions, RollingUpgradeReport, HostUpgradeOutcome, RollingUpgradeEventMap, UpgradeLogEntry, UpgradePlan, HostUpgradePlan,
-  PlannedUpgradeMove, VmWhereabouts, HostStep,
+  PlannedUpgradeMove, VmWhereabouts, HostStep, UpgradeJournalEntry, UpgradeJournalLine,
 } from './upgrade/index.ts';

@@ -6,4 +6,4 @@ export type { RollingUpgradeReport, HostUpgradeOutcome } from './upgrade-report.
 export type { RollingUpgradeEventMap, UpgradeLogEntry } from './upgrade-events.ts';
 export type { UpgradePlan, HostUpgradePlan, PlannedUpgradeMove } from './upgrade-plan.ts';
 export type { VmWhereabouts } from './locate-vms.ts';
-export type { HostStep } from './upgrade-journal.ts';
+export { readUpgradeJournal, type HostStep, type UpgradeJournalEntry, type UpgradeJournalLine } from './upgrade-journal.ts';

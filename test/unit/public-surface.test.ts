@@ -13,7 +13,7 @@ const EXPECTED = [
   'QmpStateError', 'QmpTimeoutError', 'RollingUpgrade', 'RollingUpgradeOptionsError', 'SshAuthError', 'SshConfigError', 'SshConnectError', 'SshConnectionLostError',
   'TooLateError', 'TransportClosedError', 'TransportError', 'UnknownHostError', 'Vm', 'VmAlreadyRunningError',
   'VmLaunchError', 'VmNotFoundError', 'configure', 'defaultJournalPath', 'defaultUpgradeJournalPath', 'definePolicy', 'disconnect',
-  'ferryConfigSchema', 'formatBytes', 'host', 'hosts', 'parseBandwidth', 'quote', 'readJournal', 'readMigrationRecords', 'rollingUpgrade', 'sh',
+  'ferryConfigSchema', 'formatBytes', 'host', 'hosts', 'parseBandwidth', 'quote', 'readJournal', 'readMigrationRecords', 'readUpgradeJournal', 'rollingUpgrade', 'sh',
 ];
 
 test("sdk/index.ts exports exactly the public surface", () => {
