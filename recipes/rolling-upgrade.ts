@@ -63,13 +63,13 @@ export default async function rollingUpgradeRecipe(args: string[], context?: Run
     for (const line of describePlan(plan)) log(line);
   });
   upgrade.on('step', (step) => {
-    if (step.state !== 'start' || step.step !== 'evacuate') log(`${step.host} ${step.step}: ${step.state === 'done' ? '' : `${step.state} `}${step.note}`);
+    log(`${step.host} ${step.step} ${step.state}: ${step.note}`);
   });
   upgrade.on('evacuation', (host, evacuation) => {
-    evacuation.on('start', (move) => log(`${host} evacuate: ${move.vm} → ${move.to}${move.attempt > 1 ? ' (retry)' : ''}`));
+    evacuation.on('start', (move) => log(`${host} evacuate: moving ${move.vm} → ${move.to}${move.attempt > 1 ? ' (retry)' : ''}`));
     evacuation.on('log', (entry) => entry.level !== 'debug' && /resum|recover/.test(entry.message) && log(`${host} evacuate: ${entry.message}`));
   });
-  upgrade.on('return', (vm, migration) => log(`${migration.destination.name} return: ${vm} ← ${migration.vm.host.name}`));
+  upgrade.on('return', (vm, migration) => log(`${migration.destination.name} return: moving ${vm} ${migration.vm.host.name} → ${migration.destination.name}`));
   upgrade.on('log', (entry) => entry.level === 'warn' && !/^stopped at/.test(entry.message) && log(entry.message));
 
   const report = await upgrade;
@@ -88,7 +88,8 @@ export function describePlan(plan: UpgradePlan): string[] {
   const lines: string[] = [];
   for (const step of plan.steps) {
     const versions = Object.entries(step.qemuAt).map(([host, version]) => `${host} ${version ?? '?'}`).join(', ');
-    lines.push(`#${step.order} ${step.host}${step.status === 'done' ? ' (done, journal)' : ''}: QEMU ${step.qemuBefore ?? '?'} → ${step.qemuAfter ?? '(not checked)'}; the others then run ${versions}`);
+    const status = step.status === 'done' ? ' (done, journal)' : step.resumesAt ? ` (resumes at its ${step.resumesAt})` : '';
+    lines.push(`#${step.order} ${step.host}${status}: QEMU ${step.qemuBefore ?? '?'} → ${step.qemuAfter ?? '(not checked)'}; the others then run ${versions}`);
     lines.push(`   1. evacuate: ${step.evacuate.map((move) => `${move.vm} (QEMU ${move.qemuVersion ?? '?'}) → ${move.to}`).join(', ') || 'no VMs'}`);
     for (const vm of step.unplaceable) lines.push(`      ✗ ${vm.vm} fits nowhere: ${vm.reason}`);
     lines.push(`   2. hook: ${step.hook}`);

@@ -2,7 +2,7 @@ import type { AntiAffinity } from '../evacuation/anti-affinity.ts';
 import type { HostSurvey } from '../evacuation/index.ts';
 import { PlacementLedger, placeVms, type PlacementHost, type PlacementVm } from '../evacuation/placement.ts';
 import { compareQemuVersions } from '../evacuation/qemu-version.ts';
-import type { HostProgress } from './upgrade-journal.ts';
+import { nextStep, type HostProgress, type HostStep } from './upgrade-journal.ts';
 
 /** One VM's planned move: off the host being upgraded, or home again. */
 export interface PlannedUpgradeMove {
@@ -20,6 +20,8 @@ export interface HostUpgradePlan {
   order: number;
   /** `done` (the journal says so), or still to do. */
   status: 'done' | 'to-do';
+  /** A resumed upgrade: the step this host's turn goes on with (moves before it were made already). */
+  resumesAt?: HostStep;
   /** The host's QEMU now, and the one it must have after its upgrade (undefined: not checked). */
   qemuBefore?: string;
   qemuAfter?: string;
@@ -122,8 +124,10 @@ export function planRollingUpgrade(input: UpgradePlanInput): UpgradePlan {
         }
       }
     }
+    const known = input.progress?.get(host);
+    const next = known ? nextStep(known) : undefined;
     steps.push({
-      host, order: index + 1, status: done ? 'done' : 'to-do',
+      host, order: index + 1, status: done ? 'done' : 'to-do', ...(next !== undefined && next !== 'done' && { resumesAt: next }),
       ...(qemuBefore !== undefined && { qemuBefore }), ...(input.expectQemu !== undefined && { qemuAfter: input.expectQemu }),
       qemuAt: Object.fromEntries(others.map((other) => [other.name, other.qemuVersion])),
       evacuate, unplaceable,

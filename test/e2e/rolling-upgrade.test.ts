@@ -148,6 +148,10 @@ describe('rolling upgrade on the lab', { timeout: 900_000 }, () => {
     await assertUpgradedAndHome(t);
 
     // Placement reads the QEMU each VM runs: with c back on 7.2, a's VM (now on 10.0) may not go there.
+    // (c's own guest holds the 10.0 binary's mount: stop it first; the next test boots a fresh fleet.)
+    probes.get('u3')?.stop();
+    probes.delete('u3');
+    await lab.stopVm('c', 'u3');
     await lab.useQemu('c', '7.2');
     const intoC = await host('a').evacuate({ to: 'c', dryRun: true, journal: false });
     assert.match(intoC.skipped[0]?.reason ?? '', /c: QEMU 7\.2\.\d+ there is older than the 10\.0\.\d+ u1 runs/, JSON.stringify(intoC.vms));
@@ -171,11 +175,15 @@ describe('rolling upgrade on the lab', { timeout: 900_000 }, () => {
     first.stderr.on('data', (chunk: Buffer) => (firstErr += chunk.toString()));
     let gone = false;
     const exited = new Promise<void>((r) => first.on('exit', () => r((gone = true) && undefined)));
-    // Kill it as b's VM starts home: b is evacuated, upgraded and checked, its return is in flight.
+    // Kill it while b's VM is on its way home: b is evacuated, upgraded and checked, and the
+    // destination QEMU of u2's return runs on b (the transfer is under way).
     const deadline = Date.now() + 300_000;
     while (!gone && Date.now() < deadline && !readUpgradeJournal(runJournal).some((line) => line.kind === 'return-start' && line.host === 'b')) {
       await new Promise((r) => setTimeout(r, 50));
     }
+    while (!gone && Date.now() < deadline && (await lab.vmPid('b', 'u2')) === undefined) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 700));
+    t.diagnostic(`killing it with u2 on ${JSON.stringify((await whereabouts())['u2'])}`);
     first.kill('SIGKILL');
     await exited;
     const killed = readUpgradeJournal(runJournal);
