@@ -70,7 +70,7 @@ export default async function rollingUpgradeRecipe(args: string[], context?: Run
     evacuation.on('log', (entry) => entry.level !== 'debug' && /resum|recover/.test(entry.message) && log(`${host} evacuate: ${entry.message}`));
   });
   upgrade.on('return', (vm, migration) => log(`${migration.destination.name} return: moving ${vm} ${migration.vm.host.name} → ${migration.destination.name}`));
-  upgrade.on('log', (entry) => entry.level === 'warn' && !/^stopped at/.test(entry.message) && log(entry.message));
+  upgrade.on('log', (entry) => entry.level !== 'debug' && !/^stopped at/.test(entry.message) && log(entry.message));
 
   const report = await upgrade;
   if (report.status === 'failed' || report.status === 'cancelled' || report.status === 'refused') {
@@ -87,7 +87,7 @@ export default async function rollingUpgradeRecipe(args: string[], context?: Run
 export function describePlan(plan: UpgradePlan): string[] {
   const lines: string[] = [];
   for (const step of plan.steps) {
-    const versions = Object.entries(step.qemuAt).map(([host, version]) => `${host} ${version ?? '?'}`).join(', ');
+    const versions = Object.entries(step.qemuAt).map(([host, version]) => `${host} ${version ?? '?'}`).join(', ') || 'none (no other host)';
     const status = step.status === 'done' ? ' (done, journal)' : step.resumesAt ? ` (resumes at its ${step.resumesAt})` : '';
     lines.push(`#${step.order} ${step.host}${status}: QEMU ${step.qemuBefore ?? '?'} → ${step.qemuAfter ?? '(not checked)'}; the others then run ${versions}`);
     lines.push(`   1. evacuate: ${step.evacuate.map((move) => `${move.vm} (QEMU ${move.qemuVersion ?? '?'}) → ${move.to}`).join(', ') || 'no VMs'}`);

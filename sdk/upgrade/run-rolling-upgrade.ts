@@ -1,7 +1,7 @@
 import type { Fleet } from '../model/fleet.ts';
 import { Host } from '../model/host.ts';
 import { FerryError } from '../ferry-error.ts';
-import { Evacuation, clearMaintenance, type EvacuationReport, type HostSurvey } from '../evacuation/index.ts';
+import { Evacuation, clearMaintenance, markMaintenance, surveyHost, type EvacuationReport, type HostSurvey } from '../evacuation/index.ts';
 import { AntiAffinity } from '../evacuation/anti-affinity.ts';
 import { recoverInterrupted } from '../evacuation/recover-interrupted.ts';
 import { qemuVersionMatches } from '../evacuation/qemu-version.ts';
@@ -124,10 +124,8 @@ export async function runRollingUpgrade(context: UpgradeContext): Promise<Rollin
 async function upgradeHost(turn: Turn, host: string, known: HostProgress | undefined, outcome: HostUpgradeOutcome): Promise<void> {
   const { context, journal, log } = turn;
   const { options, fleet, events, signal } = context;
-  const step = (name: HostStep, state: 'start' | 'done' | 'failed' | 'skipped', note: string) => {
-    events.emit('step', { host, step: name, state, note });
-    log(state === 'failed' ? 'warn' : 'info', `${host} ${name}: ${note}`);
-  };
+  // Steps go to their own event; the log carries what else happened (resumptions, recoveries, warnings).
+  const step = (name: HostStep, state: 'start' | 'done' | 'failed' | 'skipped', note: string) => events.emit('step', { host, step: name, state, note });
   const fail = (name: HostStep, message: string): never => {
     step(name, 'failed', message);
     throw new StepFailure(host, name, message);
@@ -150,17 +148,28 @@ async function upgradeHost(turn: Turn, host: string, known: HostProgress | undef
 
   if (progress?.evacuated) step('evacuate', 'skipped', `evacuated by an earlier run (${progress.evacuated.moves.length} VMs)`);
   else {
-    step('evacuate', 'start', `VMs leave for ${turn.hosts.filter((name) => name !== host).join(', ')}`);
-    const evacuation = new Evacuation(fleet, host, {
-      to: turn.hosts.filter((name) => name !== host), journal: options.journal, concurrency: options.concurrency,
-      ...(options.maxDowntime !== undefined && { maxDowntime: options.maxDowntime }), migration: options.migration,
-      reason: reasonFor(journal.run), signal,
-    });
-    events.emit('evacuation', host, evacuation);
-    const report = await evacuation;
-    if (report.status !== 'completed') fail('evacuate', evacuationTrouble(report));
-    outcome.evacuated = report.moved.map((moved) => ({ vm: moved.vm, to: moved.to }));
-    journal.append({ kind: 'evacuated', host, evacuation: report.id, moves: outcome.evacuated });
+    const others = turn.hosts.filter((name) => name !== host);
+    step('evacuate', 'start', others.length ? `VMs leave for ${others.join(', ')}` : 'no other host: it must have no VMs');
+    let evacuationId = '';
+    if (others.length === 0) {
+      // Upgrading a lone host: nothing can take its VMs, so it must have none.
+      const survey = await surveyHost(new Host(fleet, host), { signal });
+      if (survey.vms.length > 0) fail('evacuate', `${host} runs ${survey.vms.map((vm) => vm.name).join(', ')} and no other host of this upgrade can take them`);
+      await markMaintenance(new Host(fleet, host), reasonFor(journal.run), undefined, { signal });
+      outcome.evacuated = [];
+    } else {
+      const evacuation = new Evacuation(fleet, host, {
+        to: others, journal: options.journal, concurrency: options.concurrency,
+        ...(options.maxDowntime !== undefined && { maxDowntime: options.maxDowntime }), migration: options.migration,
+        reason: reasonFor(journal.run), signal,
+      });
+      events.emit('evacuation', host, evacuation);
+      const report = await evacuation;
+      if (report.status !== 'completed') fail('evacuate', evacuationTrouble(report));
+      outcome.evacuated = report.moved.map((moved) => ({ vm: moved.vm, to: moved.to }));
+      evacuationId = report.id;
+    }
+    journal.append({ kind: 'evacuated', host, evacuation: evacuationId, moves: outcome.evacuated });
     for (const moved of outcome.evacuated) turn.homes[moved.vm] ??= host;
     step('evacuate', 'done', outcome.evacuated.map((moved) => `${moved.vm} → ${moved.to}`).join(', ') || 'no VMs');
   }
