@@ -28,10 +28,12 @@ export async function locateVms(fleet: Fleet, hostNames: readonly string[], home
   for (const [vm, home] of Object.entries(homes).sort(([x], [y]) => x.localeCompare(y))) {
     const holders = hostNames.filter((name) => surveys.get(name)?.vms.some((v) => v.name === vm));
     const sides: QemuSide[] = await Promise.all(holders.map((name) => readQemuSide(new Host(fleet, name), vm, options)));
-    const running = sides.filter((side) => side.present && side.runState === 'running' && side.migration !== 'completed');
+    // `running` is running (a source that finished migrating is `postmigrate`); a VM that
+    // arrived by migration keeps `completed` as its own arrival's status, so that is no sign.
+    const running = sides.filter((side) => side.present && side.runState === 'running');
     const unreachable = hostNames.filter((name) => !surveys.has(name));
     const detail = [
-      ...sides.map((side) => `${side.host}: ${side.runState ?? side.note ?? 'a QEMU'}${side.migration && side.migration !== 'none' ? ` (migration ${side.migration})` : ''}`),
+      ...sides.map((side) => `${side.host}: ${side.runState ?? side.note ?? 'a QEMU'}${side.migration && side.migration !== 'none' && !(side.runState === 'running' && side.migration === 'completed') ? ` (migration ${side.migration})` : ''}`),
       ...unreachable.map((name) => `${name}: unreachable`),
     ].join('; ');
     let runsOn = 'unknown';

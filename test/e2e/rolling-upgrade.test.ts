@@ -131,12 +131,28 @@ describe('rolling upgrade on the lab', { timeout: 900_000 }, () => {
 
   test('three hosts go from QEMU 7.2 to 10.0 one by one while their guests keep answering', async (t) => {
     const journal = join(work, 'sdk.jsonl');
-    const upgrade = rollingUpgrade({ hosts, command: hook, expectQemu: '10.0', journal, maxDowntime, migration: { allowPause: true } });
+    // First with a hook that fails on a: it stops there, says where every VM is and how to go on.
+    const broken = await rollingUpgrade({ hosts, command: ['sh', '-c', 'echo "E: Unable to locate package qemu-system-x86/bookworm-backports" >&2; exit 100'], expectQemu: '10.0', journal, maxDowntime, migration: { allowPause: true } });
+    t.diagnostic(`with a broken hook: ${broken.status} at ${broken.failure?.host} (${broken.failure?.step}): ${broken.failure?.message}; ${JSON.stringify(broken.whereabouts)}`);
+    assert.equal(broken.status, 'failed');
+    assert.deepEqual(broken.failure && [broken.failure.host, broken.failure.step], ['a', 'hook']);
+    assert.match(broken.failure?.message ?? '', /exit code 100; its output ends:\nE: Unable to locate package/);
+    const away = broken.whereabouts?.find((where) => where.vm === 'u1');
+    assert.ok(away && (away.runsOn === 'b' || away.runsOn === 'c') && away.home === 'a', JSON.stringify(away));
+    assert.deepEqual(broken.whereabouts?.filter((where) => where.vm !== 'u1').map((where) => [where.vm, where.runsOn]), [['u2', 'b'], ['u3', 'c']]);
+    assert.deepEqual((await whereabouts())['u1'], [away.runsOn], 'the report says what QEMU says');
+    assert.match(broken.resume ?? '', /resumes at a \(hook\)/);
+    assert.ok(await host('a').maintenance(), 'a stays in maintenance while its VM is away');
+
+    // Run again with the hook fixed (argv, quoted for the host's shell): it resumes at a's hook.
+    const upgrade = rollingUpgrade({ hosts, command: ['sh', '-c', hook], expectQemu: '10.0', journal, maxDowntime, migration: { allowPause: true } });
     const steps: string[] = [];
     upgrade.on('step', (step) => step.state !== 'start' && steps.push(`${step.host} ${step.step} ${step.state}: ${step.note}`));
     const report = await upgrade;
     t.diagnostic(`${report.status} in ${report.wallTimeMs} ms:\n  ${steps.join('\n  ')}`);
     assert.equal(report.status, 'completed', JSON.stringify({ failure: report.failure, whereabouts: report.whereabouts }));
+    assert.equal(report.resumed, true);
+    assert.deepEqual(report.hosts[0]?.fromJournal, ['evacuate'], 'a was not evacuated again');
     for (const outcome of report.hosts) {
       assert.equal(outcome.status, 'done');
       assert.equal(outcome.hook?.ok, true);
