@@ -1,45 +1,16 @@
-import type { Fleet } from '../model/fleet.ts';
 import { Host } from '../model/host.ts';
-import { FerryError } from '../ferry-error.ts';
-import { Evacuation, clearMaintenance, markMaintenance, surveyHost, type EvacuationReport, type HostSurvey } from '../evacuation/index.ts';
+import { Evacuation, markMaintenance, surveyHost, type EvacuationReport, type HostSurvey } from '../evacuation/index.ts';
 import { AntiAffinity } from '../evacuation/anti-affinity.ts';
-import { recoverInterrupted } from '../evacuation/recover-interrupted.ts';
 import { qemuVersionMatches } from '../evacuation/qemu-version.ts';
-import { Migration } from '../migration/migration.ts';
-import { MigrationError } from '../migration/migration-errors.ts';
 import { runUpgradeHook } from './run-hook.ts';
 import { waitForHost } from './wait-for-host.ts';
 import { locateVms, surveyAll } from './locate-vms.ts';
+import { returnHome } from './return-home.ts';
 import { planRollingUpgrade, type UpgradePlan } from './upgrade-plan.ts';
-import { describeCommand, type ResolvedRollingUpgradeOptions } from './upgrade-options.ts';
+import { describeCommand } from './upgrade-options.ts';
 import { nextStep, readUpgradeJournal, unfinishedUpgrade, UpgradeJournal, type HostProgress, type HostStep, type UpgradeProgress } from './upgrade-journal.ts';
-import type { RollingUpgradeEvents } from './upgrade-events.ts';
+import { messageOf, reasonFor, StepFailure, type StepReporter, type Turn, type UpgradeContext } from './upgrade-turn.ts';
 import type { HostUpgradeOutcome, RollingUpgradeReport } from './upgrade-report.ts';
-
-/** Everything one rolling upgrade knows as it goes. */
-export interface UpgradeContext {
-  id: string;
-  fleet: Fleet;
-  options: ResolvedRollingUpgradeOptions;
-  signal: AbortSignal;
-  events: RollingUpgradeEvents;
-}
-
-/** A step that did not succeed: the upgrade stops there. */
-class StepFailure extends Error {
-  constructor(readonly host: string, readonly step: HostStep, message: string) {
-    super(message);
-  }
-}
-
-/** What one host's turn needs from the run around it. */
-interface Turn {
-  context: UpgradeContext;
-  hosts: readonly string[];
-  homes: Record<string, string>;
-  journal: UpgradeJournal;
-  log: (level: 'debug' | 'info' | 'warn', message: string) => void;
-}
 
 /**
  * Runs a rolling upgrade: plan the whole of it first (refused, touching
@@ -120,12 +91,35 @@ export async function runRollingUpgrade(context: UpgradeContext): Promise<Rollin
   return report('completed', plan);
 }
 
-/** One host's turn: evacuate, hook, verify, return; each skipped when the journal says it was done. */
+/**
+ * One host's turn. Whatever goes wrong inside it (a cancel, a host that
+ * cannot be reached) stops the upgrade at the step it happened in.
+ */
 async function upgradeHost(turn: Turn, host: string, known: HostProgress | undefined, outcome: HostUpgradeOutcome): Promise<void> {
+  let current: HostStep = nextStepOrReturn(known);
+  // Steps go to their own event; the log carries what else happened (resumptions, recoveries, warnings).
+  const step: StepReporter = (name, state, note) => {
+    current = name;
+    turn.context.events.emit('step', { host, step: name, state, note });
+  };
+  try {
+    await runTurn(turn, host, known, outcome, step);
+  } catch (error) {
+    if (error instanceof StepFailure) throw error;
+    step(current, 'failed', messageOf(error));
+    throw new StepFailure(host, current, messageOf(error));
+  }
+}
+
+function nextStepOrReturn(progress: HostProgress | undefined): HostStep {
+  const next = nextStep(progress);
+  return next === 'done' ? 'return' : next;
+}
+
+/** Evacuate, hook, verify, return: each skipped when the journal says it was done. */
+async function runTurn(turn: Turn, host: string, known: HostProgress | undefined, outcome: HostUpgradeOutcome, step: StepReporter): Promise<void> {
   const { context, journal, log } = turn;
   const { options, fleet, events, signal } = context;
-  // Steps go to their own event; the log carries what else happened (resumptions, recoveries, warnings).
-  const step = (name: HostStep, state: 'start' | 'done' | 'failed' | 'skipped', note: string) => events.emit('step', { host, step: name, state, note });
   const fail = (name: HostStep, message: string): never => {
     step(name, 'failed', message);
     throw new StepFailure(host, name, message);
@@ -205,66 +199,9 @@ async function upgradeHost(turn: Turn, host: string, known: HostProgress | undef
   }
 
   throwIfCancelled(signal, host, 'return');
-  await returnHome(turn, host, progress, outcome, fail, step);
+  await returnHome(turn, host, progress, outcome, step);
   journal.append({ kind: 'host-done', host });
   outcome.status = 'done';
-}
-
-/**
- * Brings home every VM whose home is `host`, deciding by where QEMU says it
- * runs now (so a VM already home is never moved again): first migrations an
- * earlier run left in flight are settled by ferry's recovery, then one
- * migration per VM still away.
- */
-async function returnHome(
-  turn: Turn, host: string, progress: HostProgress | undefined, outcome: HostUpgradeOutcome,
-  fail: (name: HostStep, message: string) => never, step: (name: HostStep, state: 'start' | 'done' | 'failed' | 'skipped', note: string) => void,
-): Promise<void> {
-  const { context, journal, log } = turn;
-  const { options, fleet, events, signal } = context;
-  const vms = Object.entries(turn.homes).filter(([, home]) => home === host).map(([vm]) => vm).sort();
-  step('return', 'start', vms.length ? vms.join(', ') : 'no VMs');
-  // Migration preflight refuses a destination in maintenance: the host takes VMs again from here.
-  await clearMaintenance(new Host(fleet, host), { signal });
-  for (const open of progress?.openReturns.values() ?? []) {
-    const recovery = await recoverInterrupted(new Host(fleet, open.from), new Host(fleet, host), open.vm, open.migrationId).catch((error: unknown) => ({ outcome: 'unknown', note: messageOf(error) }));
-    log('info', `${open.vm}: its return was interrupted; ${recovery.note}`);
-  }
-  const surveys = await surveyAll(fleet, turn.hosts, { signal });
-  for (const vm of vms) {
-    throwIfCancelled(signal, host, 'return');
-    const holders = turn.hosts.filter((name) => surveys.get(name)?.vms.some((v) => v.name === vm));
-    const unreachable = turn.hosts.filter((name) => !surveys.has(name));
-    if (holders.length === 1 && holders[0] === host) {
-      const earlier = progress?.returned.get(vm);
-      if (!earlier) journal.append({ kind: 'returned', host, vm, from: host, note: 'already home' });
-      outcome.returned.push({ vm, from: earlier?.from ?? host, note: earlier ? 'returned by an earlier run' : 'already home' });
-      continue;
-    }
-    if (holders.length === 0 && unreachable.length === 0) {
-      log('warn', `${vm}: runs on none of ${turn.hosts.join(', ')} (shut down meanwhile?); nothing to bring home`);
-      outcome.returned.push({ vm, from: 'nowhere', note: 'runs on no host: not moved' });
-      continue;
-    }
-    if (holders.length !== 1) fail('return', `${vm} has a QEMU on ${holders.join(' and ') || 'no reachable host'}${unreachable.length ? ` (${unreachable.join(', ')} unreachable)` : ''}: settle it with \`ferry recover\` first`);
-    const from = holders[0] ?? '';
-    const migration = new Migration(new Host(fleet, from).vm(vm), new Host(fleet, host), {
-      ...options.migration, ...(options.maxDowntime !== undefined && { maxDowntime: options.maxDowntime }), signal,
-    });
-    journal.append({ kind: 'return-start', host, vm, from, migrationId: migration.id });
-    events.emit('return', vm, migration);
-    try {
-      const result = await migration;
-      journal.append({ kind: 'returned', host, vm, from });
-      outcome.returned.push({ vm, from });
-      log('info', `${vm}: home on ${host} from ${from} in ${result.wallTimeMs} ms (paused ${result.downtimeMs} ms)`);
-    } catch (error) {
-      const where = error instanceof MigrationError ? `; ${vm} is ${error.vmState}` : '';
-      journal.append({ kind: 'return-failed', host, vm, from, message: messageOf(error), ...(error instanceof MigrationError && { vmState: error.vmState }) });
-      fail('return', `${vm} could not come home from ${from}: ${messageOf(error)}${where}`);
-    }
-  }
-  step('return', 'done', outcome.returned.map((r) => `${r.vm} ← ${r.from}`).join(', ') || 'no VMs');
 }
 
 /** Each VM's home at the start: the host it runs on. */
@@ -318,16 +255,6 @@ function evacuationTrouble(report: EvacuationReport): string {
 
 function throwIfCancelled(signal: AbortSignal, host: string, step: HostStep): void {
   if (signal.aborted) throw new StepFailure(host, step, `cancelled before ${host}'s ${step}`);
-}
-
-/** The maintenance reason this upgrade writes, so a later plan knows the mark is its own. */
-function reasonFor(id: string): string {
-  return `rolling upgrade ${id}`;
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof FerryError || error instanceof Error) return error.message;
-  return String(error);
 }
 
 function ms(since: number): number {

@@ -188,3 +188,22 @@ test('`ferry run rolling-upgrade`: the dry run, --json, and exit codes as every 
   assert.match(failed.stderr, /FAILED at a \(hook\): exit code 7/);
   assert.match(failed.stderr, /to resume: ferry run rolling-upgrade a -- sh -c 'exit 7'/);
 });
+
+test('cancelled during a hook: it stops at that hook and says so; run again, the hook that never reported runs again', async () => {
+  const { fleet: f, journal, hookLog } = fleet('cancel');
+  const command = `echo run >> ${hookLog}; if [ "$(wc -l < ${hookLog})" -eq 1 ]; then sleep 30; fi`;
+  const upgrade = run(f, { command, journal });
+  upgrade.on('step', (step) => step.step === 'hook' && step.state === 'start' && setTimeout(() => upgrade.cancel('operator'), 300));
+  const started = Date.now();
+  const report = await upgrade;
+  assert.ok(Date.now() - started < 10_000, 'the hook was ended, not waited for');
+  assert.equal(report.status, 'cancelled');
+  assert.deepEqual(report.failure && [report.failure.host, report.failure.step], ['a', 'hook']);
+  const kinds = readUpgradeJournal(journal).map((line) => line.kind);
+  assert.deepEqual(kinds.slice(-2), ['hook-start', 'stopped']);
+
+  const again = await run(f, { command, journal });
+  assert.equal(again.status, 'completed', JSON.stringify(again.failure));
+  assert.equal(again.hosts[0]?.hook?.ran, true);
+  assert.equal(hookRuns(hookLog).length, 4, 'a\'s interrupted hook ran again, then b and c');
+});
