@@ -101,7 +101,13 @@ export function planRollingUpgrade(input: UpgradePlanInput): UpgradePlan {
     const leaving = homedOn(host);
     const evacuate: PlannedUpgradeMove[] = [];
     const unplaceable: HostUpgradePlan['unplaceable'] = [];
-    for (const placement of placeVms(leaving, ledger)) {
+    // A resumed host whose evacuation is done: its moves are the journal's, not a plan.
+    const evacuated = input.progress?.get(host)?.evacuated;
+    for (const move of evacuated?.moves ?? []) {
+      const qemuVersion = vmFacts.get(move.vm)?.qemuVersion;
+      evacuate.push({ vm: move.vm, from: host, to: move.to, memoryBytes: vmFacts.get(move.vm)?.memoryBytes ?? 0, ...(qemuVersion !== undefined && { qemuVersion }) });
+    }
+    for (const placement of evacuated ? [] : placeVms(leaving, ledger)) {
       const vm = leaving.find((v) => v.name === placement.vm);
       if (!vm) continue;
       if (placement.to === undefined) unplaceable.push({ vm: vm.name, reason: placement.reason });

@@ -94,6 +94,20 @@ test('a resumed upgrade: hosts the journal says are done are not planned again, 
   assert.deepEqual(plan.steps.map((step) => [step.host, step.status, step.resumesAt]), [['a', 'done', undefined], ['b', 'to-do', 'hook'], ['c', 'to-do', undefined]]);
 });
 
+test('a resumed host already evacuated is planned from its journal: its VMs come home from where they went, whatever placement would say now', () => {
+  // db went to a (10.0) before the run died: a has no room left for it by today's numbers (db is
+  // there), c's 7.2 could not take a 10.0 VM, and none needs to: db only has to come home.
+  const now = [survey('a', '10.0.2', [{ name: 'web', qemu: '10.0.2' }, { name: 'db', qemu: '10.0.2' }], { memAvailableBytes: 100 * MiB }), survey('b', '10.0.2', []), survey('c', '7.2.22', [{ name: 'cache', qemu: '7.2.22' }])];
+  const progress = new Map<string, HostProgress>([
+    ['a', { host: 'a', hookStarted: true, returned: new Map(), openReturns: new Map(), done: true, evacuated: { evacuation: 'e', moves: [{ vm: 'web', to: 'b' }] } }],
+    ['b', { host: 'b', hookStarted: true, returned: new Map(), openReturns: new Map(), done: false, evacuated: { evacuation: 'e', moves: [{ vm: 'db', to: 'a' }] } }],
+  ]);
+  const plan = planRollingUpgrade(input(now, ['a', 'b', 'c'], { progress, homes: { web: 'a', db: 'b', cache: 'c' } }));
+  assert.equal(plan.refused, undefined);
+  assert.deepEqual(plan.steps[1]?.evacuate.map((move) => [move.vm, move.to]), [['db', 'a']]);
+  assert.deepEqual(plan.steps[1]?.returns.map((move) => [move.vm, move.from, move.to]), [['db', 'a', 'b']]);
+});
+
 test('VMs that run on no host are left out of the plan and listed', () => {
   const plan = planRollingUpgrade(input(sevenTwo, ['a', 'b', 'c'], { homes: { web: 'a', db: 'b', cache: 'c', gone: 'a' } }));
   assert.deepEqual(plan.missing, ['gone']);
