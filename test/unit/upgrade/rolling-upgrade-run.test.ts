@@ -3,7 +3,7 @@
 // from a file): the order of steps, the hook run once per host, a stop at
 // the first failure with how to resume, and resumption from the journal
 // that never runs a hook twice. Real migrations are the lab's (test/e2e).
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -56,7 +56,6 @@ function hookRuns(hookLog: string): string[] {
 
 const run = (f: Fleet, options: RollingUpgradeOptions) => new RollingUpgrade(f, options);
 
-before(() => undefined);
 after(() => {
   for (const child of fakeVms) if (child.pid) process.kill(child.pid, 'SIGKILL');
 });
