@@ -101,11 +101,12 @@ export function describePlan(plan: UpgradePlan): string[] {
   return lines;
 }
 
-/** As every ferry command: 0 done, 1 stopped with every VM in a known place, 4 some VM's place unknown, 5 cancelled. */
+/** As every ferry command: 0 done, 1 stopped with every VM in a known place, 3 a host unreachable, 4 some VM's place unknown, 5 cancelled. */
 function exitCodeOf(report: RollingUpgradeReport): number {
   if (report.status === 'completed' || report.status === 'planned') return 0;
   if (report.whereabouts?.some((where) => where.runsOn === 'unknown')) return 4;
-  return report.status === 'cancelled' ? 5 : 1;
+  if (report.status === 'cancelled') return 5;
+  return report.failure?.unreachable?.length ? 3 : 1;
 }
 
 function numberOf(flag: string, value: string): number {

@@ -1,4 +1,5 @@
 import { Host } from '../model/host.ts';
+import { CommandFailedError, TransportError } from '../transport/index.ts';
 import { Evacuation, markMaintenance, surveyHost, type EvacuationReport, type HostSurvey } from '../evacuation/index.ts';
 import { AntiAffinity } from '../evacuation/anti-affinity.ts';
 import { qemuVersionMatches } from '../evacuation/qemu-version.ts';
@@ -46,6 +47,7 @@ export async function runRollingUpgrade(context: UpgradeContext): Promise<Rollin
 
   let plan: UpgradePlan;
   let homes: Record<string, string>;
+  let unreachable: string[] = [];
   try {
     for (const host of hosts) fleet.hostConfig(host);
     const surveys = await surveyAll(fleet, hosts, { signal });
@@ -56,13 +58,14 @@ export async function runRollingUpgrade(context: UpgradeContext): Promise<Rollin
       affinity: () => new AntiAffinity(fleet.config.antiAffinity),
       ownMark: (survey) => survey.maintenance?.reason === reasonFor(id),
     });
+    unreachable = hosts.filter((host) => !surveys.has(host));
     const problems = startProblems(hosts, surveys, progress);
     if (problems.length > 0) plan = { ...plan, refused: [...problems, ...(plan.refused ? [plan.refused] : [])].join('; ') };
   } catch (error) {
     return report('refused', emptyPlan, { failure: { host: '', step: 'plan', message: messageOf(error) } });
   }
   events.emit('plan', plan);
-  if (plan.refused) return report('refused', plan, { failure: { host: '', step: 'plan', message: plan.refused } });
+  if (plan.refused) return report('refused', plan, { failure: { host: '', step: 'plan', message: plan.refused, ...(unreachable.length > 0 && { unreachable }) } });
   if (options.dryRun) return report('planned', plan);
 
   const journal = new UpgradeJournal(options.journal, id);
@@ -82,7 +85,7 @@ export async function runRollingUpgrade(context: UpgradeContext): Promise<Rollin
       log('warn', `stopped at ${host} (${step}): ${message}`);
       const whereabouts = await locateVms(fleet, hosts, homes).catch(() => []);
       return report(status, plan, {
-        failure: { host, step, message }, whereabouts,
+        failure: { host, step, message, ...(error instanceof StepFailure && error.unreachable && { unreachable: [host] }) }, whereabouts,
         resume: `run the same rolling upgrade again with the journal ${options.journal}: it resumes at ${host} (${step}) and repeats no step that succeeded`,
       });
     }
@@ -107,7 +110,7 @@ async function upgradeHost(turn: Turn, host: string, known: HostProgress | undef
   } catch (error) {
     if (error instanceof StepFailure) throw error;
     step(current, 'failed', messageOf(error));
-    throw new StepFailure(host, current, messageOf(error));
+    throw new StepFailure(host, current, messageOf(error), { unreachable: error instanceof TransportError && !(error instanceof CommandFailedError) });
   }
 }
 
@@ -188,7 +191,11 @@ async function runTurn(turn: Turn, host: string, known: HostProgress | undefined
     step('verify', 'start', options.expectQemu === undefined ? 'waiting for SSH' : `waiting for SSH, then QEMU ${options.expectQemu}`);
     const target = new Host(fleet, host);
     const waited = await waitForHost(target, { timeoutMs: options.hostTimeoutMs, signal });
-    if (waited === undefined) fail('verify', `${host} did not answer over SSH within ${Math.round(options.hostTimeoutMs / 1000)} s of its upgrade`);
+    if (waited === undefined) {
+      const message = `${host} did not answer over SSH within ${Math.round(options.hostTimeoutMs / 1000)} s of its upgrade`;
+      step('verify', 'failed', message);
+      throw new StepFailure(host, 'verify', message, { unreachable: true });
+    }
     const facts = await target.facts({ signal });
     if (options.expectQemu !== undefined && !qemuVersionMatches(facts.qemuVersion, options.expectQemu)) {
       fail('verify', `${host} came back with QEMU ${facts.qemuVersion ?? '(none found)'}, expected ${options.expectQemu}`);

@@ -37,7 +37,13 @@ export interface RollingUpgradeReport {
   hosts: HostUpgradeOutcome[];
   plan: UpgradePlan;
   /** Where and why it stopped. */
-  failure?: { host: string; step: HostStep | 'plan'; message: string };
+  failure?: {
+    host: string;
+    step: HostStep | 'plan';
+    message: string;
+    /** Hosts that could not be reached over SSH (so the CLI exits 3, as for every command). */
+    unreachable?: string[];
+  };
   /** After a stop: where every VM is, from QEMU on each host. */
   whereabouts?: VmWhereabouts[];
   /** After a stop: how to carry on. */

@@ -14,8 +14,11 @@ export interface UpgradeContext {
 
 /** A step that did not succeed: the upgrade stops there. */
 export class StepFailure extends Error {
-  constructor(readonly host: string, readonly step: HostStep, message: string) {
+  /** The host could not be reached (SSH), rather than a step failing on it. */
+  readonly unreachable: boolean;
+  constructor(readonly host: string, readonly step: HostStep, message: string, options: { unreachable?: boolean } = {}) {
     super(message);
+    this.unreachable = options.unreachable ?? false;
   }
 }
 

@@ -206,3 +206,19 @@ test('cancelled during a hook: it stops at that hook and says so; run again, the
   assert.equal(again.hosts[0]?.hook?.ran, true);
   assert.equal(hookRuns(hookLog).length, 4, 'a\'s interrupted hook ran again, then b and c');
 });
+
+test('a host out of reach: the plan is refused before anything moves, and `ferry run` exits 3 as every command does', async () => {
+  const base = join(dir, 'unreachable');
+  mkdirSync(base, { recursive: true });
+  const emptySshConfig = join(base, 'ssh_config');
+  writeFileSync(emptySshConfig, '');
+  const config = join(base, 'ferry.json');
+  writeFileSync(config, JSON.stringify({ hosts: { a: { local: true, runDir: join(base, 'run-a') }, gone: { ssh: 'nobody@127.0.0.1:1', sshConfig: emptySshConfig } } }));
+  const { streams, stdout, stderr } = capturedStreams();
+  const code = await main(['--config', config, '--json', 'run', 'rolling-upgrade', 'a', 'gone', '--hook', 'true', '--state-dir', join(base, 'state')], streams);
+  assert.equal(code, 3, stderr());
+  const body = JSON.parse(stdout()) as { status: string; result: { failure: { step: string; message: string; unreachable: string[] } } };
+  assert.equal(body.status, 'refused');
+  assert.deepEqual(body.result.failure.unreachable, ['gone']);
+  assert.match(body.result.failure.message, /cannot reach gone/);
+});
