@@ -85,7 +85,7 @@ export default async function rollingUpgradeRecipe(args: string[], context?: Run
 
 /** The plan as people read it, one line per step, in order. */
 export function describePlan(plan: UpgradePlan): string[] {
-  const lines: string[] = [];
+  const lines: string[] = ['plan (a VM only moves to a QEMU at least as new as the one it runs; hosts before each turn are upgraded by then):'];
   for (const step of plan.steps) {
     const versions = Object.entries(step.qemuAt).map(([host, version]) => `${host} ${version ?? '?'}`).join(', ') || 'none (no other host)';
     const status = step.status === 'done' ? ' (done, journal)' : step.resumesAt ? ` (resumes at its ${step.resumesAt})` : '';
