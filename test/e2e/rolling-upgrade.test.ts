@@ -2,8 +2,9 @@
 // guest each, are taken to QEMU 10.0 host by host (the hook is the lab's own
 // use-qemu.sh, run over SSH), while the probe proves every guest keeps
 // answering with its counter intact. Then the same from 7.2 again with the
-// recipe killed (kill -9) in the middle of a host's turn and started again:
-// it resumes, every VM ends home and every host was upgraded exactly once.
+// recipe killed (kill -9) in the middle of a host's evacuation, started
+// again and killed in the middle of its return, and started once more: it
+// resumes each time, every VM ends home and every host was upgraded once.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -173,7 +174,7 @@ describe('rolling upgrade on the lab', { timeout: 900_000 }, () => {
     assert.match(intoC.skipped[0]?.reason ?? '', /c: QEMU 7\.2\.\d+ there is older than the 10\.0\.\d+ u1 runs/, JSON.stringify(intoC.vms));
   });
 
-  test('killed (kill -9) in the middle of a host\'s turn, then run again: it resumes, each VM home, each host upgraded once', async (t) => {
+  test('killed (kill -9) in the middle of b\'s evacuation, then of its return, then run again: it resumes, each VM home, each host upgraded once', async (t) => {
     await freshFleet();
     const configFile = join(work, 'ferry.json');
     writeFileSync(configFile, JSON.stringify(labConfig()));
@@ -185,36 +186,44 @@ describe('rolling upgrade on the lab', { timeout: 900_000 }, () => {
         ferry, '--config', configFile, '--json', 'run', 'rolling-upgrade', ...hosts, '--hook', hook, '--expect-qemu', '10.0',
         '--max-downtime', String(maxDowntime), '--allow-pause', '--bandwidth', '24MiB/s', '--state-dir', stateDir,
       ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    /** Runs the recipe until `ready` says so, then kills it (kill -9) in the middle of u2's migration. */
+    const runAndKill = async (what: string, ready: () => boolean): Promise<void> => {
+      const child = start();
+      let err = '';
+      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      let gone = false;
+      const exited = new Promise<void>((r) => child.on('exit', () => r((gone = true) && undefined)));
+      const deadline = Date.now() + 300_000;
+      while (!gone && Date.now() < deadline && !ready()) await sleep(50);
+      // The migration is under way once u2 has a QEMU on two hosts.
+      while (!gone && Date.now() < deadline && ((await whereabouts())['u2'] ?? []).length < 2) await sleep(50);
+      await sleep(700);
+      t.diagnostic(`killing it ${what} with u2 on ${JSON.stringify((await whereabouts())['u2'])}`);
+      child.kill('SIGKILL');
+      await exited;
+      assert.ok(!gone || child.signalCode === 'SIGKILL', `it was still running: ${err}`);
+      const lines = readUpgradeJournal(runJournal);
+      const kinds = (name: string) => lines.filter((line) => 'host' in line && line.host === name).map((line) => line.kind);
+      t.diagnostic(`the journal had a: ${kinds('a').join(' ')} | b: ${kinds('b').join(' ')} | c: ${kinds('c').join(' ')}`);
+      assert.ok(!kinds('b').includes('host-done') && !kinds('c').includes('host-begin'), `killed mid-turn of b: ${err}`);
+      await sleep(1000);
+      t.diagnostic(`guests a second later: ${JSON.stringify(await whereabouts())}`);
+    };
 
-    const first = start();
-    let firstErr = '';
-    first.stderr.on('data', (chunk: Buffer) => (firstErr += chunk.toString()));
-    let gone = false;
-    const exited = new Promise<void>((r) => first.on('exit', () => r((gone = true) && undefined)));
-    // Kill it while b's VM is on its way home: b is evacuated, upgraded and checked, and the
-    // destination QEMU of u2's return runs on b (the transfer is under way).
-    const deadline = Date.now() + 300_000;
-    while (!gone && Date.now() < deadline && !readUpgradeJournal(runJournal).some((line) => line.kind === 'return-start' && line.host === 'b')) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    while (!gone && Date.now() < deadline && (await lab.vmPid('b', 'u2')) === undefined) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 700));
-    t.diagnostic(`killing it with u2 on ${JSON.stringify((await whereabouts())['u2'])}`);
-    first.kill('SIGKILL');
-    await exited;
-    const killed = readUpgradeJournal(runJournal);
-    const kinds = (name: string) => killed.filter((line) => 'host' in line && line.host === name).map((line) => line.kind);
-    t.diagnostic(`killed at b's return; the journal had a: ${kinds('a').join(' ')} | b: ${kinds('b').join(' ')} | c: ${kinds('c').join(' ')}`);
-    assert.ok(kinds('b').includes('return-start') && !kinds('b').includes('host-done'), `killed mid-turn of b: ${firstErr}`);
-    assert.ok(!kinds('c').includes('host-begin'), 'c not started');
-    t.diagnostic(`guests then: ${JSON.stringify(await whereabouts())}`);
+    // 1. During b's evacuation: u2's migration away is in flight.
+    await runAndKill('during b\'s evacuation', () => readJournal(runJournal).some((line) => line.kind === 'start' && line.vm === 'u2'));
+    assert.ok(!readUpgradeJournal(runJournal).some((line) => line.kind === 'evacuated' && line.host === 'b'), 'b\'s evacuation was cut short');
+    // 2. Resumed, then killed during b's return: u2's migration home is in flight.
+    await runAndKill('during b\'s return', () => readUpgradeJournal(runJournal).some((line) => line.kind === 'return-start' && line.host === 'b'));
 
-    const second = start();
+    // 3. Resumed once more, to the end.
+    const last = start();
     let stdout = '';
-    second.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    last.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     let stderr = '';
-    second.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((r) => second.on('exit', r));
+    last.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((r) => last.on('exit', r));
     t.diagnostic(`resumed run:\n${stderr}`);
     assert.equal(code, 0, stderr);
     const output = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { status: string; result: RollingUpgradeReport };
