@@ -1,6 +1,6 @@
 import {
   ConfigError, FerryError, InvalidNameError, MigrationCancelledError, MigrationError, MigrationOptionsError, TooLateError,
-  TransportError, UnknownHostError, VmNotFoundError, CommandFailedError, PreflightError,
+  TransportError, UnknownHostError, VmNotFoundError, CommandFailedError, PreflightError, RollingUpgradeOptionsError,
 } from '../sdk/index.ts';
 import { UsageError, type CliIo } from './cli-command.ts';
 import { EXIT, type ExitCode } from './exit-codes.ts';
@@ -37,7 +37,7 @@ export function exitCodeFor(error: unknown): ExitCode {
     }
     return EXIT.failed;
   }
-  if (error instanceof UsageError || error instanceof UnknownHostError || error instanceof VmNotFoundError || error instanceof InvalidNameError || error instanceof ConfigError || error instanceof MigrationOptionsError || error instanceof TooLateError) {
+  if (error instanceof UsageError || error instanceof UnknownHostError || error instanceof VmNotFoundError || error instanceof InvalidNameError || error instanceof ConfigError || error instanceof MigrationOptionsError || error instanceof TooLateError || error instanceof RollingUpgradeOptionsError) {
     return EXIT.usage;
   }
   if (error instanceof TransportError && !(error instanceof CommandFailedError)) return EXIT.unreachable;

@@ -2,7 +2,7 @@
  * ferry: live-migrate running QEMU/KVM virtual machines between hosts.
  * This is the one public entry; everything a user imports comes from here.
  */
-export { host, hosts, configure, disconnect } from './api/fleet-functions.ts';
+export { host, hosts, configure, disconnect, rollingUpgrade } from './api/fleet-functions.ts';
 export { HostHandle as Host } from './api/host-handle.ts';
 export { VmHandle as Vm } from './api/vm-handle.ts';
 export { Fleet } from './model/fleet.ts';
@@ -13,6 +13,7 @@ export { parseBandwidth, formatBytes } from './migration/byte-units.ts';
 export { readMigrationRecords } from './migration/migration-lock.ts';
 export { ferryConfigSchema } from './model/config-schema.ts';
 export { Evacuation, EvacuationOptionsError, MAINTENANCE_MARKER, readJournal, defaultJournalPath } from './evacuation/index.ts';
+export { RollingUpgrade, RollingUpgradeOptionsError, defaultUpgradeJournalPath, readUpgradeJournal } from './upgrade/index.ts';
 
 export { FerryError, AbortedError } from './ferry-error.ts';
 export { ConfigError, UnknownHostError, VmNotFoundError, InvalidNameError, VmAlreadyRunningError, VmLaunchError } from './model/model-errors.ts';
@@ -50,3 +51,7 @@ export type {
   EvacuateOptions, EvacuationOrder, EvacuationReport, VmOutcome, MovedVm, FailedVm, SkippedVm, PlannedVm, EvacuationEventMap, EvacuationLogEntry,
   MaintenanceMark, JournalEntry, JournalLine,
 } from './evacuation/index.ts';
+export type {
+  RollingUpgradeOptions, RollingUpgradeReport, HostUpgradeOutcome, RollingUpgradeEventMap, UpgradeLogEntry, UpgradePlan, HostUpgradePlan,
+  PlannedUpgradeMove, VmWhereabouts, HostStep, UpgradeJournalEntry, UpgradeJournalLine,
+} from './upgrade/index.ts';

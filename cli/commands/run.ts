@@ -7,6 +7,7 @@ import { Cron } from 'croner';
 import { UsageError, type CliCommand, type CliIo } from '../cli-command.ts';
 import { didYouMean } from '../did-you-mean.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
+import { exitCodeFor } from '../report-error.ts';
 
 /** What a recipe receives besides its arguments (recipes declare the same shape themselves). */
 export interface RunContext {
@@ -27,7 +28,7 @@ export const command: CliCommand = {
   name: 'run',
   summary: 'run a recipe once, or on a schedule with --cron',
   usage: `ferry run RECIPE [recipe args] [--cron "0 3 * * 6"] [--state-dir DIR]
-    RECIPE             a name from recipes/ (evacuate-host, rebalance) or a file path
+    RECIPE             a name from recipes/ (evacuate-host, rebalance, rolling-upgrade) or a file path
     --cron EXPR        keep running it on this schedule (croner syntax; 6 fields = seconds)
     --state-dir DIR    where the lock, journal and reports go (default FERRY_STATE_DIR, else ~/.local/state/ferry)
 Each run takes a lock (two runs of one recipe never overlap), appends to the
@@ -35,7 +36,7 @@ recipe's journal, and writes a JSON report under DIR/runs/RECIPE/reports/.`,
   async run(args, io) {
     const { own, rest } = splitOwnFlags(args);
     const [name, ...recipeArgs] = rest;
-    if (!name) throw new UsageError('expected a recipe (evacuate-host, rebalance, or a file)');
+    if (!name) throw new UsageError('expected a recipe (evacuate-host, rebalance, rolling-upgrade, or a file)');
     const file = recipeFile(name);
     const recipeName = basename(file).replace(/\.[cm]?[jt]s$/, '');
     const stateDir = resolve(own.stateDir ?? defaultStateDir());
@@ -105,12 +106,17 @@ async function runOnce(recipe: Recipe, name: string, args: string[], dir: string
   let status = 'completed';
   let result: unknown;
   let error: { name: string; message: string } | undefined;
+  // A recipe says how it ended with its result's `exitCode` (one of EXIT), or by what it throws.
+  let exitCode: ExitCode | undefined;
   try {
     result = await recipe(args, { signal: io.signal, journal, runId, log });
     const reported = (result as { status?: unknown } | undefined)?.status;
     if (typeof reported === 'string') status = reported;
+    const code = (result as { exitCode?: unknown } | undefined)?.exitCode;
+    if ((Object.values(EXIT) as unknown[]).includes(code)) exitCode = code as ExitCode;
   } catch (caught) {
     status = 'failed';
+    exitCode = exitCodeFor(caught);
     error = { name: caught instanceof Error ? caught.name : 'Error', message: caught instanceof Error ? caught.message : String(caught) };
     log(`failed: ${error.message}`);
   } finally {
@@ -123,7 +129,7 @@ async function runOnce(recipe: Recipe, name: string, args: string[], dir: string
   if (io.json) io.stdout.write(JSON.stringify({ ok: status === 'completed' || status === 'planned', report: reportFile, status, result }) + '\n');
   else io.stdout.write(`${name}: ${status}; report ${reportFile}\n`);
   if (io.signal.aborted) return EXIT.interrupted;
-  return status === 'completed' || status === 'planned' ? EXIT.ok : EXIT.failed;
+  return exitCode ?? (status === 'completed' || status === 'planned' ? EXIT.ok : EXIT.failed);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { defaultFleet } from '../model/fleet.ts';
 import type { FerryConfig } from '../model/config-schema.ts';
 import { HostHandle } from './host-handle.ts';
+import { RollingUpgrade, type RollingUpgradeOptions } from '../upgrade/index.ts';
 
 /**
  * A handle on a configured host (or `local`). Cheap and immutable; an
@@ -34,4 +35,17 @@ export function configure(config: FerryConfig | { file: string }): void {
 /** Closes every SSH connection so the process can exit; handles still work afterwards (they reconnect). */
 export function disconnect(): Promise<void> {
   return defaultFleet.close();
+}
+
+/**
+ * Upgrades hosts one after the other: each is evacuated, runs `command`,
+ * must come back (with `expectQemu`, if given) and gets its VMs back before
+ * the next. Resumes an unfinished upgrade from its journal.
+ *
+ * @example
+ * const report = await rollingUpgrade({ hosts: ['a', 'b', 'c'], command: ['apt-get', '-y', 'install', 'qemu-system-x86'], expectQemu: '10.0' });
+ * if (report.status !== 'completed') console.log(report.failure, report.whereabouts, report.resume);
+ */
+export function rollingUpgrade(options: RollingUpgradeOptions): RollingUpgrade {
+  return new RollingUpgrade(defaultFleet, options);
 }

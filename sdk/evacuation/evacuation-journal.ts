@@ -52,7 +52,8 @@ export class Journal {
   }
 }
 
-function endsTorn(path: string): boolean {
+/** The file's last line was cut short by a crash (no newline at the end). */
+export function endsTorn(path: string): boolean {
   let size: number;
   try {
     size = statSync(path).size;

@@ -1,4 +1,5 @@
 import type { AntiAffinity } from './anti-affinity.ts';
+import { compareQemuVersions } from './qemu-version.ts';
 
 // QEMU's own overhead beside guest RAM: the same headroom the migration's preflight demands.
 export const MEMORY_HEADROOM_BYTES = 128 * 1024 ** 2;
@@ -7,6 +8,8 @@ export const MEMORY_HEADROOM_BYTES = 128 * 1024 ** 2;
 export interface PlacementVm {
   name: string;
   memoryBytes: number;
+  /** The QEMU its process runs, when known: it may only go to a host whose QEMU is at least as new. */
+  qemuVersion?: string;
 }
 
 /** A host that may receive VMs, as surveyed. */
@@ -16,6 +19,8 @@ export interface PlacementHost {
   memoryBudgetBytes: number | undefined;
   /** VMs running there now (names, and their guest RAM toward the budget). */
   vms: ReadonlyArray<{ name: string; memoryBytes: number }>;
+  /** The QEMU a VM received there would run, when known. */
+  qemuVersion?: string;
   /** Why it takes nothing (maintenance, unreachable), if so. */
   excluded?: string;
 }
@@ -85,6 +90,10 @@ export class PlacementLedger {
     if (entry.host.excluded) return `${name}: ${entry.host.excluded}`;
     if (exclude.includes(name)) return `${name}: excluded (an attempt there failed)`;
     if (entry.names.has(vm.name)) return `${name}: a VM called ${vm.name} already runs there`;
+    // Preflight refuses newer → older (QEMU cannot load a newer QEMU's stream): never plan one.
+    if (vm.qemuVersion !== undefined && entry.host.qemuVersion !== undefined && compareQemuVersions(entry.host.qemuVersion, vm.qemuVersion) < 0) {
+      return `${name}: QEMU ${entry.host.qemuVersion} there is older than the ${vm.qemuVersion} ${vm.name} runs (a VM never moves to an older QEMU)`;
+    }
     const conflict = this.#affinity.conflict(vm.name, entry.names);
     if (conflict) return `${name}: anti-affinity group ${conflict.group} (${conflict.vm} is there)`;
     const free = entry.host.memAvailableBytes - entry.plannedBytes;

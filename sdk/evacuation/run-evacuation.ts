@@ -36,6 +36,8 @@ interface Move {
   memoryBytes: number;
   bytesToMove: number;
   attempt: number;
+  /** The QEMU the VM runs, so that a retry is placed by the same rule. */
+  qemuVersion?: string;
 }
 
 /**
@@ -145,7 +147,7 @@ async function planEvacuation(context: EvacuationContext): Promise<Planned> {
     const vm = candidates.find((c) => c.name === placement.vm);
     if (!vm) continue;
     if (placement.to === undefined) skipped.push({ status: 'skipped', vm: vm.name, from: home, reason: `fits nowhere: ${placement.reason}` });
-    else moves.push({ vm: vm.name, from: home, to: placement.to, memoryBytes: vm.memoryBytes, bytesToMove: Math.min(vm.residentBytes || vm.memoryBytes, vm.memoryBytes), attempt: 1 });
+    else moves.push({ vm: vm.name, from: home, to: placement.to, memoryBytes: vm.memoryBytes, bytesToMove: Math.min(vm.residentBytes || vm.memoryBytes, vm.memoryBytes), attempt: 1, ...(vm.qemuVersion !== undefined && { qemuVersion: vm.qemuVersion }) });
   }
   return { moves: ordered(moves, options.order), skipped, ledger, surveys };
 }
@@ -161,6 +163,7 @@ async function planMoveBack(context: EvacuationContext, lines: readonly JournalL
   await surveyDestinations(context, where, surveys);
   const homeHost: PlacementHost = {
     name: home, memAvailableBytes: homeSurvey.memAvailableBytes, memoryBudgetBytes: homeSurvey.memoryBudgetBytes, vms: homeSurvey.vms,
+    ...(homeSurvey.qemuVersion !== undefined && { qemuVersion: homeSurvey.qemuVersion }),
     ...(homeSurvey.maintenance && { excluded: `in maintenance (${homeSurvey.maintenance.reason}): call endMaintenance() first` }),
   };
   // VMs that lived together at home before may do so again: the move-back restores that layout.
@@ -173,9 +176,9 @@ async function planMoveBack(context: EvacuationContext, lines: readonly JournalL
       skipped.push({ status: 'skipped', vm, from: now, reason: `no longer runs on ${now}, where the journal last saw it` });
       continue;
     }
-    const placement = ledger.place({ name: vm, memoryBytes: found.memoryBytes });
+    const placement = ledger.place({ name: vm, memoryBytes: found.memoryBytes, ...(found.qemuVersion !== undefined && { qemuVersion: found.qemuVersion }) });
     if (placement.to === undefined) skipped.push({ status: 'skipped', vm, from: now, reason: `cannot return: ${placement.reason}` });
-    else moves.push({ vm, from: now, to: home, memoryBytes: found.memoryBytes, bytesToMove: Math.min(found.residentBytes || found.memoryBytes, found.memoryBytes), attempt: 1 });
+    else moves.push({ vm, from: now, to: home, memoryBytes: found.memoryBytes, bytesToMove: Math.min(found.residentBytes || found.memoryBytes, found.memoryBytes), attempt: 1, ...(found.qemuVersion !== undefined && { qemuVersion: found.qemuVersion }) });
   }
   return { moves: ordered(moves, options.order), skipped, ledger, surveys };
 }
@@ -192,6 +195,7 @@ async function surveyDestinations(context: EvacuationContext, names: readonly st
     const survey = result.value;
     return {
       name, memAvailableBytes: survey.memAvailableBytes, memoryBudgetBytes: survey.memoryBudgetBytes, vms: survey.vms,
+      ...(survey.qemuVersion !== undefined && { qemuVersion: survey.qemuVersion }),
       ...(survey.maintenance && { excluded: `in maintenance (${survey.maintenance.reason})` }),
     };
   });
@@ -330,7 +334,7 @@ function schedule(
 
 /** Another destination for a failed VM (its place on the failed one released); the same one if nowhere else fits. */
 function retryPlace(move: Move, ledger: PlacementLedger, mode: EvacuationContext['mode']): string | undefined {
-  const vm = { name: move.vm, memoryBytes: move.memoryBytes };
+  const vm = { name: move.vm, memoryBytes: move.memoryBytes, ...(move.qemuVersion !== undefined && { qemuVersion: move.qemuVersion }) };
   ledger.release(vm, move.to);
   if (mode === 'evacuate') {
     const elsewhere = ledger.place(vm, { exclude: [move.to] });

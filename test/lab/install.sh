@@ -20,7 +20,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install: apt-get install ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# QEMU 10.0 beside the system's 7.2, for lab hosts that run it (use-qemu.sh).
+bash test/lab/install-qemu.sh 10.0
 # sshd's privilege-separation directory; openssh-server's service would make it.
 mkdir -p /run/sshd
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
-echo "install: ready (qemu $(qemu-system-x86_64 --version | head -1 | awk '{print $4}'), node $(node --version))"
+echo "install: ready (qemu $(qemu-system-x86_64 --version | head -1 | awk '{print $4}') and $(/opt/ferry-lab/qemu-10.0/usr/bin/qemu-system-x86_64 --version | head -1 | awk '{print $4}'), node $(node --version))"

@@ -17,10 +17,14 @@
 #   FERRY_LAB_SUBNET  first three octets of a /24    (default: 10.213.0)
 #   FERRY_LAB_HOSTS   host names                     (default: "a b c")
 #   FERRY_LAB_RUN     runtime state (keys, runDirs)  (default: /run/ferry-lab)
+#   FERRY_LAB_QEMU    QEMU per host, e.g. "c=10.0" or "a=10.0 b=10.0"; hosts not
+#                     named keep the system's (7.2). Applied by every `up`
+#                     (use-qemu.sh; install-qemu.sh fetches a version once).
 #
 # Addresses: caller .1, host number i (1-based) at .(10+i), guests at .100+.
 # Everything it starts is ended by pid on `down`, never by name.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 prefix=${FERRY_LAB_PREFIX:-ferry}
 subnet=${FERRY_LAB_SUBNET:-10.213.0}
 hosts=(${FERRY_LAB_HOSTS:-a b c})
@@ -87,6 +91,21 @@ clear_blackholes() {
   return 0
 }
 
+# FERRY_LAB_QEMU's versions, each through the host's own mount namespace.
+# Hosts it does not name are left as they are (a test may have upgraded one).
+apply_qemu_versions() {
+  local entry name version
+  local list=${FERRY_LAB_QEMU:-}
+  for entry in ${list//,/ }; do
+    name=${entry%%=*} version=${entry#*=}
+    [[ " ${hosts[*]} " == *" $name "* && $entry == *=* ]] || { echo "lab: FERRY_LAB_QEMU: '$entry' is not HOST=VERSION for a lab host" >&2; return 2; }
+    [ "$version" = "$(system_qemu_version)" ] || bash "$here/install-qemu.sh" "$version"
+    on_host "$name" sh "$here/use-qemu.sh" "$version" >/dev/null
+  done
+}
+
+system_qemu_version() { qemu-system-x86_64 --version | sed -n '1s/^QEMU emulator version \([0-9]*\.[0-9]*\).*/\1/p'; }
+
 up() {
   clear_blackholes
   if is_up && ip netns list | grep -qw "$switch"; then
@@ -97,6 +116,7 @@ up() {
       kill_pidfile "$state/$name/sshd.pid"
       start_sshd "$name"
     done
+    apply_qemu_versions
     return 0
   fi
   down >/dev/null 2>&1 || true
@@ -129,6 +149,7 @@ IFUP
     i=$((i + 1))
     add_host "$name" "$i"
   done
+  apply_qemu_versions
   date +%s > "$state/up"
 }
 
@@ -236,9 +257,10 @@ down() {
 
 status() {
   if ! is_up; then echo "lab: down"; return 1; fi
-  local name
+  local name qemu
   for name in "${hosts[@]}"; do
-    if sshd_alive "$name"; then echo "host $name: sshd up"; else echo "host $name: sshd DOWN"; fi
+    qemu=$(on_host "$name" qemu-system-x86_64 --version 2>/dev/null | sed -n '1s/^QEMU emulator version \([^ ]*\).*/\1/p')
+    if sshd_alive "$name"; then echo "host $name: sshd up, qemu ${qemu:-?}"; else echo "host $name: sshd DOWN, qemu ${qemu:-?}"; fi
   done
 }
 

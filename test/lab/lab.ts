@@ -4,7 +4,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { debianFiles, debianKernelAppend, type DebianGuestSpec } from './debian-guest.ts';
-import { labSettings, type LabSettings } from './lab-settings.ts';
+import { formatQemuVersions, labSettings, type LabSettings } from './lab-settings.ts';
 import { killPid, processAlive, readPidFile, waitFor } from './lab-processes.ts';
 
 const run = promisify(execFile);
@@ -154,6 +154,22 @@ export class Lab {
   /** Stops every VM and sshd the lab started and removes its namespaces (idempotent). */
   async down(): Promise<void> {
     await this.#script('lab.sh', 'down');
+  }
+
+  /**
+   * Makes `host`'s QEMU `version` ("10.0", or "7.2": the system's) for every
+   * process started there from now on (use-qemu.sh in the host's mount
+   * namespace; VMs already running keep theirs). Installs the version first if needed.
+   */
+  async useQemu(host: string, version: string): Promise<void> {
+    this.hostAddress(host);
+    if (version !== (await systemQemuVersion())) await this.#script('install-qemu.sh', version);
+    await this.runOnHost(host, ['sh', join(this.settings.scriptsDir, 'use-qemu.sh'), version]);
+  }
+
+  /** The version of `qemu-system-x86_64` a process started on `host` runs, e.g. "10.0.2". */
+  async qemuVersion(host: string): Promise<string> {
+    return parseQemuVersion((await this.runOnHost(host, ['qemu-system-x86_64', '--version'])).stdout);
   }
 
   /** QEMU's acceleration: KVM only where a guest really runs on it (LAB.md: /dev/kvm alone is not enough). */
@@ -343,6 +359,7 @@ export class Lab {
       FERRY_LAB_HOSTS: this.settings.hosts.join(' '),
       FERRY_LAB_RUN: this.settings.runRoot,
       FERRY_LAB_DIR: join(this.settings.guestDir, '..'),
+      FERRY_LAB_QEMU: formatQemuVersions(this.settings.qemu),
     };
     try {
       await run('bash', [join(this.settings.scriptsDir, name), ...args], { env, maxBuffer: 16 << 20 });
@@ -381,6 +398,19 @@ function diskOptions(disk: GuestDisk): string[] {
  */
 function guestMemory(mib: number): string {
   return `${mib * 1024 + 8}K`;
+}
+
+/** "10.0.2" from `qemu-system-x86_64 --version`'s first line. */
+function parseQemuVersion(output: string): string {
+  const version = /QEMU emulator version (\d+\.\d+\.\d+)/.exec(output)?.[1];
+  if (!version) throw new Error(`lab: no QEMU version in: ${output.slice(0, 200)}`);
+  return version;
+}
+
+/** The machine's own QEMU (Debian 12: 7.2), as MAJOR.MINOR. */
+async function systemQemuVersion(): Promise<string> {
+  const { stdout } = await run('qemu-system-x86_64', ['--version']);
+  return parseQemuVersion(stdout).split('.').slice(0, 2).join('.');
 }
 
 function hash(text: string): number {

@@ -10,10 +10,10 @@ const EXPECTED = [
   'HostKeyUnknownError', 'InvalidNameError', 'MAINTENANCE_MARKER', 'MIGRATION_OPTION_TABLE', 'Migration',
   'MigrationCancelledError', 'MigrationError', 'MigrationNotSteerableError', 'MigrationOptionsError', 'POLICY_PRESETS',
   'PreflightError', 'QmpClient', 'QmpCommandError', 'QmpDisconnectedError', 'QmpError', 'QmpProtocolError',
-  'QmpStateError', 'QmpTimeoutError', 'SshAuthError', 'SshConfigError', 'SshConnectError', 'SshConnectionLostError',
+  'QmpStateError', 'QmpTimeoutError', 'RollingUpgrade', 'RollingUpgradeOptionsError', 'SshAuthError', 'SshConfigError', 'SshConnectError', 'SshConnectionLostError',
   'TooLateError', 'TransportClosedError', 'TransportError', 'UnknownHostError', 'Vm', 'VmAlreadyRunningError',
-  'VmLaunchError', 'VmNotFoundError', 'configure', 'defaultJournalPath', 'definePolicy', 'disconnect',
-  'ferryConfigSchema', 'formatBytes', 'host', 'hosts', 'parseBandwidth', 'quote', 'readJournal', 'readMigrationRecords', 'sh',
+  'VmLaunchError', 'VmNotFoundError', 'configure', 'defaultJournalPath', 'defaultUpgradeJournalPath', 'definePolicy', 'disconnect',
+  'ferryConfigSchema', 'formatBytes', 'host', 'hosts', 'parseBandwidth', 'quote', 'readJournal', 'readMigrationRecords', 'readUpgradeJournal', 'rollingUpgrade', 'sh',
 ];
 
 test("sdk/index.ts exports exactly the public surface", () => {

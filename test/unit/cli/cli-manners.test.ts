@@ -46,7 +46,7 @@ test('every bad invocation exits 2 with one line that says what to do', async ()
     [['--config', config, 'ls', 'alpha', 'beta'], /at most one host/],
     [['--config', config, 'status'], /expected HOST\/VM/],
     [['--config', config, 'qmp', 'alpha/web'], /expected a QMP command name/],
-    [['run', 'nosuch'], /no recipe called "nosuch" \(recipes: evacuate-host, rebalance, or a file path\)/],
+    [['run', 'nosuch'], /no recipe called "nosuch" \(recipes: evacuate-host, rebalance, rolling-upgrade, or a file path\)/],
     [['run', 'evacuate-hots'], /did you mean evacuate-host\?/],
     [['run', './no/such/recipe.ts'], /no recipe file/],
     [['repl', 'extra'], /takes no arguments/],

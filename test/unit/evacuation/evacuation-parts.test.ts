@@ -50,6 +50,22 @@ test('a survey reads free memory, the maintenance mark, and each VM with its -m 
   assert.equal(parseMaintenanceMark('').reason, 'marked by hand', 'an empty marker file (touch) is a mark');
 });
 
+test('a survey reads the host\'s QEMU and the QEMU each VM\'s process runs (which an upgrade in place does not change)', () => {
+  const fleet = new Fleet();
+  fleet.configure({ hosts: { b: { ssh: 'b' } } });
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  const stdout = [
+    'MemTotal:       24000000 kB', 'MemAvailable:   20000000 kB',
+    `qemu ${b64('QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)')}`,
+    `vm ${b64('old')} 42 0 1000 ${b64(['qemu-system-x86_64', '-m', '256', ''].join('\0'))} ${b64('QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)')}`,
+    `vm ${b64('odd')} 43 0 1000 ${b64(['qemu-system-x86_64', ''].join('\0'))} -`,
+  ].join('\n');
+  const survey = parseSurvey(new Host(fleet, 'b'), stdout);
+  assert.equal(survey.qemuVersion, '10.0.2');
+  assert.equal(survey.vms.find((vm) => vm.name === 'old')?.qemuVersion, '7.2.22');
+  assert.equal(survey.vms.find((vm) => vm.name === 'odd')?.qemuVersion, undefined, 'unreadable: left out');
+});
+
 test('options are checked before anything is touched', () => {
   assert.deepEqual(resolveEvacuateOptions({ to: 'b, c' }).to, ['b', 'c']);
   assert.equal(resolveEvacuateOptions().concurrency, 'adaptive');

@@ -63,3 +63,15 @@ test('a move-back may put together again VMs that lived together, but not next t
   assert.equal(affinity.conflict('db1', ['db2']), undefined);
   assert.deepEqual(affinity.conflict('db1', ['db3']), { vm: 'db3', group: 'db' });
 });
+
+test('a VM never goes to a host whose QEMU is older than the one it runs (preflight refuses newer → older)', () => {
+  const ledger = new PlacementLedger([host('old', 8192, { qemuVersion: '7.2.22' }), host('new', 1024, { qemuVersion: '10.0.2' })], new AntiAffinity());
+  assert.equal(ledger.place({ ...vm('upgraded', 256), qemuVersion: '10.0.2' }).to, 'new', 'only the 10.0 host, though the 7.2 one has more room');
+  assert.equal(ledger.place({ ...vm('legacy', 256), qemuVersion: '7.2.22' }).to, 'old', 'an older VM goes anywhere');
+  const nowhere = ledger.place({ ...vm('newest', 256), qemuVersion: '10.1.0' });
+  assert.ok(nowhere.to === undefined && 'reason' in nowhere);
+  assert.match(nowhere.reason, /old: QEMU 7\.2\.22 there is older than the 10\.1\.0 newest runs/);
+  assert.match(nowhere.reason, /new: QEMU 10\.0\.2 there is older/);
+  // Versions not known on either side: memory decides, preflight checks later.
+  assert.equal(new PlacementLedger([host('x', 2048)], new AntiAffinity()).place({ ...vm('v', 256), qemuVersion: '10.0.2' }).to, 'x');
+});
