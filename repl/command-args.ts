@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { MIGRATION_OPTION_TABLE, type MigrationOptions } from '../sdk/index.ts';
 import { parseVmRef, UsageError } from '../cli/cli-command.ts';
-import { migrationOptionsFromFlags } from '../cli/commands/migrate.ts';
+import { migrationOptionsFromFlags, TLS_FLAGS } from '../cli/commands/migrate.ts';
 import { parseQmpArguments } from '../cli/commands/qmp.ts';
 
 /**
@@ -43,12 +43,13 @@ export function splitWords(text: string): string[] {
 }
 
 // The same flags as `ferry migrate`, from the option table.
-const migrateFlags = Object.fromEntries(
-  MIGRATION_OPTION_TABLE.map((row) => [row.cliFlag.slice(2), { type: row.unit === 'flag' ? ('boolean' as const) : ('string' as const) }]),
-);
+const migrateFlags = {
+  ...Object.fromEntries(MIGRATION_OPTION_TABLE.map((row) => [row.cliFlag.slice(2), { type: row.unit === 'flag' ? ('boolean' as const) : ('string' as const) }])),
+  ...TLS_FLAGS,
+};
 
 /** The flags `.migrate` takes, for help and completion. */
-export const MIGRATE_FLAGS: readonly string[] = MIGRATION_OPTION_TABLE.map((row) => row.cliFlag);
+export const MIGRATE_FLAGS: readonly string[] = [...MIGRATION_OPTION_TABLE.map((row) => row.cliFlag), ...Object.keys(TLS_FLAGS).map((flag) => `--${flag}`)];
 
 export interface MigrateRequest {
   host: string;

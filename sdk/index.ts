@@ -19,6 +19,7 @@ export { FerryError, AbortedError } from './ferry-error.ts';
 export { ConfigError, UnknownHostError, VmNotFoundError, InvalidNameError, VmAlreadyRunningError, VmLaunchError } from './model/model-errors.ts';
 export { MigrationError, PreflightError, MigrationCancelledError, MigrationOptionsError, TooLateError } from './migration/migration-errors.ts';
 export { MigrationNotSteerableError } from './migration/steer-src.ts';
+export { MigrationTlsError } from './migration/tls/tls-errors.ts';
 export {
   TransportError, CommandFailedError, CommandTimeoutError, SshConnectError, SshAuthError, HostKeyUnknownError,
   HostKeyMismatchError, HostKeyRevokedError, SshConnectionLostError, SshConfigError, ChannelOpenError, TransportClosedError,
@@ -34,6 +35,9 @@ export type { MigrationResult, ConvergenceReport, MigrationDiskReport } from './
 export type { GuestCheckHook, GuestCheckReport } from './migration/guest-check.ts';
 export type { StorageMode } from './migration/storage/storage-plan.ts';
 export type { DiskCopyProgress } from './migration/storage/disk-copy.ts';
+export type { TlsOptions, ResolvedTls } from './migration/tls/tls-options.ts';
+export type { TlsSetup } from './migration/tls/tls-settings.ts';
+export type { TlsFailure } from './migration/tls/tls-errors.ts';
 export type {
   ConvergencePolicy, ConvergenceAction, ConvergenceSample, PassStats, PolicyInput, PolicyNeeds, PolicyPresetName, ConvergenceActionRecord, SwitchoverEstimate,
 } from './migration/policy/index.ts';

@@ -5,10 +5,23 @@ import { parseFlags } from '../parse-flags.ts';
 import { formatDuration, formatRate } from '../render/format.ts';
 import { ProgressBar } from '../render/progress-bar.ts';
 
+/** The TLS option's fields, beside `--tls` (which alone means /etc/pki/qemu on each host). */
+export const TLS_FLAGS = {
+  'tls-dir': { type: 'string' as const },
+  'tls-hostname': { type: 'string' as const },
+  'tls-authz': { type: 'string' as const },
+};
+const TLS_USAGE = [
+  ['--tls-dir DIR', 'TLS credentials directory on both hosts (implies --tls)'],
+  ['--tls-hostname NAME', "the name the destination's certificate must show"],
+  ['--tls-authz SUBJECT|auto', "accept only this source (auto: its client certificate's subject)"],
+];
+
 // The flags follow from the option table: a flag-unit option is a switch, the rest take a value.
-const flagOptions = Object.fromEntries(
-  MIGRATION_OPTION_TABLE.map((row) => [row.cliFlag.slice(2), { type: row.unit === 'flag' ? ('boolean' as const) : ('string' as const) }]),
-);
+const flagOptions = {
+  ...Object.fromEntries(MIGRATION_OPTION_TABLE.map((row) => [row.cliFlag.slice(2), { type: row.unit === 'flag' ? ('boolean' as const) : ('string' as const) }])),
+  ...TLS_FLAGS,
+};
 
 /** CLI flags → MigrationOptions (validated later by the SDK, with its messages). */
 export function migrationOptionsFromFlags(values: Record<string, string | boolean | undefined>): MigrationOptions {
@@ -21,6 +34,11 @@ export function migrationOptionsFromFlags(values: Record<string, string | boolea
     else if (row.unit === 'channels' || row.unit === 'bytes') options[row.option] = value === 'on' || value === 'true' ? true : numberOf(row.cliFlag, value);
     else if (row.unit === 'storage') options[row.option] = storageOf(value);
     else options[row.option] = value;
+  }
+  const [dir, hostname, authz] = [values['tls-dir'], values['tls-hostname'], values['tls-authz']].map((value) => (typeof value === 'string' ? value : undefined));
+  if (dir !== undefined || hostname !== undefined || authz !== undefined) {
+    if (values['tls'] === false) throw new UsageError('--tls-dir, --tls-hostname and --tls-authz need TLS');
+    options['tls'] = { ...(dir !== undefined && { dir }), ...(hostname !== undefined && { hostname }), ...(authz !== undefined && { authz: authz === 'auto' ? true : authz }) };
   }
   return options as MigrationOptions;
 }
@@ -47,7 +65,7 @@ function numberOf(flag: string, value: string): number {
 export const command: CliCommand = {
   name: 'migrate',
   summary: 'live-migrate a VM to another host',
-  usage: `ferry migrate HOST/VM DEST [options] [--json]\n${MIGRATION_OPTION_TABLE.map((row) => `    ${row.cliFlag}${row.unit === 'flag' ? '' : ' VALUE'}`.padEnd(26) + row.description).join('\n')}`,
+  usage: `ferry migrate HOST/VM DEST [options] [--json]\n${[...MIGRATION_OPTION_TABLE.map((row) => [`${row.cliFlag}${row.unit === 'flag' ? '' : ' VALUE'}`, row.description]), ...TLS_USAGE].map(([flag = '', description = '']) => `    ${flag}`.padEnd(26) + description).join('\n')}`,
   async run(args, io) {
     const { values, positionals } = parseFlags(args, flagOptions);
     const ref = parseVmRef(positionals[0]);

@@ -2,6 +2,7 @@ import type { Host } from '../model/host.ts';
 import { sh } from '../transport/index.ts';
 import { withAlive } from '../model/live-process.ts';
 import { maintenanceMarkerPath } from '../model/vm-paths.ts';
+import { readTlsProbe, tlsProbeScript, type TlsFileFacts } from './tls/tls-preflight.ts';
 
 /** What preflight needs to know about the destination. */
 export interface DestinationFacts {
@@ -15,10 +16,12 @@ export interface DestinationFacts {
   inMaintenance: boolean;
   /** perl is there to run ferry's guard. */
   hasPerl: boolean;
+  /** Its TLS credentials, when the migration asked for TLS. */
+  tls?: TlsFileFacts;
 }
 
 /** All of it in one round trip; the two QEMU invocations run side by side. */
-export async function destinationFacts(destination: Host, vm: string, options: { signal?: AbortSignal } = {}): Promise<DestinationFacts> {
+export async function destinationFacts(destination: Host, vm: string, options: { signal?: AbortSignal; tlsDir?: string } = {}): Promise<DestinationFacts> {
   const qemu = destination.config.qemuBinary;
   const pidFile = destination.paths(vm).pid;
   const script = withAlive(sh`t=$(mktemp -d) || exit 1
@@ -33,8 +36,9 @@ if alive "$p"; then echo "running: $p"; fi
 wait
 echo "qemu: $(head -1 "$t/v")"
 sed 's/^/machine: /' "$t/m"
-rm -rf "$t"`);
-  const { stdout } = await destination.transport.shell(script, options);
+rm -rf "$t"`) + (options.tlsDir === undefined ? '' : `
+${tlsProbeScript(options.tlsDir, 'destination')}`);
+  const { stdout } = await destination.transport.shell(script, { ...(options.signal && { signal: options.signal }) });
   const running = Number(/^running: (\d+)$/m.exec(stdout)?.[1]);
   return {
     memAvailableBytes: Number(/^MemAvailable:\s+(\d+)/m.exec(stdout)?.[1] ?? 0) * 1024,
@@ -44,5 +48,6 @@ rm -rf "$t"`);
     vmAlreadyThere: Number.isInteger(running) && running > 0 ? running : undefined,
     inMaintenance: /^maintenance$/m.test(stdout),
     hasPerl: /^perl$/m.test(stdout),
+    ...(options.tlsDir !== undefined && { tls: readTlsProbe(stdout) }),
   };
 }

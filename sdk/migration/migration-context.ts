@@ -9,6 +9,7 @@ import { assertTransition, type MigrationPhase } from './migration-phase.ts';
 import type { MigrationProgress } from './migration-progress.ts';
 import type { MigrationStage, StageHistory } from './migration-stage.ts';
 import type { ResolvedMigrationOptions } from './migration-options.ts';
+import type { TlsSetup } from './tls/tls-settings.ts';
 
 /** Everything one migration knows as it goes; each phase adds to it, rollback reads it. */
 export interface MigrationContext {
@@ -40,6 +41,12 @@ export interface MigrationContext {
   dstGuard?: GuardChannel;
   srcQmp?: QmpClient;
   dstQmp?: QmpClient;
+  /**
+   * TLS as preflight settled it: the destination's name, the source's
+   * identity, and the ids of the credentials objects on each side, which the
+   * NBD server and client reuse (libvirt's one alias).
+   */
+  tls?: TlsSetup;
   /** What ferry set on each side (the parameter plan it applied), for the result. */
   settings?: { source: import('./parameter-plan.ts').SideSettings; destination: import('./parameter-plan.ts').SideSettings };
   /** Source settings before ferry changed them, restored if the VM stays there. */

@@ -6,6 +6,7 @@ import type { ConvergencePolicy } from './policy/convergence-policy.ts';
 import type { ResolvedStorage, StorageMode } from './storage/storage-plan.ts';
 import { DEFAULT_GUEST_CHECK_MS, type GuestCheckHook } from './guest-check.ts';
 import { POLICY_PRESET_NAMES, type PolicyPresetName } from './policy/policy-presets.ts';
+import { resolveTls, TLS_OPTION_SCHEMA, type ResolvedTls, type TlsOptions } from './tls/tls-options.ts';
 
 /** What to do when a migration's `timeout` passes. */
 export type TimeoutAction = 'cancel' | 'postcopy' | 'pause';
@@ -60,6 +61,13 @@ export interface MigrationOptions {
   guestCheck?: GuestCheckHook;
   /** How long to watch a VM with a pvpanic device for a panic after the switchover, ms. Default 2000. */
   guestCheckMs?: number;
+  /**
+   * Encrypt the migration stream with QEMU's TLS and x509 certificates:
+   * `true` reads them from `/etc/pki/qemu` on each host (libvirt's layout),
+   * or give the directory, the name the destination's certificate must show,
+   * and whether only the intended source is accepted (see TlsOptions).
+   */
+  tls?: boolean | TlsOptions;
   /** Return the plan of steps and touch nothing. */
   dryRun?: boolean;
   /** Rewrites the destination's QEMU command line after ferry's own runDir rewrite. */
@@ -82,6 +90,8 @@ export interface ResolvedMigrationOptions {
   stallTimeout: number;
   storage: ResolvedStorage;
   guestCheckMs: number;
+  /** false: a plain TCP stream. */
+  tls: ResolvedTls | false;
   dryRun: boolean;
 }
 
@@ -111,6 +121,7 @@ export const MIGRATION_OPTION_TABLE: readonly MigrationOptionRow[] = [
   { option: 'allowPause', unit: 'flag', side: 'ferry', cliFlag: '--allow-pause', description: 'let the policy pause the guest to finish' },
   { option: 'stallTimeout', unit: 'ms', side: 'ferry', cliFlag: '--stall-timeout', description: 'cancel when nothing moves for this many ms' },
   { option: 'storage', unit: 'storage', side: 'ferry', cliFlag: '--storage', description: 'disks: auto | shared | copy (default auto: copy what is not shared)' },
+  { option: 'tls', unit: 'flag', side: 'both', cliFlag: '--tls', description: 'encrypt the stream: TLS with x509 from /etc/pki/qemu (--tls-dir DIR, --tls-hostname NAME, --tls-authz [SUBJECT])' },
   { option: 'dryRun', unit: 'flag', side: 'ferry', cliFlag: '--dry-run', description: 'print the plan, touch nothing' },
 ];
 
@@ -159,6 +170,7 @@ const schema = {
         },
       ],
     },
+    tls: TLS_OPTION_SCHEMA,
     dryRun: { type: 'boolean' },
     rewriteCommandLine: {},
     guestCheck: {},
@@ -198,6 +210,7 @@ export function resolveMigrationOptions(options: MigrationOptions = {}): Resolve
     // QEMU 7.2 accepts both, completes, then aborts the destination (yank assertion): the VM is lost.
     throw new MigrationOptionsError('multifd', 'multifd with postcopy loses the VM on QEMU 7.2 (the destination aborts after completing); choose one');
   }
+  const tls = resolveTls(options.tls);
   return {
     maxDowntime: options.maxDowntime ?? DEFAULT_MAX_DOWNTIME_MS,
     bandwidth,
@@ -212,6 +225,7 @@ export function resolveMigrationOptions(options: MigrationOptions = {}): Resolve
     stallTimeout: options.stallTimeout ?? DEFAULT_STALL_TIMEOUT_MS,
     storage: resolveStorage(options.storage),
     guestCheckMs: options.guestCheckMs ?? DEFAULT_GUEST_CHECK_MS,
+    tls,
     dryRun: options.dryRun ?? false,
   };
 }

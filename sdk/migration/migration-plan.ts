@@ -1,5 +1,7 @@
 import type { ResolvedMigrationOptions } from './migration-options.ts';
 import { planParameters, type SideSettings } from './parameter-plan.ts';
+import { TLS_FILES } from './tls/tls-preflight.ts';
+import type { TlsInputs } from './tls/tls-settings.ts';
 
 /** One step a migration would take: on which side, and what. */
 export interface MigrationStep {
@@ -9,24 +11,30 @@ export interface MigrationStep {
 }
 
 /** The steps of a migration, as `dryRun` reports them; pure, touches nothing. */
-export function planMigration(vm: string, source: string, destination: string, options: ResolvedMigrationOptions): MigrationStep[] {
+export function planMigration(vm: string, source: string, destination: string, options: ResolvedMigrationOptions, tls?: TlsInputs): MigrationStep[] {
   // The very settings the real run applies (parameter-plan.ts).
-  const plan = planParameters(options);
+  const plan = planParameters(options, undefined, tls, source);
+  const tlsChecks: MigrationStep[] = options.tls
+    ? [{ phase: 'preflight', side: 'ferry', action: `TLS: check ${source} has ${TLS_FILES.source.join(', ')} in ${tls?.dirs.source ?? '/etc/pki/qemu'} and ${destination} has ${TLS_FILES.destination.join(', ')} in ${tls?.dirs.destination ?? '/etc/pki/qemu'}, readable and not expired${options.tls.authz === true ? `; read the subject of ${source}'s client certificate (openssl) for authz` : ''}` }]
+    : [];
   return [
     { phase: 'preflight', side: 'source', action: `start ferry's guard on ${source} (it relays QMP and settles the migration if ferry is lost): check ${vm} runs there, take the migration lock ${vm}.migration, read its QEMU command line` },
     { phase: 'preflight', side: 'source', action: `read ${vm}'s RAM size, QEMU version and machine type` },
     { phase: 'preflight', side: 'destination', action: `check ${destination} is reachable, has the memory, a QEMU at least as new, the machine type and CPU flags, perl for the guard; no ${vm} there yet` },
+    ...tlsChecks,
     { phase: 'prepare', side: 'destination', action: `start ferry's guard on ${destination}, which launches QEMU from the source's command line with its runtime files moved to ${destination}'s runDir (disk paths kept), -S, -incoming defer` },
     { phase: 'prepare', side: 'destination', action: `set ${describe(plan.destination)}; migrate-incoming on a free port of ${destination}'s migration address` },
     { phase: 'perform', side: 'source', action: `save the current values (the guard can undo them); set ${describe(plan.source)}` },
     { phase: 'perform', side: 'source', action: `migrate; watch progress until completed (timeout: ${options.timeout === 'auto' ? 'auto' : `${options.timeout} ms`}, then ${options.onTimeout})` },
     { phase: 'finish', side: 'destination', action: `once the source reports completed (the destination has loaded everything), resume ${vm} on ${destination}` },
+    ...(options.tls ? [{ phase: 'finish' as const, side: 'destination' as const, action: `remove the TLS objects and reset tls-creds on ${destination}` }] : []),
     { phase: 'confirm', side: 'source', action: `quit the source QEMU (postmigrate), remove its files and the lock` },
   ];
 }
 
 function describe(settings: SideSettings): string {
+  const objects = settings.objects.map((object) => `object-add ${JSON.stringify(object)}`);
   const on = settings.capabilities.filter((c) => c.state).map((c) => c.capability);
   const off = settings.capabilities.filter((c) => !c.state).map((c) => c.capability);
-  return `capabilities on [${on.join(', ')}]${off.length ? `, off [${off.join(', ')}]` : ''} and parameters ${JSON.stringify(settings.parameters)}`;
+  return `${objects.length ? `${objects.join(', ')}; then ` : ''}capabilities on [${on.join(', ')}]${off.length ? `, off [${off.join(', ')}]` : ''} and parameters ${JSON.stringify(settings.parameters)}`;
 }

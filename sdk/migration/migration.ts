@@ -17,6 +17,8 @@ import type { MigrationResult } from './migration-result.ts';
 import { resolveMigrationOptions, type MigrationOptions, type ResolvedMigrationOptions } from './migration-options.ts';
 import { TooLateError } from './migration-errors.ts';
 import { runMigration } from './run-migration.ts';
+import { tlsDirOf } from './tls/tls-options.ts';
+import type { TlsInputs } from './tls/tls-settings.ts';
 import { setMaxDowntimeSrc, startPostcopySrc } from './steer-src.ts';
 
 /**
@@ -75,7 +77,7 @@ export class Migration extends AwaitableOperation<MigrationResult, MigrationEven
 
   /** The steps it would take, touching nothing. */
   plan(): MigrationStep[] {
-    return planMigration(this.vm.name, this.vm.host.name, this.destination.name, this.options);
+    return planMigration(this.vm.name, this.vm.host.name, this.destination.name, this.options, this.#tlsPlanInputs());
   }
 
   /**
@@ -107,6 +109,19 @@ export class Migration extends AwaitableOperation<MigrationResult, MigrationEven
    */
   startPostcopy(reason = 'requested by the caller'): Promise<void> {
     return startPostcopySrc(this.#context, reason);
+  }
+
+  /** What a dry run can say of TLS before preflight: the name the destination's certificate must show. */
+  #tlsPlanInputs(): TlsInputs | undefined {
+    const tls = this.options.tls;
+    if (!tls) return undefined;
+    let address: string;
+    try {
+      address = this.destination.migrationAddress;
+    } catch {
+      address = `(${this.destination.name}'s migration address)`;
+    }
+    return { hostname: address, dirs: { source: tlsDirOf(tls, this.vm.host), destination: tlsDirOf(tls, this.destination) } };
   }
 
   protected get outcome(): Promise<MigrationResult> {
@@ -173,7 +188,7 @@ export class Migration extends AwaitableOperation<MigrationResult, MigrationEven
     try {
       if (options.dryRun) {
         context.phase = 'completed';
-        const { source, destination } = planParameters(options);
+        const { source, destination } = planParameters(options, undefined, this.#tlsPlanInputs(), this.vm.host.name);
         const storage = await previewStorage(context);
         return { ...emptyResult(context), status: 'planned', plan: [...this.plan(), ...storage.steps], settings: { source, destination }, ...(storage.disks && { disks: storage.disks }) };
       }

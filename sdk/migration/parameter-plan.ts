@@ -1,10 +1,13 @@
-import type { MigrationCapabilityStatus, MigrationParameters } from '../qmp/index.ts';
+import type { MigrationCapabilityStatus, MigrationParameters, QomObjectArgs } from '../qmp/index.ts';
 import { ALWAYS_ON_CAPABILITIES, capabilitiesFor, DEFAULT_XBZRLE_CACHE, parametersFor, type ResolvedMigrationOptions } from './migration-options.ts';
 import { resolvePolicy } from './policy/policy-presets.ts';
 import { qemuDowntimeLimitFor } from './policy/switchover-gate.ts';
+import { tlsSettings, type TlsInputs } from './tls/tls-settings.ts';
 
 /** What ferry sets on one QEMU before the transfer. */
 export interface SideSettings {
+  /** Objects added first (TLS credentials, authz), removed when the VM stays there. */
+  objects: QomObjectArgs[];
   capabilities: MigrationCapabilityStatus[];
   parameters: Partial<MigrationParameters>;
 }
@@ -26,7 +29,7 @@ export interface ParameterPlan {
  * side, as kysely's compile() is to execute(): performSrc and prepareDst set
  * exactly these, and `dryRun` lists exactly these.
  */
-export function planParameters(options: ResolvedMigrationOptions, memoryBytes?: number): ParameterPlan {
+export function planParameters(options: ResolvedMigrationOptions, memoryBytes?: number, tls?: TlsInputs, sourceName?: string): ParameterPlan {
   const needs = resolvePolicy(options.policy)?.needs ?? {};
   let planned = options;
   if (needs.autoConverge && !planned.autoConverge) planned = { ...planned, autoConverge: true };
@@ -36,15 +39,19 @@ export function planParameters(options: ResolvedMigrationOptions, memoryBytes?: 
   // Until ferry has measured the link, QEMU may only switch over what it sends in a millisecond (see switchover-gate).
   const sourceParameters: Partial<MigrationParameters> = { ...parametersFor(planned, 'source'), 'downtime-limit': qemuDowntimeLimitFor(initialDowntimeMs, 0, 0) };
   if (planned.autoConverge) Object.assign(sourceParameters, throttleParameters(initialThrottlePercent, true));
+  const sourceTls = tlsSettings(planned.tls, 'source', tls, sourceName);
+  const destinationTls = tlsSettings(planned.tls, 'destination', tls, sourceName);
   return {
     options: planned,
     source: {
+      objects: sourceTls.objects,
       capabilities: [...ALWAYS_ON_CAPABILITIES.source.map((capability) => ({ capability, state: true })), ...capabilitiesFor(planned, 'source')],
-      parameters: sourceParameters,
+      parameters: { ...sourceParameters, ...sourceTls.parameters },
     },
     destination: {
+      objects: destinationTls.objects,
       capabilities: [...ALWAYS_ON_CAPABILITIES.destination.map((capability) => ({ capability, state: true })), ...capabilitiesFor(planned, 'destination').filter((capability) => capability.state)],
-      parameters: parametersFor(planned, 'destination'),
+      parameters: { ...parametersFor(planned, 'destination'), ...destinationTls.parameters },
     },
     initialDowntimeMs,
     initialThrottlePercent,

@@ -15,6 +15,8 @@ import { transferState } from './qemu-migration-status.ts';
 import { StallWatch } from './stall-watch.ts';
 import { throttleSleepMs } from './policy/throttle-pause.ts';
 import { PostcopyKeeper } from './postcopy-keeper.ts';
+import { addObjects, objectRemovalLines } from './tls/tls-apply.ts';
+import { tlsMigrationError } from './tls/tls-errors.ts';
 
 // Finishing the mirrors in the pause (cancel, the last writes, removing the NBD nodes and
 // export) and the flush through the NBD target at stop: 50–115 ms more downtime than the
@@ -43,7 +45,7 @@ export async function performSrc(context: MigrationContext, uri: string): Promis
   const { signal } = context;
   const policy = resolvePolicy(context.options.policy);
   // The same plan a dry run reports (parameter-plan.ts): options with the policy's needs, and what each side gets.
-  const plan = planParameters(context.options, context.sourceMemoryBytes);
+  const plan = planParameters(context.options, context.sourceMemoryBytes, context.tls, context.source.name);
   context.options = plan.options;
   const options = context.options;
   const [capabilities, parameters] = await Promise.all([
@@ -63,6 +65,8 @@ export async function performSrc(context: MigrationContext, uri: string): Promis
   armSourceGuard(context);
   // Both guards learn where a broken post-copy resumes, should ferry be lost then.
   for (const guard of [context.srcGuard, context.dstGuard]) guard?.send(`uri ${uri}`);
+  // After arming the guard: from here every path that leaves the VM here removes them.
+  await addObjects(context, 'source', qmp, plan.source.objects);
   await qmp.execute('migrate-set-capabilities', { capabilities: wantedCapabilities }, { signal });
   await qmp.execute('migrate-set-parameters', wantedParameters, { signal });
 
@@ -106,6 +110,8 @@ function armSourceGuard(context: MigrationContext): void {
   const capabilities = saved.capabilities.filter((capability) => capability.capability !== 'events');
   if (capabilities.length > 0) restore.push(JSON.stringify({ execute: 'migrate-set-capabilities', arguments: { capabilities } }));
   if (Object.keys(saved.parameters).length > 0) restore.push(JSON.stringify({ execute: 'migrate-set-parameters', arguments: saved.parameters }));
+  // tls-creds is set back first (above), then its objects go.
+  restore.push(...objectRemovalLines(context.settings?.source.objects ?? []));
   for (const line of restore) guard.send(`restore ${line}`);
   context.record.restore = restore;
   guard.send(`record ${JSON.stringify(context.record)}`);
@@ -197,7 +203,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         case 'failed':
           // A transfer ferry was cancelling may end `failed` (its socket shut down mid-write): ferry's reason stands.
           if (cancelSent && cancelWhy) throw migrationError(context, 'MIGRATION_CANCELLED', 'unknown', `${cancelWhy} (QEMU: ${info['error-desc'] ?? 'failed'})`);
-          throw migrationError(context, 'MIGRATION_FAILED', 'unknown', `QEMU reports the migration failed: ${info['error-desc'] ?? 'no reason given'}`);
+          throw (await tlsMigrationError(context, info)) ?? migrationError(context, 'MIGRATION_FAILED', 'unknown', `QEMU reports the migration failed: ${info['error-desc'] ?? 'no reason given'}`);
         case 'cancelled': {
           const code = cancelSent === 'timeout' ? 'MIGRATION_TIMEOUT' : 'MIGRATION_CANCELLED';
           const guardWhy = gateExpired ? `the switchover was not answered within ${gateDeadlineMs(gateMs)} ms (ferry's link to ${context.source.name} too slow or down), so the guard on ${context.source.name} cancelled it` : '';

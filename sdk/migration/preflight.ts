@@ -8,6 +8,7 @@ import { readVmDisks } from './storage/vm-disks.ts';
 import { isTransferOver, transferState } from './qemu-migration-status.ts';
 import { log, type MigrationContext } from './migration-context.ts';
 import { PreflightError, type PreflightCheck } from './migration-errors.ts';
+import { preflightTls, probeTlsSrc, zeroCopyChecksSrc } from './tls/tls-preflight.ts';
 
 // QEMU's own overhead on top of guest RAM, and what the destination keeps for itself.
 const MEMORY_HEADROOM_BYTES = 128 * 1024 ** 2;
@@ -32,7 +33,8 @@ export async function preflight(context: MigrationContext): Promise<void> {
   if (destination.config.maintenance) {
     throw new PreflightError(details, [{ check: 'destination-maintenance', ok: false, message: `${destination.name} is in maintenance; pick another host or end its maintenance` }]);
   }
-  const [src, dst, disks] = await Promise.allSettled([preflightSrc(context), preflightDstFacts(context), preflightStorage(context)]);
+  const tls = context.options.tls;
+  const [src, dst, disks, srcTls] = await Promise.allSettled([preflightSrc(context), preflightDstFacts(context), preflightStorage(context), tls ? probeTlsSrc(source, tls, { signal: context.signal }) : Promise.resolve(undefined)]);
   throwIfAborted(context.signal);
   const checks: PreflightCheck[] = [];
   if (src.status === 'rejected') checks.push({ check: 'source-vm', ok: false, message: reason(src.reason) });
@@ -41,6 +43,9 @@ export async function preflight(context: MigrationContext): Promise<void> {
     checks.push(...compare(context, src.value, dst.value));
     if (disks.status === 'rejected') checks.push({ check: 'disks', ok: false, message: `cannot tell where ${vm.name}'s disks are: ${reason(disks.reason)}` });
     else checks.push(...disks.value.checks);
+    if (srcTls.status === 'rejected') checks.push({ check: 'tls-credentials-source', ok: false, message: `cannot check the TLS credentials on ${source.name}: ${reason(srcTls.reason)}` });
+    else checks.push(...preflightTls(context, srcTls.value, dst.value.tls));
+    checks.push(...(await zeroCopyChecksSrc(context)));
   }
   if (checks.some((check) => !check.ok)) {
     throw new PreflightError(details, checks, { cause: src.status === 'rejected' ? src.reason : dst.status === 'rejected' ? dst.reason : undefined });
@@ -105,7 +110,8 @@ export async function preflightStorage(context: MigrationContext): Promise<{ dis
 }
 
 function preflightDstFacts(context: MigrationContext): Promise<DestinationFacts> {
-  return destinationFacts(context.destination, context.vm.name, { signal: context.signal });
+  const tls = context.options.tls;
+  return destinationFacts(context.destination, context.vm.name, { signal: context.signal, ...(tls && { tlsDir: tls.dir }) });
 }
 
 function compare(context: MigrationContext, src: SourceFacts, dst: DestinationFacts): PreflightCheck[] {

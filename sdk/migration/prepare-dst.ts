@@ -5,6 +5,7 @@ import { destinationCommandLine, pinMachineType } from './destination-command-li
 import { GuardChannel } from './guard/guard-channel.ts';
 import { enterStage, log, migrationError, type MigrationContext } from './migration-context.ts';
 import { planParameters } from './parameter-plan.ts';
+import { addObjects } from './tls/tls-apply.ts';
 import { vmFiles } from './vm-files.ts';
 
 /**
@@ -63,7 +64,9 @@ export async function prepareDst(context: MigrationContext): Promise<string> {
   context.dstQmp = qmp;
 
   // The destination's share of the one parameter plan (what a dry run lists).
-  const { capabilities, parameters } = planParameters(options, context.sourceMemoryBytes).destination;
+  const { objects, capabilities, parameters } = planParameters(options, context.sourceMemoryBytes, context.tls, source.name).destination;
+  // TLS credentials first: tls-creds names them, and they must be there before migrate-incoming.
+  await addObjects(context, 'destination', qmp, objects);
   await qmp.execute('migrate-set-capabilities', { capabilities }, { signal });
   if (Object.keys(parameters).length > 0) await qmp.execute('migrate-set-parameters', parameters, { signal });
 

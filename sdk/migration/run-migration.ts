@@ -12,6 +12,8 @@ import { prepareDst } from './prepare-dst.ts';
 import { rollback } from './rollback.ts';
 import { diskReports } from './storage/disk-report.ts';
 import { checkGuestDst } from './guest-check.ts';
+import { removeObjects } from './tls/tls-apply.ts';
+import { MigrationTlsError, relocatedTlsError } from './tls/tls-errors.ts';
 
 const HEARTBEAT_MS = 1000;
 
@@ -42,6 +44,8 @@ export async function runMigration(context: MigrationContext): Promise<Migration
     // Does the guest live there? Watched while the source is cleaned up, not after.
     const checking = checkGuestDst(context, context.guestCheck, context.options.guestCheckMs);
     const figures = await completedFiguresSrc(context, info);
+    // The VM runs on the destination: its next migration must not inherit this one's credentials.
+    if (context.dstQmp) await removeObjects(context.dstQmp, context.settings?.destination.objects ?? []);
     setPhase(context, 'confirm');
     await confirmSrc(context);
     context.guestCheckReport = await checking;
@@ -99,6 +103,7 @@ function finalError(context: MigrationContext, error: unknown, phase: MigrationC
   const code = error instanceof FerryError ? error.code : 'MIGRATION_FAILED';
   // Drop the original's own "[… phase …]" suffix: the new one states where the VM is now.
   const message = error instanceof Error ? error.message.replace(/ \[[^\]]*phase [^\]]*\]$/, '') : String(error);
+  if (error instanceof MigrationTlsError) return relocatedTlsError(error, details, message);
   return new MigrationError(code, details, message, { cause: error });
 }
 

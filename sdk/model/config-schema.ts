@@ -19,6 +19,12 @@ export interface HostConfig {
   migrationAddress?: string;
   /** The QEMU binary ferry launches there (default `qemu-system-x86_64`). */
   qemuBinary?: string;
+  /**
+   * This host's TLS credentials directory for `tls` migrations (libvirt's
+   * `migrate_tls_x509_cert_dir`; default `/etc/pki/qemu`). A migration's own
+   * `tls.dir` overrides it on both hosts.
+   */
+  tlsDir?: string;
   /** Free-form tags, e.g. `anti-affinity:db` or `rack:2`. */
   tags?: string[];
   /** A host in maintenance receives no VMs. */
@@ -64,6 +70,7 @@ export const ferryConfigSchema = {
           runDir: { type: 'string', pattern: absolutePath },
           migrationAddress: { type: 'string', minLength: 1 },
           qemuBinary: { type: 'string', minLength: 1 },
+          tlsDir: { type: 'string', pattern: absolutePath },
           tags: { type: 'array', items: { type: 'string', minLength: 1 } },
           maintenance: { type: 'boolean' },
           memoryBudget: { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: memorySize }] },

@@ -280,6 +280,13 @@ export interface BlockdevAddNbdArgs {
   'reconnect-delay'?: number;
 }
 
+// ---- objects -----------------------------------------------------------------
+
+/** `object-add` for the objects ferry adds: x509 TLS credentials and an authz list (QEMU 7.2's flat form). */
+export type QomObjectArgs =
+  | { 'qom-type': 'tls-creds-x509'; id: string; dir: string; endpoint: 'server' | 'client'; 'verify-peer'?: boolean }
+  | { 'qom-type': 'authz-simple'; id: string; identity: string };
+
 // ---- machine -----------------------------------------------------------------
 
 export interface CpuInfoFast {
@@ -373,6 +380,9 @@ export interface QmpCommandMap {
   'block-job-set-speed': { args: { device: string; speed: number }; returns: EmptyReturn };
   'job-dismiss': { args: { id: string }; returns: EmptyReturn };
   'nbd-server-stop': { args: NoArgs; returns: EmptyReturn };
+  /** Adds a QOM object (TLS credentials, an authz list, …) to a running QEMU. */
+  'object-add': { args: QomObjectArgs; returns: EmptyReturn };
+  'object-del': { args: { id: string }; returns: EmptyReturn };
   'query-cpus-fast': { args: NoArgs; returns: CpuInfoFast[] };
   'query-memory-size-summary': { args: NoArgs; returns: { 'base-memory': number; 'plugged-memory'?: number } };
   'query-machines': { args: NoArgs; returns: MachineInfo[] };

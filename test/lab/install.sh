@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # (openssh-client: ferry resolves SSH settings with `ssh -G`; zsh: the completion test;
-# debootstrap, e2fsprogs: build-debian-guest.sh)
-packages=(qemu-system-x86 qemu-utils openssh-server openssh-client busybox-static iproute2 gcc libc6-dev lz4 cpio tmux procps zsh debootstrap e2fsprogs)
+# debootstrap, e2fsprogs: build-debian-guest.sh;
+# openssl: the lab's TLS certificates, make-pki.sh; tcpdump: the TLS test captures the stream)
+packages=(qemu-system-x86 qemu-utils openssh-server openssh-client busybox-static iproute2 gcc libc6-dev lz4 cpio tmux procps zsh debootstrap e2fsprogs openssl tcpdump)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -86,6 +86,15 @@ export class Lab {
     return join(this.settings.runRoot, host);
   }
 
+  /**
+   * The host's TLS credentials (make-pki.sh), libvirt's layout: its server
+   * certificate when it receives, its client certificate when it sends.
+   * `otherCa`: the same, but its server certificate is signed by a CA nobody trusts.
+   */
+  pkiDir(host: string, otherCa = false): string {
+    return join(this.runDir(host), otherCa ? 'pki-other-ca' : 'pki');
+  }
+
   hostAddress(host: string): string {
     const index = this.settings.hosts.indexOf(host);
     if (index < 0) throw new Error(`lab: no host ${host} (hosts: ${this.settings.hosts.join(', ')})`);
@@ -136,10 +145,11 @@ export class Lab {
   }
 
   /** The ferry config for this lab: every host reached over SSH through the lab's ssh_config. */
-  ferryConfig(): { hosts: Record<string, { ssh: string; sshConfig: string; runDir: string; migrationAddress: string }> } {
-    const hosts: Record<string, { ssh: string; sshConfig: string; runDir: string; migrationAddress: string }> = {};
+  ferryConfig(): { hosts: Record<string, { ssh: string; sshConfig: string; runDir: string; migrationAddress: string; tlsDir: string }> } {
+    const hosts: Record<string, { ssh: string; sshConfig: string; runDir: string; migrationAddress: string; tlsDir: string }> = {};
     for (const host of this.settings.hosts) {
-      hosts[host] = { ssh: host, sshConfig: this.sshConfigFile, runDir: this.runDir(host), migrationAddress: this.hostAddress(host) };
+      // tlsDir: each host its own credentials (make-pki.sh), as /etc/pki/qemu is on a real host.
+      hosts[host] = { ssh: host, sshConfig: this.sshConfigFile, runDir: this.runDir(host), migrationAddress: this.hostAddress(host), tlsDir: this.pkiDir(host) };
     }
     return { hosts };
   }
@@ -148,6 +158,7 @@ export class Lab {
   async up(): Promise<this> {
     await this.#script('build-guest.sh');
     await this.#script('lab.sh', 'up');
+    await this.#script('make-pki.sh');
     return this;
   }
 

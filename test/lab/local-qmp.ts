@@ -6,7 +6,7 @@ import { connect } from 'node:net';
  * tests judge where a VM really is. QEMU serves one client at a time, so a
  * socket held by someone else answers nothing: undefined after `timeoutMs`.
  */
-export async function localQmp(socketPath: string, commands: readonly string[], timeoutMs = 5000): Promise<Record<string, unknown>[] | undefined> {
+export async function localQmp(socketPath: string, commands: readonly (string | { execute: string; arguments: Record<string, unknown> })[], timeoutMs = 5000): Promise<Record<string, unknown>[] | undefined> {
   return new Promise((resolve) => {
     const socket = connect({ path: socketPath });
     const replies: Record<string, unknown>[] = [];
@@ -28,7 +28,7 @@ export async function localQmp(socketPath: string, commands: readonly string[], 
         if ('QMP' in message && !greeted) {
           greeted = true;
           socket.write(JSON.stringify({ execute: 'qmp_capabilities', id: 'caps' }) + '\n');
-          for (const [i, command] of commands.entries()) socket.write(JSON.stringify({ execute: command, id: i }) + '\n');
+          for (const [i, command] of commands.entries()) socket.write(JSON.stringify({ ...(typeof command === 'string' ? { execute: command } : command), id: i }) + '\n');
         } else if (typeof message['id'] === 'number') {
           replies[message['id']] = (message['return'] ?? message['error']) as Record<string, unknown>;
           if (replies.filter(Boolean).length === commands.length) finish(replies);

@@ -8,7 +8,7 @@ const EXPECTED = [
   'AbortedError', 'ChannelOpenError', 'CommandFailedError', 'CommandTimeoutError', 'ConfigError', 'Evacuation',
   'EvacuationOptionsError', 'FerryError', 'Fleet', 'Host', 'HostKeyMismatchError', 'HostKeyRevokedError',
   'HostKeyUnknownError', 'InvalidNameError', 'MAINTENANCE_MARKER', 'MIGRATION_OPTION_TABLE', 'Migration',
-  'MigrationCancelledError', 'MigrationError', 'MigrationNotSteerableError', 'MigrationOptionsError', 'POLICY_PRESETS',
+  'MigrationCancelledError', 'MigrationError', 'MigrationNotSteerableError', 'MigrationOptionsError', 'MigrationTlsError', 'POLICY_PRESETS',
   'PreflightError', 'QmpClient', 'QmpCommandError', 'QmpDisconnectedError', 'QmpError', 'QmpProtocolError',
   'QmpStateError', 'QmpTimeoutError', 'RollingUpgrade', 'RollingUpgradeOptionsError', 'SshAuthError', 'SshConfigError', 'SshConnectError', 'SshConnectionLostError',
   'TooLateError', 'TransportClosedError', 'TransportError', 'UnknownHostError', 'Vm', 'VmAlreadyRunningError',
