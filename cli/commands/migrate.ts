@@ -14,7 +14,7 @@ export const TLS_FLAGS = {
 const TLS_USAGE = [
   ['--tls-dir DIR', 'TLS credentials directory on both hosts (implies --tls)'],
   ['--tls-hostname NAME', "the name the destination's certificate must show"],
-  ['--tls-authz SUBJECT|auto', "accept only this source (auto: its client certificate's subject)"],
+  ['--tls-authz SUBJECT', "accept only this source; auto: its client certificate's subject"],
 ];
 
 // The flags follow from the option table: a flag-unit option is a switch, the rest take a value.

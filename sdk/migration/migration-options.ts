@@ -121,7 +121,7 @@ export const MIGRATION_OPTION_TABLE: readonly MigrationOptionRow[] = [
   { option: 'allowPause', unit: 'flag', side: 'ferry', cliFlag: '--allow-pause', description: 'let the policy pause the guest to finish' },
   { option: 'stallTimeout', unit: 'ms', side: 'ferry', cliFlag: '--stall-timeout', description: 'cancel when nothing moves for this many ms' },
   { option: 'storage', unit: 'storage', side: 'ferry', cliFlag: '--storage', description: 'disks: auto | shared | copy (default auto: copy what is not shared)' },
-  { option: 'tls', unit: 'flag', side: 'both', cliFlag: '--tls', description: 'encrypt the stream: TLS with x509 from /etc/pki/qemu (--tls-dir DIR, --tls-hostname NAME, --tls-authz [SUBJECT])' },
+  { option: 'tls', unit: 'flag', side: 'both', cliFlag: '--tls', description: "encrypt the stream: TLS, x509 from each host's tlsDir or /etc/pki/qemu" },
   { option: 'dryRun', unit: 'flag', side: 'ferry', cliFlag: '--dry-run', description: 'print the plan, touch nothing' },
 ];
 
