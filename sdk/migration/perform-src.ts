@@ -17,6 +17,7 @@ import { throttleSleepMs } from './policy/throttle-pause.ts';
 import { PostcopyKeeper } from './postcopy-keeper.ts';
 import { addObjects, objectRemovalLines } from './tls/tls-apply.ts';
 import { tlsMigrationError } from './tls/tls-errors.ts';
+import { nbdClientTls } from './tls/tls-settings.ts';
 
 // Finishing the mirrors in the pause (cancel, the last writes, removing the NBD nodes and
 // export) and the flush through the NBD target at stop: 50–115 ms more downtime than the
@@ -129,7 +130,7 @@ async function copyDisksSrc(context: MigrationContext, copy: DiskCopy): Promise<
   if (!qmp) throw new Error('ferry bug: disk copy without a source QMP connection');
   const started = performance.now();
   const cap = context.options.bandwidth;
-  await copy.startMirrors(qmp, cap === 'unlimited' ? 0 : cap, context.signal);
+  await copy.startMirrors(qmp, cap === 'unlimited' ? 0 : cap, context.signal, nbdClientTls(context.tls));
   log(context, 'info', `copying ${copy.disks.length} disk(s), ${Math.round(copy.totalBytes / 1024 ** 2)} MiB, to ${context.destination.name} over NBD`);
   try {
     const done = await copy.waitReady(qmp, {

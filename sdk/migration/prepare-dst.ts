@@ -6,6 +6,7 @@ import { GuardChannel } from './guard/guard-channel.ts';
 import { enterStage, log, migrationError, type MigrationContext } from './migration-context.ts';
 import { planParameters } from './parameter-plan.ts';
 import { addObjects } from './tls/tls-apply.ts';
+import { nbdServerTls } from './tls/tls-settings.ts';
 import { vmFiles } from './vm-files.ts';
 
 /**
@@ -71,7 +72,7 @@ export async function prepareDst(context: MigrationContext): Promise<string> {
   if (Object.keys(parameters).length > 0) await qmp.execute('migrate-set-parameters', parameters, { signal });
 
   // The disks to copy are served over NBD from the destination's migration address.
-  if (copy?.active) await copy.exportOnDestination(qmp, destination.migrationAddress, signal);
+  if (copy?.active) await copy.exportOnDestination(qmp, destination.migrationAddress, signal, nbdServerTls(context.tls));
 
   // Port 0: the destination's kernel picks a free port, and QEMU reports it.
   const address = destination.migrationAddress;

@@ -10,6 +10,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { configure, disconnect, host, MigrationTlsError, PreflightError, type TlsFailure } from '../../sdk/index.ts';
+import { LOCAL_STORAGE_PATH } from '../lab/lab.ts';
+import { checkDiskRecords } from '../lab/disk-records.ts';
 import { localQmp } from '../lab/local-qmp.ts';
 import { Probe } from '../lab/probe.ts';
 import { testLab } from './lab-fixture.ts';
@@ -98,9 +100,11 @@ class Capture {
 /** Strings that sit in the guest's memory: its kernel's banner, its init script and its workload (the initramfs). */
 const GUEST_STRINGS = ['Linux version ', 'ferry-workload: ready', 'ferry-init: eth0', 'virtio_net'];
 
-function occurrences(haystack: Buffer, needle: string): number {
+/** Non-overlapping occurrences of `needle` in `haystack`. */
+function occurrences(haystack: Buffer, needle: string | Buffer): number {
+  const length = typeof needle === 'string' ? Buffer.byteLength(needle) : needle.length;
   let count = 0;
-  for (let at = haystack.indexOf(needle); at >= 0; at = haystack.indexOf(needle, at + 1)) count++;
+  for (let at = haystack.indexOf(needle); at >= 0; at = haystack.indexOf(needle, at + length)) count++;
   return count;
 }
 
@@ -116,7 +120,11 @@ describe('TLS migration on the lab', { timeout: 900_000 }, () => {
     probes.clear();
     execFileSync('sh', ['-c', `pkill -9 -f '[l]abel=${VM}'; rm -rf ${lab.runDir('a')}/${VM}.migration ${lab.runDir('b')}/${VM}.migration; true`]);
     configure(lab.ferryConfig());
-    for (const h of ['a', 'b']) await lab.stopVm(h, VM);
+    for (const h of ['a', 'b']) {
+      await lab.stopVm(h, VM);
+      rmSync(`${lab.privateDir(h)}/${VM}.qcow2`, { force: true });
+      rmSync(`${lab.privateDir(h)}/${VM}.qcow2.ferry-left`, { force: true });
+    }
   });
   after(async () => {
     await disconnect();
@@ -204,6 +212,44 @@ describe('TLS migration on the lab', { timeout: 900_000 }, () => {
     assert.ok(plainHits > 0, `the control finds guest memory in a plain stream: ${JSON.stringify(found['plain'])}`);
     assert.ok(Object.values(found['plain'] ?? {}).filter((n) => n > 0).length >= 2, 'the control finds several of the strings');
     assert.deepEqual(found['tls'], Object.fromEntries(GUEST_STRINGS.map((needle) => [needle, 0])), 'no guest string crosses the TLS link in clear');
+  });
+
+  test('a local disk copied over NBD rides the same TLS: the disk arrives whole, and its data never crosses the link in clear (a plain copy shows it)', async (t) => {
+    // 64 MiB of 0xab beside the guest's record ring (the disk's first half): a run no TLS record can hold.
+    const disk = { path: `${LOCAL_STORAGE_PATH}/${VM}.qcow2`, sizeMiB: 128, recordsPerSecond: 20 };
+    await lab.createDiskImage('a', disk);
+    await lab.runOnHost('a', ['qemu-io', '-f', 'qcow2', '-c', 'write -P 0xab 64M 64M', disk.path]);
+    const vm = await lab.startVm('a', VM, { memoryMiB: 256, disk });
+    const probe = new Probe(vm.address);
+    probes.add(probe);
+    await probe.start();
+    const marker = Buffer.alloc(4096, 0xab);
+    const runs: Record<string, number> = {};
+    for (const [mode, hostFrom, hostTo, tls] of [['tls', 'a', 'b', true], ['plain', 'b', 'a', false]] as const) {
+      const file = `${lab.runDir(hostTo)}/capture.pcap`;
+      const capture = await Capture.start(hostTo, file);
+      const result = await host(hostFrom).vm(VM).migrateTo(hostTo, { tls: tls && { authz: true }, maxDowntime: 300 });
+      const bytes = await capture.stop();
+      rmSync(file, { force: true });
+      runs[mode] = occurrences(bytes, marker);
+      assert.equal(result.disks?.[0]?.action, 'copy', JSON.stringify(result.disks));
+      t.diagnostic(`${mode} ${hostFrom}→${hostTo}: disk copy ${result.diskCopyMs} ms, downtime ${result.downtimeMs} ms, captured ${bytes.length} bytes; 4 KiB runs of the disk's 0xab found: ${runs[mode]}`);
+      assert.ok(bytes.length > 64 * 1024 ** 2, `${mode}: the capture holds the disk copy (${bytes.length} bytes)`);
+      if (tls) {
+        const exports = await localQmp(`${lab.runDir('b')}/${VM}.qmp`, ['query-block-exports']);
+        assert.deepEqual(exports?.[0], [], 'no NBD export left on b');
+        await assertClean('b', 'after the TLS migration with a disk');
+      }
+    }
+    assert.equal(runs['tls'], 0, "the disk's data never crossed the TLS link in clear");
+    assert.ok((runs['plain'] ?? 0) > 0, 'the control finds the disk data in a plain copy');
+    const report = await probe.finish(300);
+    assert.equal(report.counterWentBackwards, false);
+    assert.equal(report.diskRecordWentBackwards, false, 'no acknowledged write undone');
+    await lab.stopVm('a', VM);
+    const image = await checkDiskRecords(`${lab.privateDir('a')}/${VM}.qcow2`);
+    assert.equal(image.firstBad, undefined, 'no acknowledged record missing or corrupt');
+    assert.ok(image.last >= Number(report.lastDiskRecord), `the image holds record ${image.last}; the guest saw ${report.lastDiskRecord}`);
   });
 
   test('ferry killed mid-transfer of a TLS migration: the source guard leaves the VM running on the source with tls-creds reset and no object', async (t) => {

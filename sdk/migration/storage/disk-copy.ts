@@ -101,7 +101,7 @@ export class DiskCopy {
    * its migration address and export each pre-created image, writable, by
    * the node QEMU gave it (a -drive's node is auto-named: read, not guessed).
    */
-  async exportOnDestination(qmp: QmpClient, address: string, signal?: AbortSignal): Promise<void> {
+  async exportOnDestination(qmp: QmpClient, address: string, signal?: AbortSignal, tls: { 'tls-creds'?: string; 'tls-authz'?: string } = {}): Promise<void> {
     const blocks = await qmp.execute('query-block', {}, signalOption(signal));
     for (const disk of this.disks) {
       const block = blocks.find((entry) => entry.inserted?.image.filename === disk.plan.disk.path || entry.inserted?.file === disk.plan.disk.path);
@@ -113,7 +113,7 @@ export class DiskCopy {
     for (let attempt = 0; attempt < NBD_PORT_TRIES && !this.#server; attempt++) {
       const port = randomInt(NBD_PORT_MIN, NBD_PORT_MAX + 1);
       try {
-        await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: address, port: String(port) } } }, signalOption(signal));
+        await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: address, port: String(port) } }, ...tls }, signalOption(signal));
         this.#server = { host: address, port };
       } catch (error) {
         // A port in use is the one failure worth another try.
@@ -140,11 +140,11 @@ export class DiskCopy {
   }
 
   /** On the source: connect to each export and start mirroring into it, capped at `speed` bytes/s (0: no cap). */
-  async startMirrors(qmp: QmpClient, speed: number, signal?: AbortSignal): Promise<void> {
+  async startMirrors(qmp: QmpClient, speed: number, signal?: AbortSignal, tls: { 'tls-creds'?: string; 'tls-hostname'?: string } = {}): Promise<void> {
     const server = this.#server;
     if (!server) throw new Error('ferry bug: mirrors started before the destination exported its disks');
     for (const disk of this.disks) {
-      await qmp.execute('blockdev-add', { driver: 'nbd', 'node-name': disk.targetNode, server: { type: 'inet', host: server.host, port: String(server.port) }, export: disk.exportName }, signalOption(signal));
+      await qmp.execute('blockdev-add', { driver: 'nbd', 'node-name': disk.targetNode, server: { type: 'inet', host: server.host, port: String(server.port) }, export: disk.exportName, ...tls }, signalOption(signal));
       // Background copy: the guest's writes are not slowed; what it dirties is resent, and
       // the rest is flushed in the pause before switchover (7.2 cannot change the mode later).
       await qmp.execute('blockdev-mirror', {

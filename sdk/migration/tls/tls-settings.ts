@@ -67,3 +67,19 @@ export function tlsSetupOf(tls: ResolvedTls, inputs: TlsInputs): TlsSetup {
     ...(tls.authz !== false && { authzId: TLS_AUTHZ_ID }),
   };
 }
+
+/**
+ * The disk copy rides the same credentials (libvirt's one alias): the
+ * destination's NBD server takes the server's x509 object and the authz,
+ * so only the intended source may write the disks.
+ */
+export function nbdServerTls(setup: TlsSetup | undefined): { 'tls-creds'?: string; 'tls-authz'?: string } {
+  if (!setup) return {};
+  return { 'tls-creds': setup.credsId.destination, ...(setup.authzId && { 'tls-authz': setup.authzId }) };
+}
+
+/** The source's NBD client: its own x509 object, checking the destination by the same name as the migration. */
+export function nbdClientTls(setup: TlsSetup | undefined): { 'tls-creds'?: string; 'tls-hostname'?: string } {
+  if (!setup) return {};
+  return { 'tls-creds': setup.credsId.source, 'tls-hostname': setup.hostname };
+}
