@@ -5,7 +5,7 @@
 // capture of the stream itself taken inside the destination's namespace.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { testLab } from './lab-fixture.ts';
 
 const lab = testLab();
 const controllerScript = fileURLToPath(new URL('../support/migration-controller.ts', import.meta.url));
+const ferryBin = fileURLToPath(new URL('../../bin/ferry.mjs', import.meta.url));
 const VM = 'sealed';
 const children = new Set<ChildProcess>();
 const probes = new Set<Probe>();
@@ -182,6 +183,16 @@ describe('TLS migration on the lab', { timeout: 900_000 }, () => {
       await assertClean('a', name);
       t.diagnostic(`${name}: ${error.message}`);
     }
+    // The CLI says the same, as JSON, and exits 1 (the VM is on the source).
+    const configFile = `${lab.stateDir}/tls-cli-ferry.json`;
+    writeFileSync(configFile, JSON.stringify(lab.ferryConfig()));
+    const cli = spawnSync(process.execPath, [ferryBin, '--config', configFile, 'migrate', `a/${VM}`, 'b', '--tls', '--tls-hostname', 'c', '--json'], { encoding: 'utf8' });
+    assert.equal(cli.status, 1, `exit 1, the VM on the source: ${cli.stdout} ${cli.stderr}`);
+    const reply = JSON.parse(cli.stdout) as { ok: boolean; error: { code: string; message: string } };
+    assert.equal(reply.ok, false);
+    assert.equal(reply.error.code, 'MIGRATION_TLS_REFUSED');
+    assert.match(reply.error.message, /does not name "c"/);
+    await assertClean('a', 'after the CLI');
     // Credentials missing: refused in preflight, naming each host and file, before anything is touched.
     configure(lab.ferryConfig());
     const missing = `${lab.runDir('a')}/no-pki`;
