@@ -1,6 +1,7 @@
 // An encrypted migration stream on the real lab: QEMU's TLS with the lab's own
-// x509 PKI (test/lab/make-pki.sh; each host its own credentials, tlsDir in the
-// lab's ferry config, as /etc/pki/qemu is on a real host). Every verdict comes
+// x509 PKI (test/lab/make-pki.sh; each host sees its own credentials at
+// /etc/pki/qemu, libvirt's default, through its mount namespace; a host's
+// tlsDir in ferry's config points one elsewhere). Every verdict comes
 // from raw QMP on the hosts' sockets, their runDirs, the guest's probe, and a
 // capture of the stream itself taken inside the destination's namespace.
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -144,7 +145,8 @@ describe('TLS migration on the lab', { timeout: 900_000 }, () => {
     const sourceIdentity = there.settings?.destination.objects.find((object) => object['qom-type'] === 'authz-simple');
     assert.deepEqual(sourceIdentity, { 'qom-type': 'authz-simple', id: 'ferry-tls-authz', identity: 'O=ferry-lab,CN=a' });
     assert.deepEqual(there.settings?.source, dry.settings?.source);
-    assert.deepEqual(there.settings?.source.objects, [{ 'qom-type': 'tls-creds-x509', id: 'ferry-tls-creds', dir: lab.pkiDir('a'), endpoint: 'client', 'verify-peer': true }]);
+    // tls: true is libvirt's /etc/pki/qemu, where each lab host sees its own PKI.
+    assert.deepEqual(there.settings?.source.objects, [{ 'qom-type': 'tls-creds-x509', id: 'ferry-tls-creds', dir: '/etc/pki/qemu', endpoint: 'client', 'verify-peer': true }]);
     assert.equal(there.settings?.source.parameters['tls-hostname'], lab.hostAddress('b'));
     assert.deepEqual(there.settings?.destination.parameters, { 'tls-creds': 'ferry-tls-creds', 'tls-authz': 'ferry-tls-authz' });
     assert.ok((dry.plan ?? []).some((step) => /TLS: check a has ca-cert\.pem, client-cert\.pem, client-key\.pem/.test(step.action)), 'the dry run says what preflight checks');

@@ -87,9 +87,9 @@ export class Lab {
   }
 
   /**
-   * The host's TLS credentials (make-pki.sh), libvirt's layout: its server
-   * certificate when it receives, its client certificate when it sends.
-   * `otherCa`: the same, but its server certificate is signed by a CA nobody trusts.
+   * The host's TLS credentials as this process sees them (make-pki.sh), in
+   * libvirt's layout; inside the host they are /etc/pki/qemu. `otherCa`: a
+   * whole PKI of a second CA, which no other host trusts.
    */
   pkiDir(host: string, otherCa = false): string {
     return join(this.runDir(host), otherCa ? 'pki-other-ca' : 'pki');
@@ -145,11 +145,11 @@ export class Lab {
   }
 
   /** The ferry config for this lab: every host reached over SSH through the lab's ssh_config. */
-  ferryConfig(): { hosts: Record<string, { ssh: string; sshConfig: string; runDir: string; migrationAddress: string; tlsDir: string }> } {
-    const hosts: Record<string, { ssh: string; sshConfig: string; runDir: string; migrationAddress: string; tlsDir: string }> = {};
+  ferryConfig(): { hosts: Record<string, { ssh: string; sshConfig: string; runDir: string; migrationAddress: string; tlsDir?: string }> } {
+    const hosts: Record<string, { ssh: string; sshConfig: string; runDir: string; migrationAddress: string; tlsDir?: string }> = {};
     for (const host of this.settings.hosts) {
-      // tlsDir: each host its own credentials (make-pki.sh), as /etc/pki/qemu is on a real host.
-      hosts[host] = { ssh: host, sshConfig: this.sshConfigFile, runDir: this.runDir(host), migrationAddress: this.hostAddress(host), tlsDir: this.pkiDir(host) };
+      // No tlsDir: each host sees its own PKI at /etc/pki/qemu (make-pki.sh), as a real host would.
+      hosts[host] = { ssh: host, sshConfig: this.sshConfigFile, runDir: this.runDir(host), migrationAddress: this.hostAddress(host) };
     }
     return { hosts };
   }

@@ -7,13 +7,17 @@
 #   $FERRY_LAB_RUN/<host>/pki/server-cert.pem, server-key.pem  (the host as a destination)
 #   $FERRY_LAB_RUN/<host>/pki/client-cert.pem, client-key.pem  (the host as a source)
 #
+# Inside each host (its own mount namespace, lab.sh) its pki/ is bind-mounted
+# over /etc/pki/qemu, libvirt's default, so `tls: true` finds it there as on a
+# real host; the empty mount point is made on this machine, as /srv/ferry-host is.
+#
 # Each certificate names its host as CN=<host>, O=ferry-lab, with the
 # subjectAltNames DNS:<host> and IP:<its lab address>, so a source may check
 # the destination by either. For the tests of a wrong certificate, each host
 # also gets pki-other-ca/: a whole PKI of a second CA (its own ca-cert.pem and
 # certificates signed by it), consistent in itself, trusted by no other host.
 #
-#   make-pki.sh            (idempotent: keeps a PKI already made)
+#   make-pki.sh            (idempotent: keeps a PKI already made; run after lab.sh up)
 #
 # Settings: FERRY_LAB_RUN, FERRY_LAB_SUBNET, FERRY_LAB_HOSTS (see lab.sh).
 set -euo pipefail
@@ -76,4 +80,12 @@ for host in "${hosts[@]}"; do
     make_cert other-ca "$other/server" "$host" "$address" server
     make_cert other-ca "$other/client" "$host" "$address" client
   fi
+done
+
+# Each host sees its own credentials at libvirt's default path.
+mkdir -p /etc/pki/qemu
+for host in "${hosts[@]}"; do
+  ns=$run/lab/ns/$host
+  [ -f "$ns" ] || continue
+  nsenter --mount="$ns" -- sh -c 'mountpoint -q /etc/pki/qemu || mount --bind "$1" /etc/pki/qemu' sh "$run/$host/pki"
 done
