@@ -29,6 +29,9 @@ export class MigrationTlsError extends MigrationError {
   }
 }
 
+// Less than this sent when the link broke: the stream never got past its TLS handshake.
+const HANDSHAKE_BYTES = 1024 ** 2;
+
 /** Reads a failed TLS migration from QEMU's words on both sides; undefined when it is not a TLS failure. */
 export function tlsFailureOf(sourceError: string, destinationLog: string, authz = false): { failure: Exclude<TlsFailure, 'credentials-refused'>; qemuMessage: string } | undefined {
   const denied = /TLS x509 authz check for (.*) is denied/.exec(destinationLog);
@@ -38,8 +41,9 @@ export function tlsFailureOf(sourceError: string, destinationLog: string, authz 
   const destinationTls = /^.*(TLS|certificate).*$/im.exec(destinationLog)?.[0];
   if (destinationTls && /not trusted|signer not found|untrusted|issuer/i.test(destinationTls)) return { failure: 'untrusted-certificate', qemuMessage: destinationTls.trim() };
   // A daemonized destination logs its authz refusal nowhere ferry can read: the source sees
-  // only its channel closed mid-handshake, which with authz on is most likely that refusal.
-  if (authz && /TLS channel/i.test(sourceError)) return { failure: 'authz-denied', qemuMessage: sourceError };
+  // only its channel closed mid-handshake (7.2: "Cannot write to TLS channel", 10.0: "Connection
+  // reset by peer"), which with authz on and nothing sent yet is most likely that refusal.
+  if (authz && /TLS channel|Connection reset by peer/i.test(sourceError)) return { failure: 'authz-denied', qemuMessage: sourceError };
   if (/TLS|handshake|certificate/i.test(sourceError)) return { failure: 'handshake-failed', qemuMessage: sourceError };
   if (destinationTls) return { failure: 'handshake-failed', qemuMessage: destinationTls.trim() };
   return undefined;
@@ -52,7 +56,7 @@ export async function tlsMigrationError(context: MigrationContext, info: Migrati
   // The source sees only a broken channel when the destination refused it: ask the destination
   // (its incoming side's error-desc), and its guard's stderr (a QEMU that was not daemonized).
   const incoming = await context.dstQmp?.execute('query-migrate', {}, { timeoutMs: 2000 }).catch(() => undefined);
-  const found = tlsFailureOf(info['error-desc'] ?? '', `${incoming?.['error-desc'] ?? ''}\n${context.dstGuard?.stderr ?? ''}`, tls.authzId !== undefined);
+  const found = tlsFailureOf(info['error-desc'] ?? '', `${incoming?.['error-desc'] ?? ''}\n${context.dstGuard?.stderr ?? ''}`, tls.authzId !== undefined && (info.ram?.transferred ?? 0) < HANDSHAKE_BYTES);
   if (!found) return undefined;
   const { source, destination } = context;
   const why: Record<Exclude<TlsFailure, 'credentials-refused'>, string> = {

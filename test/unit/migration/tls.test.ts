@@ -76,6 +76,8 @@ test("QEMU 7.2's words for a refused handshake (as seen on the lab) map to a fai
   assert.equal(tlsFailureOf("The certificate hasn't got a known issuer", '')?.failure, 'untrusted-certificate');
   assert.equal(tlsFailureOf('Cannot write to TLS channel: Input/output error', '', true)?.failure, 'authz-denied');
   assert.equal(tlsFailureOf('Cannot write to TLS channel: Input/output error', '')?.failure, 'handshake-failed');
+  // QEMU 10.0 says it this way.
+  assert.equal(tlsFailureOf('Unable to read from socket: Connection reset by peer', '', true)?.failure, 'authz-denied');
   assert.equal(tlsFailureOf('Unable to write to socket: Broken pipe', 'qemu: TLS x509 authz check for O=ferry,CN=a is denied')?.failure, 'authz-denied');
   assert.equal(tlsFailureOf('Unable to write to socket: Connection reset by peer', ''), undefined);
 });
