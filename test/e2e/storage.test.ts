@@ -56,15 +56,30 @@ async function startWithFiller(): Promise<void> {
   await lab.startVm('a', VM, spec);
 }
 
-/** Waits until the VM runs only on `expected`, with nothing of the migration left on either host. */
+/** ferry's guard processes for the VM still alive on any lab host (a guard ends once it has cleaned up). */
+function guardsAlive(): number {
+  let count = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv[0] === 'perl' && argv.includes(`label=${VM}`)) count++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return count;
+}
+
+/** Waits until the VM runs only on `expected`, with nothing of the migration left on either host and no guard still at work. */
 async function settledOn(expected: 'a' | 'b', timeoutMs = 30_000): Promise<void> {
   const other = expected === 'a' ? 'b' : 'a';
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const [here, there] = await Promise.all([rawVmState(`${lab.runDir(expected)}/${VM}.qmp`, 2000), rawVmState(`${lab.runDir(other)}/${VM}.qmp`, 2000)]);
     const lock = existsSync(`${lab.runDir('a')}/${VM}.migration`) || existsSync(`${lab.runDir('b')}/${VM}.migration`);
-    if (here?.runState === 'running' && there === undefined && (await lab.vmPid(other, VM)) === undefined && !lock && filesOf(other).length === 0) return;
-    if (Date.now() > deadline) assert.fail(`${VM} did not settle on ${expected}: ${JSON.stringify({ here, there, lock, files: filesOf(other) })}`);
+    // QEMU removes its own pid file and socket as it exits: the guard's cleanup is over only when the guard is.
+    if (here?.runState === 'running' && there === undefined && (await lab.vmPid(other, VM)) === undefined && !lock && filesOf(other).length === 0 && guardsAlive() === 0) return;
+    if (Date.now() > deadline) assert.fail(`${VM} did not settle on ${expected}: ${JSON.stringify({ here, there, lock, files: filesOf(other), guards: guardsAlive() })}`);
     await sleep(100);
   }
 }
@@ -221,7 +236,8 @@ describe('storage on the lab', { timeout: 900_000 }, () => {
     assert.match(said, /"dying"/, `the controller died mid-copy (exit ${code}): ${said.slice(-600)}`);
     await settledOn('a');
     assert.deepEqual(await ferryBlockLeftovers('a'), [], 'the source guard cancelled the mirror and removed its NBD node');
-    assert.equal(existsSync(localImage('b')), false, "b's guard removed the image ferry created");
+    const guardLog = existsSync(`${lab.runDir('b')}/.ferry-guard.log`) ? readFileSync(`${lab.runDir('b')}/.ferry-guard.log`, 'utf8').split('\n').slice(-8).join('\n') : '(no guard log)';
+    assert.equal(existsSync(localImage('b')), false, `b's guard removed the image ferry created; its log:\n${guardLog}`);
     const status = await rawVmState(`${lab.runDir('a')}/${VM}.qmp`);
     assert.equal(status?.runState, 'running');
   });
