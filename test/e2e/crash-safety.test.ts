@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { configure, disconnect, host } from '../../sdk/index.ts';
 import { Probe, type ProbeReport } from '../lab/probe.ts';
 import { rawVmState, type RawVmState } from '../lab/local-qmp.ts';
+import { guardsAlive } from '../lab/guard-processes.ts';
 import { testLab } from './lab-fixture.ts';
 
 const lab = testLab();
@@ -85,26 +86,12 @@ interface Verdict {
 
 async function judge(vm: string): Promise<Verdict> {
   const [a, b] = await Promise.all([rawVmState(`${lab.runDir('a')}/${vm}.qmp`, 2000), rawVmState(`${lab.runDir('b')}/${vm}.qmp`, 2000)]);
-  return { a, b, lock: existsSync(`${lab.runDir('a')}/${vm}.migration`), filesB: filesOf('b', vm), guards: guardsOf(vm) };
+  return { a, b, lock: existsSync(`${lab.runDir('a')}/${vm}.migration`), filesB: filesOf('b', vm), guards: guardsAlive(vm) };
 }
 
 function filesOf(hostName: string, vm: string): string[] {
   const dir = lab.runDir(hostName);
   return existsSync(dir) ? readdirSync(dir).filter((file) => file.startsWith(`${vm}.`) && !file.endsWith('.console')) : [];
-}
-
-/** ferry's guard processes for `vm` still alive on any lab host. */
-function guardsOf(vm: string): number {
-  let count = 0;
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (argv[0] === 'perl' && argv.includes(`label=${vm}`)) count++;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return count;
 }
 
 /**

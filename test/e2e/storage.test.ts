@@ -14,6 +14,7 @@ import { configure, disconnect, host, MigrationCancelledError, MigrationError, P
 import { checkDiskRecords } from '../lab/disk-records.ts';
 import { LOCAL_STORAGE_PATH, type GuestSpec } from '../lab/lab.ts';
 import { localQmp, rawVmState } from '../lab/local-qmp.ts';
+import { guardsAlive } from '../lab/guard-processes.ts';
 import { Probe } from '../lab/probe.ts';
 import { testLab } from './lab-fixture.ts';
 
@@ -56,20 +57,6 @@ async function startWithFiller(): Promise<void> {
   await lab.startVm('a', VM, spec);
 }
 
-/** ferry's guard processes for the VM still alive on any lab host (a guard ends once it has cleaned up). */
-function guardsAlive(): number {
-  let count = 0;
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (argv[0] === 'perl' && argv.includes(`label=${VM}`)) count++;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return count;
-}
-
 /** Waits until the VM runs only on `expected`, with nothing of the migration left on either host and no guard still at work. */
 async function settledOn(expected: 'a' | 'b', timeoutMs = 30_000): Promise<void> {
   const other = expected === 'a' ? 'b' : 'a';
@@ -78,8 +65,8 @@ async function settledOn(expected: 'a' | 'b', timeoutMs = 30_000): Promise<void>
     const [here, there] = await Promise.all([rawVmState(`${lab.runDir(expected)}/${VM}.qmp`, 2000), rawVmState(`${lab.runDir(other)}/${VM}.qmp`, 2000)]);
     const lock = existsSync(`${lab.runDir('a')}/${VM}.migration`) || existsSync(`${lab.runDir('b')}/${VM}.migration`);
     // QEMU removes its own pid file and socket as it exits: the guard's cleanup is over only when the guard is.
-    if (here?.runState === 'running' && there === undefined && (await lab.vmPid(other, VM)) === undefined && !lock && filesOf(other).length === 0 && guardsAlive() === 0) return;
-    if (Date.now() > deadline) assert.fail(`${VM} did not settle on ${expected}: ${JSON.stringify({ here, there, lock, files: filesOf(other), guards: guardsAlive() })}`);
+    if (here?.runState === 'running' && there === undefined && (await lab.vmPid(other, VM)) === undefined && !lock && filesOf(other).length === 0 && guardsAlive(VM) === 0) return;
+    if (Date.now() > deadline) assert.fail(`${VM} did not settle on ${expected}: ${JSON.stringify({ here, there, lock, files: filesOf(other), guards: guardsAlive(VM) })}`);
     await sleep(100);
   }
 }
