@@ -4,13 +4,16 @@
 // processes' own command lines, and by the guest's probe counter.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { configure, disconnect, host, PreflightError } from '../../sdk/index.ts';
 import { Lab } from '../lab/lab.ts';
 import { Probe } from '../lab/probe.ts';
 import { RawQmp } from '../lab/raw-qmp.ts';
 import { testLab } from './lab-fixture.ts';
 
+const run = promisify(execFile);
 const lab = new Lab({ ...testLab().settings, qemu: { a: '7.2', b: '10.0', c: '10.0' } });
 
 /** What the QEMU running `vm` on `hostName` is, from raw QMP and /proc. */
@@ -46,6 +49,24 @@ describe('ferry between QEMU 7.2 and 10.0', { timeout: 600_000 }, () => {
     assert.match(await lab.qemuVersion('a'), /^7\.2\./);
     assert.match(await lab.qemuVersion('b'), /^10\.0\./);
     assert.match(await lab.qemuVersion('c'), /^10\.0\./);
+  });
+
+  test("a host switched under a running VM (over SSH, as an upgrade would): the VM keeps its QEMU, the host's qemu-system-x86_64 is the new one", async () => {
+    await lab.startVm('c', 'old', { memoryMiB: 256 });
+    const ssh = async (command: string): Promise<string> =>
+      (await run('ssh', ['-F', lab.sshConfigFile, '-o', 'BatchMode=yes', 'c', command])).stdout;
+    try {
+      assert.match(await ssh(`sh ${lab.settings.scriptsDir}/use-qemu.sh 7.2`), /version 7\.2\./);
+      assert.match(await lab.qemuVersion('c'), /^7\.2\./);
+      assert.match((await qemuOf('c', 'old')).version, /^10\.0\./, 'the running VM keeps its 10.0');
+      // Bringing the lab up again while that VM runs puts c back as the lab says (10.0), without disturbing it.
+      await lab.up();
+      assert.match(await lab.qemuVersion('c'), /^10\.0\./);
+      assert.match(await ssh(`sh ${lab.settings.scriptsDir}/use-qemu.sh 10.0`), /version 10\.0\./, 'again: nothing to do');
+      assert.equal((await host('c').vm('old').status()).runState, 'running');
+    } finally {
+      await lab.useQemu('c', '10.0');
+    }
   });
 
   test("a guest born on 7.2 moves 7.2 → 10.0 → 10.0, keeps its machine type, and its counter never goes back", async (t) => {
