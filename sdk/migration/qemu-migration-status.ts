@@ -21,6 +21,7 @@ export function transferState(status: MigrationStatus | string | undefined): Tra
       return 'switching-over';
     case 'postcopy-active':
     case 'postcopy-paused':
+    case 'postcopy-recover-setup':
     case 'postcopy-recover':
       return 'postcopy';
     case 'completed':

@@ -26,14 +26,15 @@ export type RunState =
   | 'finish-migrate' | 'restore-vm' | 'running' | 'save-vm' | 'shutdown' | 'suspended' | 'watchdog'
   | 'guest-panicked' | 'colo';
 
-export interface StatusInfo { running: boolean; singlestep: boolean; status: RunState }
+/** `singlestep` was deprecated in 8.1 and is gone from 10.0's reply. */
+export interface StatusInfo { running: boolean; singlestep?: boolean; status: RunState }
 
 // ---- migration ---------------------------------------------------------------
 
-/** Every MigrationStatus of QEMU 7.2 (`postcopy-recover-setup` arrived in 9.1). */
+/** Every MigrationStatus of QEMU 7.2 to 10.0 (`postcopy-recover-setup` arrived in 9.1). */
 export type MigrationStatus =
   | 'none' | 'setup' | 'cancelling' | 'cancelled' | 'active' | 'postcopy-active' | 'postcopy-paused'
-  | 'postcopy-recover' | 'completed' | 'failed' | 'colo' | 'pre-switchover' | 'device' | 'wait-unplug';
+  | 'postcopy-recover-setup' | 'postcopy-recover' | 'completed' | 'failed' | 'colo' | 'pre-switchover' | 'device' | 'wait-unplug';
 
 /** RAM statistics; byte counts unless named otherwise. */
 export interface MigrationStats {
@@ -96,12 +97,16 @@ export interface MigrationInfo {
   'socket-address'?: SocketAddress[];
 }
 
-/** MigrationCapability of QEMU 7.2. */
+/**
+ * MigrationCapability of QEMU 7.2 to 10.0: `compress` and `block` exist only
+ * before 9.1 (removed); `switchover-ack` and `dirty-limit` since 8.1,
+ * `mapped-ram` since 9.0. ferry sets none of the version-bound ones.
+ */
 export type MigrationCapability =
   | 'xbzrle' | 'rdma-pin-all' | 'auto-converge' | 'zero-blocks' | 'compress' | 'events' | 'postcopy-ram'
   | 'x-colo' | 'release-ram' | 'block' | 'return-path' | 'pause-before-switchover' | 'multifd'
   | 'dirty-bitmaps' | 'postcopy-blocktime' | 'late-block-activate' | 'x-ignore-shared' | 'validate-uuid'
-  | 'background-snapshot' | 'zero-copy-send' | 'postcopy-preempt';
+  | 'background-snapshot' | 'zero-copy-send' | 'postcopy-preempt' | 'switchover-ack' | 'dirty-limit' | 'mapped-ram';
 
 export interface MigrationCapabilityStatus { capability: MigrationCapability; state: boolean }
 

@@ -27,11 +27,16 @@ if ! mounted /srv/ferry-host; then
   exit 1
 fi
 
-for path in $paths; do
-  while mounted "$path"; do umount "$path"; done
-done
-
 current() { qemu-system-x86_64 --version | sed -n '1s/^QEMU emulator version \([0-9]*\.[0-9]*\).*/\1/p'; }
+
+if [ "$(current)" = "$version" ]; then
+  qemu-system-x86_64 --version | head -1
+  exit 0
+fi
+# Lazily: a running QEMU's binary and loaded modules stay busy, and it keeps them.
+for path in $paths; do
+  while mounted "$path"; do umount -l "$path"; done
+done
 
 if [ "$(current)" != "$version" ]; then
   prefix=$opt/qemu-$version
