@@ -4,7 +4,7 @@ import { enterStage, log, migrationError, switchedOver, type MigrationContext } 
 import { effectiveTimeoutMs, parametersFor } from './migration-options.ts';
 import { planParameters, throttleParameters } from './parameter-plan.ts';
 import { diskCopyPhaseProgress, ProgressTracker } from './migration-progress.ts';
-import type { DiskCopy } from './storage/disk-copy.ts';
+import { DISK_COPY_SWITCHOVER_OVERHEAD_MS, type DiskCopy } from './storage/disk-copy.ts';
 import { LiveDirtyRate } from './live-dirty-rate.ts';
 import type { ConvergenceAction, ConvergencePolicy, ConvergenceSample } from './policy/convergence-policy.ts';
 import { PolicyRunner, type ConvergenceActionRecord } from './policy/policy-runner.ts';
@@ -19,10 +19,6 @@ import { addObjects, objectRemovalLines } from './tls/tls-apply.ts';
 import { tlsMigrationError } from './tls/tls-errors.ts';
 import { nbdClientTls } from './tls/tls-settings.ts';
 
-// Finishing the mirrors in the pause (cancel, the last writes, removing the NBD nodes and
-// export) and the flush through the NBD target at stop: 50–115 ms more downtime than the
-// same guest on shared storage (75–140 ms against 25 ms on the lab under TCG; bench/storage.ts).
-const DISK_COPY_SWITCHOVER_OVERHEAD_MS = 60;
 // The mirrors' last writes are sent in the pause; the guard's gate cancels long before this if the budget is spent.
 const DISK_FINISH_TIMEOUT_MS = 30_000;
 

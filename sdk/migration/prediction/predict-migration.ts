@@ -6,6 +6,8 @@ import { outpacesLink } from '../policy/stall-detector.ts';
 import { SWITCHOVER_OVERHEAD_MS, switchoverAllowanceBytes } from '../policy/switchover-gate.ts';
 import { measureDirtying, measureNonZeroShare } from './measure-guest.ts';
 import { measureLink } from './measure-link.ts';
+import { diskBytesToCopy } from './measure-disks.ts';
+import { DISK_COPY_SHARE, DISK_COPY_SWITCHOVER_OVERHEAD_MS } from '../storage/disk-copy.ts';
 import { simulatePrecopy, type PrecopyModelOutcome } from './precopy-model.ts';
 
 /** What ferry measured before anything moved. Rates in bytes/s. */
@@ -20,6 +22,8 @@ export interface PredictionMeasures {
   nonZeroShare: number;
   /** What the migration stream will get: the link, or what QEMU delivers under the bandwidth option. */
   throughput: number;
+  /** Bytes of disk the migration copies first (disks not on shared storage); 0 when none. */
+  diskCopyBytes?: number;
   measureMs: number;
 }
 
@@ -68,7 +72,8 @@ export async function predictMigration(vm: Vm, destination: Host, options: Migra
   const dirtying = await measureDirtying(vm, { signal: options.signal });
   const link = await measureLink(vm.host, destination, { signal: options.signal });
   const throughput = resolved.bandwidth === 'unlimited' || link < resolved.bandwidth ? link : resolved.bandwidth * CAPPED_SHARE;
-  const measures: PredictionMeasures = { memoryBytes, ...dirtying, link, nonZeroShare, throughput, measureMs: Math.round(performance.now() - started) };
+  const diskCopyBytes = await diskBytesToCopy(vm, destination, resolved, options.signal);
+  const measures: PredictionMeasures = { memoryBytes, ...dirtying, link, nonZeroShare, throughput, ...(diskCopyBytes > 0 && { diskCopyBytes }), measureMs: Math.round(performance.now() - started) };
   return predictFromMeasures(measures, resolved, { vm: vm.name, source: vm.host.name, destination: destination.name });
 }
 
@@ -99,9 +104,13 @@ export function predictFromMeasures(
     ...(name === 'ferry' && { stalledSwitchoverBytes: switchoverAllowanceBytes(options.maxDowntime, measures.throughput, cap) }),
   });
   const notes: string[] = [];
+  // Disks not on shared storage are copied first, at the share of the link the mirrors got on the lab.
+  const diskMs = measures.diskCopyBytes ? (measures.diskCopyBytes / (measures.throughput * DISK_COPY_SHARE)) * 1000 : 0;
+  const diskPauseMs = measures.diskCopyBytes ? DISK_COPY_SWITCHOVER_OVERHEAD_MS : 0;
+  if (measures.diskCopyBytes) notes.push(`copies ${mb(measures.diskCopyBytes)} MB of disk first (about ${Math.round(diskMs / 1000)} s); finishing the mirrors adds about ${DISK_COPY_SWITCHOVER_OVERHEAD_MS} ms to the pause`);
   if (measures.dirtyRate === 0) notes.push('dirty rate sampled as 0: page sampling misses slow writers, so this is a lower bound');
   const result = (go: boolean, finish: MigrationPrediction['finish'], totalMs: number, downtimeMs: number): MigrationPrediction => ({
-    ...names, policy: name, measures, precopy, go, finish, totalMs: Math.round(totalMs), downtimeMs: Math.round(downtimeMs), notes,
+    ...names, policy: name, measures, precopy, go, finish, totalMs: Math.round(totalMs + diskMs), downtimeMs: Math.round(downtimeMs + diskPauseMs), notes,
   });
   if (precopy.converges) return result(true, 'pre-copy', precopy.totalMs, precopy.downtimeMs);
   if (!policy) {

@@ -67,6 +67,16 @@ describe('predictFromMeasures', () => {
     assert.ok(p.totalMs > 15_000 && p.totalMs < 20_000, `${p.totalMs} ms`);
   });
 
+  test('disks to copy come first: their bytes at the mirrors\' share of the link, and the mirrors\' finish in the pause', () => {
+    const options = resolveMigrationOptions({ maxDowntime: 300, bandwidth: '16MiB/s', policy: 'none' });
+    const without = predictFromMeasures(measures({ dirtyRate: 8e6, nonZeroShare: 0.5 }), options, names);
+    const withDisk = predictFromMeasures(measures({ dirtyRate: 8e6, nonZeroShare: 0.5, diskCopyBytes: 512 * MiB }), options, names);
+    const throughput = measures({}).throughput;
+    assert.equal(withDisk.totalMs - without.totalMs, Math.round(((512 * MiB) / (throughput * 0.6)) * 1000 + without.totalMs) - without.totalMs);
+    assert.equal(withDisk.downtimeMs, without.downtimeMs + 60);
+    assert.match(withDisk.notes.join('; '), /copies 536.9 MB of disk first \(about 58 s\)/);
+  });
+
   test('a fast writer: no-go on pre-copy alone, post-copy sized by the working set when permitted', () => {
     const fast = measures({ dirtyRate: 38 * MiB, workingSetBytes: 64 * MiB, nonZeroShare: 0.48 });
     const none = predictFromMeasures(fast, resolveMigrationOptions({ maxDowntime: 1000, bandwidth: '16MiB/s', policy: 'none' }), names);
