@@ -185,6 +185,15 @@ describe('downtime guarantee', () => {
     assert.equal(estimateSwitchover({ remainingBytes: allowance * 2, throughput: 200 * MiB, waitedMs: 0, maxDowntimeMs: 300 }).fits, true, 'twice the allowance still fits');
   });
 
+  test('steering plans with the higher of QEMU\'s last figure and the link, and leaves room for the pause\'s extras', () => {
+    // QEMU read half the link at its last iteration: its threshold must still be the allowance once it recovers.
+    const limit = qemuDowntimeLimitFor(2000, 64 * MiB, 32 * MiB, 64 * MiB);
+    assert.ok(Math.abs((limit / 1000) * 64 * MiB - switchoverAllowanceBytes(2000, 64 * MiB, 64 * MiB)) < 0.05 * 64 * MiB);
+    // A 95 % throttle's 190 ms sleep comes out of the allowance.
+    assert.ok(switchoverAllowanceBytes(2000, 64 * MiB, 64 * MiB, 190) < switchoverAllowanceBytes(2000, 64 * MiB, 64 * MiB));
+    assert.ok(qemuDowntimeLimitFor(2000, 64 * MiB, 64 * MiB, 64 * MiB, 190) < qemuDowntimeLimitFor(2000, 64 * MiB, 64 * MiB, 64 * MiB));
+  });
+
   test('before anything is measured QEMU may only switch over a millisecond\'s worth; the limit never passes the budget', () => {
     assert.equal(qemuDowntimeLimitFor(300, 0, 0), 1);
     assert.equal(qemuDowntimeLimitFor(300, 100 * MiB, 0), 1);
