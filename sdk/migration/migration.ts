@@ -9,7 +9,8 @@ import { MigrationEvents, type MigrationEventMap } from './migration-events.ts';
 import { newMigrationRecord } from './migration-lock.ts';
 import { isFinalPhase, type MigrationPhase } from './migration-phase.ts';
 import { planMigration, type MigrationStep } from './migration-plan.ts';
-import { preflightStorage } from './preflight.ts';
+import { planVmStorage } from './storage/plan-vm-storage.ts';
+import { diskImages } from './disk-images.ts';
 import { diskReports } from './storage/disk-report.ts';
 import type { MigrationDiskReport } from './migration-result.ts';
 import type { MigrationProgress } from './migration-progress.ts';
@@ -206,22 +207,19 @@ export class Migration extends AwaitableOperation<MigrationResult, MigrationEven
  */
 async function previewStorage(context: MigrationContext): Promise<{ steps: MigrationStep[]; disks?: MigrationDiskReport[] }> {
   try {
-    const qmp = await context.vm.connectQmp({ signal: context.signal, timeoutMs: 5000 });
-    try {
-      context.sourceArgv = await context.vm.commandLine({ signal: context.signal });
-      context.srcQmp = qmp;
-      const { disks, checks } = await preflightStorage(context);
-      const refused = checks.filter((check) => !check.ok).map((check): MigrationStep => ({ phase: 'preflight', side: 'ferry', action: `would refuse: ${check.message}` }));
-      const copies = disks.filter((plan) => plan.action === 'copy');
-      const steps: MigrationStep[] = copies.length === 0 ? [] : [
-        { phase: 'prepare', side: 'destination', action: `create ${copies.map((plan) => plan.disk.path).join(', ')} empty (same format, exact size) before QEMU starts; export them over NBD` },
-        { phase: 'perform', side: 'source', action: 'mirror each disk into the export until all are ready, then migrate memory; in the pause before switchover finish the mirrors (block-job-cancel, not a pivot) and stop the NBD server' },
-      ];
-      return { steps: [...refused, ...steps], disks: diskReports(disks, context.destination.name) };
-    } finally {
-      context.srcQmp = undefined;
-      await qmp.close();
-    }
+    const argv = await context.vm.commandLine({ signal: context.signal });
+    if (diskImages(argv).length === 0) return { steps: [] };
+    const { disks, checks } = await context.vm.withQmp(
+      (qmp) => planVmStorage({ vm: context.vm.name, source: context.source, destination: context.destination, qmp, argv, storage: context.options.storage, signal: context.signal }),
+      { signal: context.signal, timeoutMs: 5000 },
+    );
+    const refused = checks.filter((check) => !check.ok).map((check): MigrationStep => ({ phase: 'preflight', side: 'ferry', action: `would refuse: ${check.message}` }));
+    const copies = disks.filter((plan) => plan.action === 'copy');
+    const steps: MigrationStep[] = copies.length === 0 ? [] : [
+      { phase: 'prepare', side: 'destination', action: `create ${copies.map((plan) => plan.disk.path).join(', ')} empty (same format, exact size) before QEMU starts; export them over NBD` },
+      { phase: 'perform', side: 'source', action: 'mirror each disk into the export until all are ready, then migrate memory; in the pause before switchover finish the mirrors (block-job-cancel, not a pivot) and stop the NBD server' },
+    ];
+    return { steps: [...refused, ...steps], disks: diskReports(disks, context.destination.name) };
   } catch (error) {
     return { steps: [{ phase: 'preflight', side: 'ferry', action: `the disks could not be read for this plan: ${error instanceof Error ? error.message : String(error)}` }] };
   }

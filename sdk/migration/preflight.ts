@@ -2,9 +2,8 @@ import { throwIfAborted } from '../ferry-error.ts';
 import { destinationFacts, type DestinationFacts } from './destination-facts.ts';
 import { diskImages } from './disk-images.ts';
 import { DiskCopy } from './storage/disk-copy.ts';
-import { readStorageFacts } from './storage/storage-facts.ts';
-import { planStorage, type DiskPlan } from './storage/storage-plan.ts';
-import { readVmDisks } from './storage/vm-disks.ts';
+import { planVmStorage } from './storage/plan-vm-storage.ts';
+import type { DiskPlan } from './storage/storage-plan.ts';
 import { isTransferOver, transferState } from './qemu-migration-status.ts';
 import { log, type MigrationContext } from './migration-context.ts';
 import { PreflightError, type PreflightCheck } from './migration-errors.ts';
@@ -94,19 +93,13 @@ async function preflightSrc(context: MigrationContext): Promise<SourceFacts> {
   };
 }
 
-/**
- * The VM's disks and what happens to each (storage-plan.ts): read from the
- * source's QEMU, then one look at each host's files. Runs beside the other
- * checks; a VM without disks costs nothing.
- */
-export async function preflightStorage(context: MigrationContext): Promise<{ disks: DiskPlan[]; checks: PreflightCheck[] }> {
+/** The VM's disks and what happens to each (storage/plan-vm-storage.ts), beside the other checks. */
+async function preflightStorage(context: MigrationContext): Promise<{ disks: DiskPlan[]; checks: PreflightCheck[] }> {
   const { source, destination, vm, signal } = context;
   const argv = context.sourceArgv ?? [];
   if (diskImages(argv).length === 0) return { disks: [], checks: [] };
   const qmp = context.srcQmp ?? (context.srcQmp = await vm.connectQmp({ signal }));
-  const disks = await readVmDisks(qmp, argv, { signal });
-  const facts = await readStorageFacts(source, destination, disks, { signal });
-  return planStorage(vm.name, destination.name, disks, facts, context.options.storage);
+  return planVmStorage({ vm: vm.name, source, destination, qmp, argv, storage: context.options.storage, signal });
 }
 
 function preflightDstFacts(context: MigrationContext): Promise<DestinationFacts> {

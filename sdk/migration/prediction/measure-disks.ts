@@ -1,21 +1,17 @@
 import type { Host } from '../../model/host.ts';
 import type { Vm } from '../../model/vm.ts';
-import { diskImages } from '../disk-images.ts';
 import type { ResolvedMigrationOptions } from '../migration-options.ts';
-import { readStorageFacts } from '../storage/storage-facts.ts';
-import { planStorage } from '../storage/storage-plan.ts';
-import { readVmDisks } from '../storage/vm-disks.ts';
+import { diskImages } from '../disk-images.ts';
+import { planVmStorage } from '../storage/plan-vm-storage.ts';
 
 /**
  * The bytes a migration would copy before memory moves: the allocated size of
- * each disk the storage plan copies (what preflight would decide, read the
- * same way). A disk that would be refused counts as not copied.
+ * each disk the storage plan copies (planned as preflight plans it). A disk
+ * that would be refused counts as not copied.
  */
 export async function diskBytesToCopy(vm: Vm, destination: Host, options: ResolvedMigrationOptions, signal?: AbortSignal): Promise<number> {
   const argv = await vm.commandLine(signal ? { signal } : {});
   if (diskImages(argv).length === 0) return 0;
-  const disks = await vm.withQmp((qmp) => readVmDisks(qmp, argv, signal ? { signal } : {}), signal ? { signal } : {});
-  const facts = await readStorageFacts(vm.host, destination, disks, signal ? { signal } : {});
-  const { disks: plans } = planStorage(vm.name, destination.name, disks, facts, options.storage);
-  return plans.filter((plan) => plan.action === 'copy').reduce((sum, plan) => sum + plan.disk.allocatedBytes, 0);
+  const { disks } = await vm.withQmp((qmp) => planVmStorage({ vm: vm.name, source: vm.host, destination, qmp, argv, storage: options.storage, signal }), signal ? { signal } : {});
+  return disks.filter((plan) => plan.action === 'copy').reduce((sum, plan) => sum + plan.disk.allocatedBytes, 0);
 }
