@@ -20,6 +20,7 @@ import { testLab } from './lab-fixture.ts';
 
 const lab = testLab();
 const controllerScript = fileURLToPath(new URL('../support/migration-controller.ts', import.meta.url));
+const ferryBin = fileURLToPath(new URL('../../bin/ferry.mjs', import.meta.url));
 const VM = 'stor';
 const sharedDir = `${lab.settings.runRoot}/shared`;
 // 128 MiB: the guest's record ring is the first 64 MiB; the second half can hold filler to copy.
@@ -227,6 +228,30 @@ describe('storage on the lab', { timeout: 900_000 }, () => {
     assert.equal(existsSync(localImage('b')), false, `b's guard removed the image ferry created; its log:\n${guardLog}`);
     const status = await rawVmState(`${lab.runDir('a')}/${VM}.qmp`);
     assert.equal(status?.runState, 'running');
+  });
+
+  test('SIGTERM to `ferry migrate` mid-copy rolls back like Ctrl-C: exit 130, the VM on a with its disk, nothing on b', async () => {
+    await startWithFiller();
+    const configFile = `${lab.settings.runRoot}/storage-test-config.json`;
+    writeFileSync(configFile, JSON.stringify(lab.ferryConfig()));
+    const cli = spawn(process.execPath, [ferryBin, '--config', configFile, 'migrate', `a/${VM}`, 'b', '--bandwidth', '4MiB/s', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    cli.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    cli.stderr.resume();
+    const exited = new Promise<number | null>((resolve) => cli.on('close', (code) => resolve(code)));
+    // The copy runs once b holds the image ferry created and b's QEMU serves it.
+    const deadline = Date.now() + 30_000;
+    while (!(existsSync(localImage('b')) && (await lab.vmPid('b', VM)) !== undefined) && Date.now() < deadline) await sleep(100);
+    assert.ok(existsSync(localImage('b')), 'the copy began');
+    await sleep(1500);
+    cli.kill('SIGTERM');
+    assert.equal(await exited, 130);
+    const said = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { ok?: boolean; error?: { vmState?: string } };
+    assert.equal(said.ok, false);
+    assert.equal(said.error?.vmState, 'running-on-source', out);
+    await settledOn('a');
+    assert.deepEqual(await ferryBlockLeftovers('a'), []);
+    assert.equal(existsSync(localImage('b')), false);
   });
 
   test('refused before anything moves: no directory for the copy, a different file at the path, shared asked of a local disk', async () => {
