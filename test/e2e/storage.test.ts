@@ -6,7 +6,7 @@
 // `qemu-img check`), raw QMP on both hosts and the probe, not from ferry.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -249,6 +249,31 @@ describe('storage on the lab', { timeout: 900_000 }, () => {
     const said = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { ok?: boolean; error?: { vmState?: string } };
     assert.equal(said.ok, false);
     assert.equal(said.error?.vmState, 'running-on-source', out);
+    await settledOn('a');
+    assert.deepEqual(await ferryBlockLeftovers('a'), []);
+    assert.equal(existsSync(localImage('b')), false);
+  });
+
+  test("ferry's SSH connections to b dropped mid-copy (b's sshd killed): the VM stays on a with its disk, b's guard removes the copy", async () => {
+    await startWithFiller();
+    const migration = host('a').vm(VM).migrateTo('b', { bandwidth: '4MiB/s' });
+    let dropped = false;
+    let restored: Promise<unknown> | undefined;
+    migration.on('progress', (p) => {
+      if (dropped || !p.disks || p.disks.copiedBytes < 8 * 1024 ** 2) return;
+      dropped = true;
+      for (const pid of execFileSync('ip', ['netns', 'pids', lab.namespace('b')], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+        const comm = existsSync(`/proc/${pid}/comm`) ? readFileSync(`/proc/${pid}/comm`, 'utf8').trim() : '';
+        if (comm === 'sshd') process.kill(Number(pid), 'SIGKILL');
+      }
+      // b comes back a few seconds later, as a host whose sshd restarts does.
+      restored = sleep(5000).then(() => lab.up());
+    });
+    const error = await migration.then(() => undefined, (caught: unknown) => caught);
+    await restored;
+    assert.ok(dropped, 'the connections were dropped mid-copy');
+    assert.ok(error instanceof MigrationError, String(error));
+    assert.equal(error.vmState, 'running-on-source', error.message);
     await settledOn('a');
     assert.deepEqual(await ferryBlockLeftovers('a'), []);
     assert.equal(existsSync(localImage('b')), false);
