@@ -13,7 +13,6 @@ import { LinkRate } from './policy/link-rate.ts';
 import { estimateSwitchover, qemuDowntimeLimitFor } from './policy/switchover-gate.ts';
 import { transferState } from './qemu-migration-status.ts';
 import { StallWatch } from './stall-watch.ts';
-import { throttleSleepMs } from './policy/throttle-pause.ts';
 import { PostcopyKeeper } from './postcopy-keeper.ts';
 import { addObjects, objectRemovalLines } from './tls/tls-apply.ts';
 import { tlsMigrationError } from './tls/tls-errors.ts';
@@ -307,7 +306,7 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
   const estimate = estimateSwitchover({
     // What the disks' mirrors still hold goes over the same link in the same pause.
     remainingBytes: (info.ram?.remaining ?? 0) + diskRemainingBytes,
-    extraOverheadMs: extraPauseMs(context, info),
+    extraOverheadMs: extraPauseMs(context),
     // The link as steering planned with (see LinkRate); before any look, QEMU's average since the start.
     throughput,
     waitedMs: performance.now() - seenAt,
@@ -379,19 +378,19 @@ function emitAction(context: MigrationContext, record: ConvergenceActionRecord):
 async function steerSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, link: number, currentMs: number): Promise<number> {
   const qmp = context.srcQmp;
   if (!qmp) return currentMs;
-  const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, link, qemuBandwidth(info), capOf(runner).capBytesPerSecond, extraPauseMs(context, info));
+  const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, link, qemuBandwidth(info), capOf(runner).capBytesPerSecond, extraPauseMs(context));
   if (Math.abs(wanted - currentMs) <= Math.max(1, currentMs * 0.2)) return currentMs;
   await qmp.execute('migrate-set-parameters', { 'downtime-limit': wanted });
   return wanted;
 }
 
 /**
- * What the pause carries beyond sending RAM and the fixed overhead: a
- * throttled vCPU may be asleep for the throttle's slice when the guest
- * stops (throttle-pause.ts), and the disk mirrors finish in it.
+ * What the pause carries beyond sending RAM and the fixed overhead: the
+ * disk mirrors finish in it. (A throttled vCPU's sleep does not: it ends
+ * when the guest stops, throttle-steps.ts.)
  */
-function extraPauseMs(context: MigrationContext, info: MigrationInfo): number {
-  return (context.storage?.copy.active ? DISK_COPY_SWITCHOVER_OVERHEAD_MS : 0) + Math.round(throttleSleepMs(info['cpu-throttle-percentage'] ?? 0));
+function extraPauseMs(context: MigrationContext): number {
+  return context.storage?.copy.active ? DISK_COPY_SWITCHOVER_OVERHEAD_MS : 0;
 }
 
 /** The bandwidth cap in force, if any (the policy may have changed it). */

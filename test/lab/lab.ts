@@ -24,6 +24,8 @@ export interface GuestSpec {
   addressOctet?: number;
   /** A virtio disk the workload writes verifiable records to (see disk-records.ts). */
   disk?: GuestDisk;
+  /** A second QMP monitor, `<runDir>/<vm>.watch.qmp`, for a test to read QEMU beside ferry (migration-watch.ts). */
+  watchMonitor?: boolean;
 }
 
 /**
@@ -203,6 +205,7 @@ export class Lab {
       '-qmp', `unix:${runDir}/${name}.qmp,server=on,wait=off`,
       '-pidfile', `${runDir}/${name}.pid`, '-daemonize',
     ];
+    if (spec.watchMonitor) argv.push('-qmp', `unix:${runDir}/${name}.watch.qmp,server=on,wait=off`);
     if (spec.incoming) argv.push('-incoming', spec.incoming);
     return argv;
   }
@@ -359,7 +362,7 @@ export class Lab {
     const runDir = this.runDir(host);
     const pid = await readPidFile(`${runDir}/${name}.pid`);
     if (pid !== undefined) await killPid(pid);
-    for (const suffix of ['pid', 'qmp', 'console']) await rm(`${runDir}/${name}.${suffix}`, { force: true });
+    for (const suffix of ['pid', 'qmp', 'watch.qmp', 'console']) await rm(`${runDir}/${name}.${suffix}`, { force: true });
   }
 
   async #script(name: string, ...args: string[]): Promise<void> {

@@ -77,6 +77,11 @@ export class Probe {
     this.#maxGapMs = 0;
   }
 
+  /** Starts the longest-gap measure afresh: one migration's gap, not the guest's whole life. */
+  resetGap(): void {
+    this.#maxGapMs = 0;
+  }
+
   /** The report so far, without stopping. */
   report(): ProbeReport {
     return {

@@ -11,6 +11,14 @@ export interface RawMigrationFigures {
   downtimeMs: number;
   setupTimeMs: number;
   transferredBytes: number;
+  /** False when the script gave up (`giveUpAfterMs`): cancelled, the VM still runs on the source. */
+  completed: boolean;
+}
+
+/** The raw script's own settings: QEMU's downtime-limit, and when it cancels a migration that does not converge. */
+export interface RawMigrationLimits {
+  downtimeLimitMs?: number;
+  giveUpAfterMs?: number;
 }
 
 /**
@@ -19,7 +27,7 @@ export interface RawMigrationFigures {
  * baseline ferry is measured against. The destination QEMU is started from
  * the same lab command line with `-incoming`.
  */
-export async function rawMigrate(lab: Lab, source: string, destination: string, name: string, spec: GuestSpec = {}, port = 4444): Promise<RawMigrationFigures> {
+export async function rawMigrate(lab: Lab, source: string, destination: string, name: string, spec: GuestSpec = {}, port = 4444, limits: RawMigrationLimits = {}): Promise<RawMigrationFigures> {
   const destinationStart = performance.now();
   await lab.startVm(destination, name, { ...spec, incoming: `tcp:${lab.hostAddress(destination)}:${port}` });
   const src = await RawQmp.connect(lab, source, `${lab.runDir(source)}/${name}.qmp`);
@@ -27,7 +35,7 @@ export async function rawMigrate(lab: Lab, source: string, destination: string, 
   const destinationStartMs = performance.now() - destinationStart;
   try {
     // QEMU's default 128 MiB/s cap is far below the link; lift it.
-    await src.execute('migrate-set-parameters', { 'max-bandwidth': 10 * 1024 ** 3, 'downtime-limit': 300 });
+    await src.execute('migrate-set-parameters', { 'max-bandwidth': 10 * 1024 ** 3, 'downtime-limit': limits.downtimeLimitMs ?? 300 });
     const started = performance.now();
     await src.execute('migrate', { uri: `tcp:${lab.hostAddress(destination)}:${port}` });
     let info: Record<string, unknown>;
@@ -35,6 +43,12 @@ export async function rawMigrate(lab: Lab, source: string, destination: string, 
       info = (await src.execute('query-migrate')) as Record<string, unknown>;
       if (info['status'] === 'completed') break;
       if (info['status'] === 'failed' || info['status'] === 'cancelled') throw new Error(`raw migration ${info['status']}: ${JSON.stringify(info)}`);
+      if (limits.giveUpAfterMs !== undefined && performance.now() - started > limits.giveUpAfterMs) {
+        await src.execute('migrate_cancel');
+        for (let status = ''; status !== 'cancelled'; await sleep(10)) status = ((await src.execute('query-migrate')) as { status: string }).status;
+        await dst.execute('quit').catch(() => undefined);
+        return { wallMs: performance.now() - started, destinationStartMs, totalTimeMs: 0, downtimeMs: 0, setupTimeMs: 0, transferredBytes: 0, completed: false };
+      }
       await sleep(10);
     }
     // Done when the guest runs on the destination (it is `inmigrate` for a moment after `completed`).
@@ -57,6 +71,7 @@ export async function rawMigrate(lab: Lab, source: string, destination: string, 
       downtimeMs: Number(info['downtime']),
       setupTimeMs: Number(info['setup-time']),
       transferredBytes: ram.transferred,
+      completed: true,
     };
   } finally {
     src.close();

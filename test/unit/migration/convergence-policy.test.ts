@@ -90,8 +90,14 @@ describe('presets', () => {
     assert.deepEqual(asList(ferryPolicy(input({ limits: { ...input().limits, allowPostcopy: true } }))).map((a) => a.type), ['postcopy']);
     const maxed = { ...input().settings, throttlePercent: 99 };
     assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, limits: { ...input().limits, allowPause: true } }))).map((a) => a.type), ['pause']);
-    const stuck = [pass(1, 256, 64), pass(2, 64, 64, { throttlePercent: 99 }), pass(3, 64, 64, { throttlePercent: 99 }), pass(4, 64, 64, { throttlePercent: 99 })];
+    // 64 MiB left each pass, cleared at 16 MiB/s: never within three 300 ms budgets (14.4 MiB).
+    const stuck = [pass(1, 256, 64), ...Array.from({ length: 8 }, (_, i) => pass(i + 2, 64, 64, { throttlePercent: 99 }))];
     assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: stuck }))).map((a) => a.type), ['cancel']);
+    assert.match(asList(ferryPolicy(input({ settings: maxed, passes: stuck })))[0]?.reason ?? '', /8 passes with QEMU throttling the guest at 99% and none came within three budgets/);
+    // Three passes at 99 % are not a verdict: a sync that lands between the guest's 10 ms slices finds a small set.
+    assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: stuck.slice(0, 4) }))).map((a) => a.type), []);
+    const cameNear = [...stuck.slice(0, 2), pass(3, 64, 12, { throttlePercent: 99 }), ...stuck.slice(3)];
+    assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: cameNear }))).map((a) => a.type), [], 'one pass at 99 % came near a fit: keep going');
     // Allowed 99 % is not applied 99 %: QEMU ramps up only after two bad syncs, so ferry waits for it.
     const rampingUp = [pass(1, 256, 64), pass(2, 64, 64, { throttlePercent: 20 }), pass(3, 64, 64, { throttlePercent: 50 }), pass(4, 64, 64, { throttlePercent: 80 })];
     assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: rampingUp }))).map((a) => a.type), []);

@@ -1,0 +1,50 @@
+// The throttle ferry asks QEMU's auto-converge for, in steps up to 99 %.
+//
+// QEMU throttles a vCPU by making it sleep 10 ms × p / (100 − p) per time
+// slice (990 ms at 99 %), but the sleep ends when the guest is stopped
+// (cpu-throttle.c checks cpu->stop): on the lab, QMP `stop` of a guest
+// throttled to 99 % returned in 1–5 ms (QEMU 7.2), and raw QMP moved the
+// issue's 64 MiB/s guest at 99 % with 10–53 ms of downtime (73–200 ms with
+// pause-before-switchover), 10 of 10 within 300 ms. So the throttle is not
+// bounded by the budget and the pause does not count its sleep.
+
+import { clearRate } from './stall-detector.ts';
+import type { PassStats } from './convergence-policy.ts';
+
+export const MAX_THROTTLE = 99;
+const STEPS = [50, 80, 90, 95, MAX_THROTTLE] as const;
+
+/**
+ * The next throttle above `current`: the lowest step that would bring the
+ * guest's dirtying to half of what a pass clears, if the throttle cut it in
+ * proportion, and at least the step after `current`; undefined at 99 %.
+ * Promptly there: QEMU applies each step only after two bad syncs.
+ */
+export function nextThrottleStep(current: number, dirtyRate?: number, clearRateBytes?: number): number | undefined {
+  const wanted = dirtyRate && clearRateBytes && dirtyRate > 0 ? 100 * (1 - (0.5 * clearRateBytes) / dirtyRate) : 0;
+  return STEPS.find((step) => step > current && step >= Math.min(wanted, MAX_THROTTLE)) ?? STEPS.find((step) => step > current);
+}
+
+/** Passes at the applied maximum throttle before ferry may give up on a guest that never came near a fit. */
+export const PASSES_AT_MAXIMUM = 8;
+
+/**
+ * Whether a pass ended near a fit: its dirty set within three budgets' worth
+ * of what it cleared. At 99 % a guest runs 10 ms a second, and whether a
+ * sync lands before or after such a slice decides the set it finds: raw
+ * QMP needed 6 to 25 syncs at 99 % to catch a small one. A pass that came
+ * near says the next ones may fit.
+ */
+export function nearFit(pass: PassStats, maxDowntimeMs: number): boolean {
+  return pass.endRemainingBytes <= (3 * clearRate(pass) * maxDowntimeMs) / 1000;
+}
+
+/**
+ * At the maximum throttle, give up only after PASSES_AT_MAXIMUM passes that
+ * QEMU really ran at it (cpu-throttle-percentage), none of them near a fit.
+ */
+export function hopelessAtMaximum(passes: readonly PassStats[], maxDowntimeMs: number): boolean {
+  const atMaximum: PassStats[] = [];
+  for (let i = passes.length - 1; i >= 0 && (passes[i]?.throttlePercent ?? 0) >= MAX_THROTTLE; i--) atMaximum.push(passes[i] as PassStats);
+  return atMaximum.length >= PASSES_AT_MAXIMUM && !atMaximum.some((pass) => nearFit(pass, maxDowntimeMs));
+}
