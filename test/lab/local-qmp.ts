@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
 /**
  * Asks a QEMU on this machine (the lab's runDirs are local files) a few
@@ -10,7 +10,6 @@ export async function localQmp(socketPath: string, commands: readonly (string | 
   return new Promise((resolve) => {
     const socket = connect({ path: socketPath });
     const replies: Record<string, unknown>[] = [];
-    let buffer = '';
     let greeted = false;
     const timer = setTimeout(() => finish(undefined), timeoutMs);
     const finish = (value: Record<string, unknown>[] | undefined): void => {
@@ -19,22 +18,30 @@ export async function localQmp(socketPath: string, commands: readonly (string | 
       resolve(value);
     };
     socket.on('error', () => finish(undefined));
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const message = JSON.parse(buffer.slice(0, newline)) as Record<string, unknown>;
-        buffer = buffer.slice(newline + 1);
-        if ('QMP' in message && !greeted) {
-          greeted = true;
-          socket.write(JSON.stringify({ execute: 'qmp_capabilities', id: 'caps' }) + '\n');
-          for (const [i, command] of commands.entries()) socket.write(JSON.stringify({ ...(typeof command === 'string' ? { execute: command } : command), id: i }) + '\n');
-        } else if (typeof message['id'] === 'number') {
-          replies[message['id']] = (message['return'] ?? message['error']) as Record<string, unknown>;
-          if (replies.filter(Boolean).length === commands.length) finish(replies);
-        }
+    onQmpMessages(socket, (message) => {
+      if ('QMP' in message && !greeted) {
+        greeted = true;
+        socket.write(JSON.stringify({ execute: 'qmp_capabilities', id: 'caps' }) + '\n');
+        for (const [i, command] of commands.entries()) socket.write(JSON.stringify({ ...(typeof command === 'string' ? { execute: command } : command), id: i }) + '\n');
+      } else if (typeof message['id'] === 'number') {
+        replies[message['id']] = (message['return'] ?? message['error']) as Record<string, unknown>;
+        if (replies.filter(Boolean).length === commands.length) finish(replies);
       }
     });
+  });
+}
+
+/** Calls `handle` with each JSON message a QMP socket sends (one per line). */
+export function onQmpMessages(socket: Socket, handle: (message: Record<string, unknown>) => void): void {
+  let buffer = '';
+  socket.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('utf8');
+    let newline: number;
+    while ((newline = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      if (line.trim()) handle(JSON.parse(line) as Record<string, unknown>);
+    }
   });
 }
 

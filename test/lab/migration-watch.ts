@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { onQmpMessages } from './local-qmp.ts';
 
 /** What the source's own QEMU said of the migration, read over a monitor ferry does not use. */
 export interface WatchedMigration {
@@ -20,7 +21,6 @@ export interface WatchedMigration {
 export function watchMigration(socketPath: string, intervalMs = 5): { done: Promise<WatchedMigration>; stop: () => void } {
   const seen: WatchedMigration = { status: 'none', maxThrottlePercent: 0 };
   const socket = connect({ path: socketPath });
-  let buffer = '';
   let timer: NodeJS.Timeout | undefined;
   const ask = (): void => {
     socket.write(JSON.stringify({ execute: 'query-migrate' }) + '\n');
@@ -33,22 +33,16 @@ export function watchMigration(socketPath: string, intervalMs = 5): { done: Prom
     };
     socket.on('error', finish);
     socket.on('close', finish);
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const message = JSON.parse(buffer.slice(0, newline)) as Record<string, unknown>;
-        buffer = buffer.slice(newline + 1);
-        if ('QMP' in message) socket.write(JSON.stringify({ execute: 'qmp_capabilities', id: 'caps' }) + '\n');
-        else if (message['id'] === 'caps') ask();
-        else if ('return' in message) {
-          const info = message['return'] as Record<string, unknown>;
-          if (typeof info['status'] === 'string') seen.status = info['status'];
-          seen.maxThrottlePercent = Math.max(seen.maxThrottlePercent, Number(info['cpu-throttle-percentage'] ?? 0));
-          if (Number(info['downtime'] ?? 0) > 0) seen.downtimeMs = Number(info['downtime']);
-          if (Number(info['total-time'] ?? 0) > 0) seen.totalTimeMs = Number(info['total-time']);
-          timer = setTimeout(ask, intervalMs);
-        }
+    onQmpMessages(socket, (message) => {
+      if ('QMP' in message) socket.write(JSON.stringify({ execute: 'qmp_capabilities', id: 'caps' }) + '\n');
+      else if (message['id'] === 'caps') ask();
+      else if ('return' in message) {
+        const info = message['return'] as Record<string, unknown>;
+        if (typeof info['status'] === 'string') seen.status = info['status'];
+        seen.maxThrottlePercent = Math.max(seen.maxThrottlePercent, Number(info['cpu-throttle-percentage'] ?? 0));
+        if (Number(info['downtime'] ?? 0) > 0) seen.downtimeMs = Number(info['downtime']);
+        if (Number(info['total-time'] ?? 0) > 0) seen.totalTimeMs = Number(info['total-time']);
+        timer = setTimeout(ask, intervalMs);
       }
     });
   });
