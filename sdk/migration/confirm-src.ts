@@ -20,7 +20,8 @@ export async function confirmSrc(context: MigrationContext): Promise<void> {
     // The guard must not act on its own from here: ferry quits this QEMU itself.
     context.srcGuard?.send('done');
     await qmp.execute('quit');
-    await Promise.race([qmp.closed, sleep(2000)]);
+    // Unref'd: a pending 2 s timer would keep a finished CLI process alive that long.
+    await Promise.race([qmp.closed, sleep(2000, undefined, { ref: false })]);
   }
   // The pid file may already be gone; stopAndRemoveVm waits for (or ends) the process and cleans up, lock included.
   await stopAndRemoveVm(source, vm.name, context.sourceArgv ?? [], [vm.paths.migrationLock]);
