@@ -6,7 +6,7 @@ import { setPhase, type MigrationContext } from './migration-context.ts';
 import { MigrationCancelledError, MigrationError, type VmLocation } from './migration-errors.ts';
 import type { MigrationResult } from './migration-result.ts';
 import { completedFiguresSrc, performSrc } from './perform-src.ts';
-import { preflight } from './preflight.ts';
+import { preflight, preflightDstFacts } from './preflight.ts';
 import { claimSourceVm } from './source-claim.ts';
 import { prepareDst } from './prepare-dst.ts';
 import { rollback } from './rollback.ts';
@@ -26,10 +26,14 @@ export async function runMigration(context: MigrationContext): Promise<Migration
   try {
     setPhase(context, 'preflight');
     throwIfAborted(context.signal);
+    // The destination's facts need nothing from the source and change nothing: read them while the
+    // source is claimed, so that both hosts' SSH connections are set up at once.
+    const dstFacts = preflightDstFacts(context);
+    dstFacts.catch(() => undefined); // judged by preflight; a failed claim leaves it unread
     // The source's guard first: it takes the lock, and from then on settles the migration if ferry is lost.
     await claimSourceVm(context);
     heartbeat = startRecordHeartbeat(context);
-    await preflight(context);
+    await preflight(context, dstFacts);
     throwIfAborted(context.signal);
 
     setPhase(context, 'prepare');
