@@ -200,6 +200,29 @@ describe('the guard on the source', () => {
     assert.ok(r.qemu.alive);
   });
 
+  test('told ferry is quitting its QEMU: once QEMU is gone it removes its files and the lock, says so, and exits', async () => {
+    const r = await rig('src', { runState: 'postmigrate', migration: 'completed' });
+    r.guard.send('quitting');
+    await r.qmp.execute('quit');
+    assert.equal(await r.guard.nextControl(5000), 'cleaned');
+    await r.guard.ended;
+    assert.equal(r.qemu.alive, false);
+    assert.equal(existsSync(r.cleanupFile), false);
+    assert.equal(existsSync(r.lock), false);
+    assert.equal(r.guard.resolved, undefined);
+  });
+
+  test('ferry lost after it said it quits the QEMU, before its quit arrived: the guard quits it and cleans up', async () => {
+    const r = await rig('src', { runState: 'postmigrate', migration: 'completed' });
+    r.guard.send('quitting');
+    await loseFerry(r);
+    await sleep(100);
+    assert.ok(r.qemu.commands.includes('quit'));
+    assert.equal(r.qemu.alive, false);
+    assert.equal(existsSync(r.cleanupFile), false);
+    assert.equal(existsSync(r.lock), false);
+  });
+
   test('a lock held by a live guard is busy; one whose guard is dead is stale', async () => {
     const r = await rig('src', { runState: 'running', migration: 'active' });
     const second = GuardChannel.over('local', await transport.openProcess(guardArgv({ role: 'src', qmp: join(r.dir, 'vm.qmp'), pidfile: join(r.dir, 'vm.pid'), lock: r.lock, log: join(r.dir, 'log'), label: 'vm' })));
