@@ -21,8 +21,9 @@ export async function confirmSrc(context: MigrationContext): Promise<void> {
   // A copied disk's image stays here, intact and unused: marked as this VM's stale copy, so that a
   // later move back may replace it (any other file at that path is never overwritten).
   const markers = (context.storage?.copy.disks ?? []).map((disk) => leftoverMarkerPath(disk.plan.disk.path));
-  const marking = markers.length > 0 ? source.transport.shell(sh`for m in ${markers}; do printf '%s\n' ${vm.name} > "$m"; done`, { allowFailure: true }) : undefined;
+  const mark = () => (markers.length > 0 ? source.transport.shell(sh`for m in ${markers}; do printf '%s\n' ${vm.name} > "$m"; done`, { allowFailure: true }) : undefined);
   let cleaned = false;
+  let marking: ReturnType<typeof mark>;
   if (qmp) {
     const status = await qmp.execute('query-status');
     if (status.status !== 'postmigrate' && status.status !== 'paused') {
@@ -38,11 +39,13 @@ export async function confirmSrc(context: MigrationContext): Promise<void> {
       (error: unknown) => log(context, 'debug', `quit on ${source.name}: ${error instanceof Error ? error.message : String(error)}`),
     );
     log(context, 'debug', `quitting the source QEMU on ${source.name}; its guard removes its files and the lock once it is gone`);
-    [cleaned] = await Promise.all([guardCleaned, quitting]);
+    // The markers only now that the source is known to be done with its disks: beside the quit.
+    marking = mark();
+    [cleaned] = await Promise.all([guardCleaned, quitting, marking]);
   }
   // No guard (or it could not): the pid file may already be gone; stopAndRemoveVm waits for (or ends) the process and cleans up, lock included.
   if (!cleaned) await stopAndRemoveVm(source, vm.name, context.sourceArgv ?? [], [vm.paths.migrationLock]);
-  await marking;
+  if (!marking) await mark();
   enterStage(context, 'source-ended');
   log(context, 'info', `source QEMU on ${source.name} stopped and cleaned`);
 }
