@@ -6,9 +6,13 @@
 //  - cold: each run is a fresh process (`node bin/ferry.mjs migrate …` vs
 //    `node --import tsx test/lab/raw-migrate-cli.ts …`), so both pay Node,
 //    tsx and new SSH connections; timed from spawn to exit.
+//  - cold, compiled: the same, with both compiled to JavaScript first (ferry's
+//    dist/ as `npm run build` makes it, which an installed package runs; the
+//    raw script by tsc beside it): what is left once tsx's per-module loading
+//    in a checkout (ferry has ~175 modules, the script 7) is out of the way.
 //  - warm: in this process, SSH connections already open (one untimed
 //    migration each first); timed around the call.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +34,15 @@ await lab.up();
 const configFile = join(lab.stateDir, 'bench-ferry.json');
 writeFileSync(configFile, JSON.stringify(lab.ferryConfig()));
 // The raw script's process finds the same lab through FERRY_LAB_* (lab-settings.ts).
+// The compiled forms: ferry's dist/ (run as bin/ferry.mjs runs it when installed) and the raw script's.
+execFileSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'ignore' });
+const rawCompiledDir = join(root, 'dist/bench-raw');
+execFileSync(process.execPath, [
+  join(root, 'node_modules/typescript/bin/tsc'), join(root, 'test/lab/raw-migrate-cli.ts'), '--outDir', rawCompiledDir, '--rootDir', root,
+  '--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--rewriteRelativeImportExtensions', '--allowImportingTsExtensions', '--skipLibCheck', '--types', 'node', '--verbatimModuleSyntax',
+], { cwd: root, stdio: 'ignore' });
+const ferryCompiled = join(root, 'dist/bench-ferry.mjs');
+writeFileSync(ferryCompiled, "import { main } from './cli/main.js';\nprocess.exitCode = await main(process.argv.slice(2));\n");
 const rawEnv = {
   ...process.env,
   FERRY_LAB_PREFIX: lab.settings.prefix,
@@ -61,6 +74,18 @@ async function coldFerry(): Promise<number> {
 
 async function coldRaw(): Promise<number> {
   const ms = await timedProcess(['--import', 'tsx', join(root, 'test/lab/raw-migrate-cli.ts'), at, other(at), name, String(spec.memoryMiB)], rawEnv);
+  at = other(at);
+  return ms;
+}
+
+async function coldFerryCompiled(): Promise<number> {
+  const ms = await timedProcess([ferryCompiled, '--config', configFile, 'migrate', `${at}/${name}`, other(at), '--max-downtime', String(MAX_DOWNTIME_MS), '--json']);
+  at = other(at);
+  return ms;
+}
+
+async function coldRawCompiled(): Promise<number> {
+  const ms = await timedProcess([join(rawCompiledDir, 'test/lab/raw-migrate-cli.js'), at, other(at), name, String(spec.memoryMiB)], rawEnv);
   at = other(at);
   return ms;
 }
@@ -98,6 +123,7 @@ await lab.startVm('a', name, spec);
 let pair: RawSshPair | undefined;
 try {
   const cold = await compare(coldFerry, coldRaw);
+  const compiled = await compare(coldFerryCompiled, coldRawCompiled);
   configure(lab.ferryConfig());
   pair = { source: await sshConnect(lab, 'a'), destination: await sshConnect(lab, 'b') };
   const warmPair = pair;
@@ -108,14 +134,19 @@ try {
   const warm = await compare(warmFerry, () => warmRaw(warmPair));
 
   const rows: (string | number)[][] = [['run', 'ferry (ms)', 'raw (ms)', 'overhead ferry − raw (ms)', 'ratio', 'target overhead']];
-  for (const [label, times, target] of [['cold CLI (fresh process, new SSH connections)', cold, TARGETS.cold], ['warm SDK (same process, connections open)', warm, TARGETS.warm]] as const) {
+  for (const [label, times, target] of [
+    ['cold CLI from the checkout (fresh process through tsx, new SSH connections)', cold, TARGETS.cold],
+    ['cold CLI compiled (dist/, as installed; raw script compiled too)', compiled, TARGETS.cold],
+    ['warm SDK (same process, connections open)', warm, TARGETS.warm],
+  ] as const) {
     const [f, r] = [median(times.ferry), median(times.raw)];
     rows.push([label, Math.round(f), Math.round(r), Math.round(f - r), (f / r).toFixed(2), `≤ ${target} ms: ${f - r <= target ? 'met' : 'missed'}`]);
   }
   console.log(`\nidle ${spec.memoryMiB} MiB guest, ${rounds} runs each, medians. End to end for both drivers: destination QEMU start, migration, guest running`);
-  console.log('on the destination, source QEMU quit and its files removed. Cold also counts Node + tsx start and the SSH handshakes.');
+  console.log('on the destination, source QEMU quit and its files removed. Cold also counts Node start, loading the code (through tsx, or compiled) and the SSH handshakes.');
   printTable(rows);
   console.log(`\ncold, all runs (ms): ferry ${cold.ferry.map(Math.round).join(' ')}; raw ${cold.raw.map(Math.round).join(' ')}`);
+  console.log(`cold compiled, all runs (ms): ferry ${compiled.ferry.map(Math.round).join(' ')}; raw ${compiled.raw.map(Math.round).join(' ')}`);
   console.log(`warm, all runs (ms): ferry ${warm.ferry.map(Math.round).join(' ')}; raw ${warm.raw.map(Math.round).join(' ')}`);
   const phases = ['preflight', 'prepare', 'perform', 'finish', 'confirm'] as const;
   console.log(`warm ferry phases (median ms): ${phases.map((p) => `${p} ${Math.round(median(warmResults.map((r) => r.phases[p] ?? 0)))}`).join(', ')}; destination start ${Math.round(median(warmResults.map((r) => r.destinationStartMs)))}; QEMU total-time ${Math.round(median(warmResults.map((r) => r.totalTimeMs)))}`);
