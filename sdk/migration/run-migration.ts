@@ -9,6 +9,8 @@ import { completedFiguresSrc, performSrc } from './perform-src.ts';
 import { preflight, preflightDstFacts } from './preflight.ts';
 import { claimSourceVm } from './source-claim.ts';
 import { prepareDst } from './prepare-dst.ts';
+import { startDstGuardEarly } from './early-dst-guard.ts';
+import type { GuardChannel } from './guard/guard-channel.ts';
 import { rollback } from './rollback.ts';
 import { diskReports } from './storage/disk-report.ts';
 import { checkGuestDst } from './guest-check.ts';
@@ -23,6 +25,7 @@ const HEARTBEAT_MS = 1000;
  */
 export async function runMigration(context: MigrationContext): Promise<MigrationResult> {
   let heartbeat: NodeJS.Timeout | undefined;
+  let earlyDstGuard: Promise<GuardChannel | undefined> | undefined;
   try {
     setPhase(context, 'preflight');
     throwIfAborted(context.signal);
@@ -30,6 +33,8 @@ export async function runMigration(context: MigrationContext): Promise<Migration
     // source is claimed, so that both hosts' SSH connections are set up at once.
     const dstFacts = preflightDstFacts(context);
     dstFacts.catch(() => undefined); // judged by preflight; a failed claim leaves it unread
+    // The destination's guard starts now too, waiting for its launch: prepare then only sends it.
+    earlyDstGuard = startDstGuardEarly(context);
     // The source's guard first: it takes the lock, and from then on settles the migration if ferry is lost.
     await claimSourceVm(context);
     heartbeat = startRecordHeartbeat(context);
@@ -37,7 +42,7 @@ export async function runMigration(context: MigrationContext): Promise<Migration
     throwIfAborted(context.signal);
 
     setPhase(context, 'prepare');
-    const uri = await prepareDst(context);
+    const uri = await prepareDst(context, await earlyDstGuard);
     throwIfAborted(context.signal);
 
     setPhase(context, 'perform');
@@ -60,6 +65,9 @@ export async function runMigration(context: MigrationContext): Promise<Migration
     clearInterval(heartbeat);
     heartbeat = undefined;
     const failedPhase = context.phase;
+    // A destination guard still waiting for its launch holds nothing: closed, it just exits
+    // (not awaited: the error need not wait for a slow destination's SSH connection).
+    void earlyDstGuard?.then((early) => (early && early !== context.dstGuard ? early.close(1000) : undefined));
     // A guard gone before ferry let it go means ferry lost that host (or was frozen too long): say so.
     const lost = [context.srcGuard, context.dstGuard].filter((guard) => guard?.closed).map((guard) => `lost ferry's session to ${guard?.host}${guard?.resolved ? ` (its guard acted alone: ${guard.resolved})` : ''}`);
     const location = await rollback(context);

@@ -26,6 +26,9 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 #   #cleanup PATH       a file to remove when this side's QEMU is ended
 #   #record {...}       the migration record to keep in the lock (src)
 #   #uri URI            where the destination listens (to resume a paused post-copy)
+#   #launch HEX         (dst started with launch-later=1) the launch script, hex: until
+#                       it comes nothing runs here, and ferry gone first leaves nothing;
+#                       '#cleanup' and '#created' lines may come before it
 # Lines to ferry: QEMU's output, and '#' lines: '#guard PID', '#busy live|stale',
 # '#novm', '#vm PID', '#argv HEX', '#gate-expired', '#resolved WHAT', '#cleaned'.
 use strict;
@@ -367,6 +370,31 @@ sub resolve {
   exit 0;
 }
 
+# Started early (beside the source's checks), the destination's guard waits for
+# what to launch; a ferry gone first (or one that lets it go) leaves nothing here.
+sub await_launch {
+  my $until = now() + 600;
+  my $sel = IO::Select->new(\*STDIN);
+  for (;;) {
+    if (now() > $until) { logline('no launch came from ferry'); exit 0 }
+    next unless $sel->can_read(1);
+    my $n = sysread(STDIN, $ibuf, 65536, length $ibuf);
+    exit 0 unless $n;
+    while ((my $i = index($ibuf, "\n")) >= 0) {
+      my $line = substr($ibuf, 0, $i + 1, '');
+      next unless $line =~ /^#(\S+)\s?(.*?)\s*$/s;
+      my ($word, $arg) = ($1, $2);
+      if    ($word eq 'cleanup') { push @cleanup, $arg }
+      elsif ($word eq 'created') { push @created, $arg }
+      elsif ($word eq 'launch' && $arg =~ /^[0-9a-f]+$/) {
+        # ferry's heartbeat starts once QEMU is up: the wait is not counted against it.
+        $last_seen = now();
+        return pack('H*', $arg);
+      }
+    }
+  }
+}
+
 # --- start -----------------------------------------------------------------
 
 ctl("guard $$");
@@ -388,7 +416,8 @@ if ($role eq 'src') {
   write_file_atomic("$lock/status.json", $opt{record}) if defined $opt{record};
   ctl("vm $pid");
   ctl('argv ' . unpack('H*', read_file("/proc/$pid/cmdline") // ''));
-} elsif (defined $opt{launch}) {
+} elsif (defined $opt{launch} || $opt{'launch-later'}) {
+  $opt{launch} //= await_launch();
   # The destination's QEMU starts under the guard, so that a ferry killed
   # while it starts leaves no orphan: the launch runs, then we watch.
   my $rc = system('/bin/sh', '-c', $opt{launch});
