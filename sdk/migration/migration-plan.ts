@@ -21,14 +21,15 @@ export function planMigration(vm: string, source: string, destination: string, o
     { phase: 'preflight', side: 'source', action: `start ferry's guard on ${source} (it relays QMP and settles the migration if ferry is lost): check ${vm} runs there, take the migration lock ${vm}.migration, read its QEMU command line` },
     { phase: 'preflight', side: 'source', action: `read ${vm}'s RAM size, QEMU version and machine type` },
     { phase: 'preflight', side: 'destination', action: `check ${destination} is reachable, has the memory, a QEMU at least as new, the machine type and CPU flags, perl for the guard; no ${vm} there yet` },
+    { phase: 'preflight', side: 'destination', action: `start ferry's guard on ${destination}, beside the checks: it waits for its launch and runs nothing until then (a refused migration just lets it go)` },
     ...tlsChecks,
-    { phase: 'prepare', side: 'destination', action: `start ferry's guard on ${destination}, which launches QEMU from the source's command line with its runtime files moved to ${destination}'s runDir (disk paths kept), -S, -incoming defer` },
+    { phase: 'prepare', side: 'destination', action: `send the guard on ${destination} its launch: QEMU from the source's command line with its runtime files moved to ${destination}'s runDir (disk paths kept), -S, -incoming defer` },
     { phase: 'prepare', side: 'destination', action: `set ${describe(plan.destination)}; migrate-incoming on a free port of ${destination}'s migration address` },
     { phase: 'perform', side: 'source', action: `save the current values (the guard can undo them); set ${describe(plan.source)}` },
     { phase: 'perform', side: 'source', action: `migrate; watch progress until completed (timeout: ${options.timeout === 'auto' ? 'auto' : `${options.timeout} ms`}, then ${options.onTimeout})` },
     { phase: 'finish', side: 'destination', action: `once the source reports completed (the destination has loaded everything), resume ${vm} on ${destination}` },
     ...(options.tls ? [{ phase: 'finish' as const, side: 'destination' as const, action: `remove the TLS objects and reset tls-creds on ${destination}` }] : []),
-    { phase: 'confirm', side: 'source', action: `quit the source QEMU (postmigrate), remove its files and the lock` },
+    { phase: 'confirm', side: 'source', action: `quit the source QEMU (postmigrate); its guard, told first, removes its files and the lock once it is gone` },
   ];
 }
 

@@ -25,15 +25,17 @@ export interface SourceFacts {
 /**
  * Checks both sides in parallel; every failed check is reported at once,
  * each saying what to fix. Leaves the source's QMP connection in the context.
+ * `dstFacts`: the destination's facts, when the caller started reading them
+ * earlier (beside the source's claim: they need nothing from the source).
  */
-export async function preflight(context: MigrationContext): Promise<void> {
+export async function preflight(context: MigrationContext, dstFacts: Promise<DestinationFacts> = preflightDstFacts(context)): Promise<void> {
   const { source, destination, vm } = context;
   const details = { vm: vm.name, source: source.name, destination: destination.name };
   if (destination.config.maintenance) {
     throw new PreflightError(details, [{ check: 'destination-maintenance', ok: false, message: `${destination.name} is in maintenance; pick another host or end its maintenance` }]);
   }
   const tls = context.options.tls;
-  const [src, dst, disks, srcTls] = await Promise.allSettled([preflightSrc(context), preflightDstFacts(context), preflightStorage(context), tls ? probeTlsSrc(source, tls, { signal: context.signal }) : Promise.resolve(undefined)]);
+  const [src, dst, disks, srcTls] = await Promise.allSettled([preflightSrc(context), dstFacts, preflightStorage(context), tls ? probeTlsSrc(source, tls, { signal: context.signal }) : Promise.resolve(undefined)]);
   throwIfAborted(context.signal);
   const checks: PreflightCheck[] = [];
   if (src.status === 'rejected') checks.push({ check: 'source-vm', ok: false, message: reason(src.reason) });
@@ -102,7 +104,8 @@ async function preflightStorage(context: MigrationContext): Promise<{ disks: Dis
   return planVmStorage({ vm: vm.name, source, destination, qmp, argv, storage: context.options.storage, signal });
 }
 
-function preflightDstFacts(context: MigrationContext): Promise<DestinationFacts> {
+/** What preflight checks on the destination, read in one round trip; touches nothing there. */
+export function preflightDstFacts(context: MigrationContext): Promise<DestinationFacts> {
   const tls = context.options.tls;
   return destinationFacts(context.destination, context.vm.name, { signal: context.signal, ...(tls && { tlsDir: tls.dir }) });
 }

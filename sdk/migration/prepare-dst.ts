@@ -19,7 +19,7 @@ import { vmFiles } from './vm-files.ts';
  * NBD, and listen on a free port of the destination's migration address.
  * Returns the URI the source migrates to.
  */
-export async function prepareDst(context: MigrationContext): Promise<string> {
+export async function prepareDst(context: MigrationContext, early?: GuardChannel): Promise<string> {
   const { source, destination, vm, signal, options } = context;
   const started = performance.now();
   const dstPaths = destination.paths(vm.name);
@@ -42,16 +42,20 @@ export async function prepareDst(context: MigrationContext): Promise<string> {
   const launch = copy?.active
     ? copy.launchScript(sh`mkdir -p ${destination.config.runDir} && rm -f ${dstPaths.qmp} ${dstPaths.pid} && ${argv} 1>&2`)
     : sh`mkdir -p ${destination.config.runDir} && rm -f ${dstPaths.qmp} ${dstPaths.pid} && exec ${argv} 1>&2`;
-  const guard = await GuardChannel.start(destination, {
+  const cleanup = vmFiles(destination, vm.name, argv);
+  const created = copy?.active ? copy.createdImages : [];
+  // The guard started beside preflight (early-dst-guard.ts) only waits for this; else one starts now.
+  const guard = early && !early.closed ? early : await GuardChannel.start(destination, {
     role: 'dst',
     qmp: dstPaths.qmp,
     pidfile: dstPaths.pid,
     launch,
-    cleanup: vmFiles(destination, vm.name, argv),
-    ...(copy?.active && { created: copy.createdImages }),
+    cleanup,
+    created,
     log: guardLogPath(destination.config.runDir),
     label: vm.name,
   }, { signal });
+  if (guard === early) guard.sendLaunch(launch, cleanup, created);
   context.dstGuard = guard;
   const hello = await guard.nextControl(30_000);
   const launched = hello?.startsWith('guard ') ? await guard.nextControl(60_000) : hello;

@@ -6,9 +6,11 @@ import { setPhase, type MigrationContext } from './migration-context.ts';
 import { MigrationCancelledError, MigrationError, type VmLocation } from './migration-errors.ts';
 import type { MigrationResult } from './migration-result.ts';
 import { completedFiguresSrc, performSrc } from './perform-src.ts';
-import { preflight } from './preflight.ts';
+import { preflight, preflightDstFacts } from './preflight.ts';
 import { claimSourceVm } from './source-claim.ts';
 import { prepareDst } from './prepare-dst.ts';
+import { startDstGuardEarly } from './early-dst-guard.ts';
+import type { GuardChannel } from './guard/guard-channel.ts';
 import { rollback } from './rollback.ts';
 import { diskReports } from './storage/disk-report.ts';
 import { checkGuestDst } from './guest-check.ts';
@@ -23,17 +25,24 @@ const HEARTBEAT_MS = 1000;
  */
 export async function runMigration(context: MigrationContext): Promise<MigrationResult> {
   let heartbeat: NodeJS.Timeout | undefined;
+  let earlyDstGuard: Promise<GuardChannel | undefined> | undefined;
   try {
     setPhase(context, 'preflight');
     throwIfAborted(context.signal);
+    // The destination's facts need nothing from the source and change nothing: read them while the
+    // source is claimed, so that both hosts' SSH connections are set up at once.
+    const dstFacts = preflightDstFacts(context);
+    dstFacts.catch(() => undefined); // judged by preflight; a failed claim leaves it unread
+    // The destination's guard starts now too, waiting for its launch: prepare then only sends it.
+    earlyDstGuard = startDstGuardEarly(context);
     // The source's guard first: it takes the lock, and from then on settles the migration if ferry is lost.
     await claimSourceVm(context);
     heartbeat = startRecordHeartbeat(context);
-    await preflight(context);
+    await preflight(context, dstFacts);
     throwIfAborted(context.signal);
 
     setPhase(context, 'prepare');
-    const uri = await prepareDst(context);
+    const uri = await prepareDst(context, await earlyDstGuard);
     throwIfAborted(context.signal);
 
     setPhase(context, 'perform');
@@ -56,6 +65,9 @@ export async function runMigration(context: MigrationContext): Promise<Migration
     clearInterval(heartbeat);
     heartbeat = undefined;
     const failedPhase = context.phase;
+    // A destination guard still waiting for its launch holds nothing: closed, it just exits
+    // (not awaited: the error need not wait for a slow destination's SSH connection).
+    void earlyDstGuard?.then((early) => (early && early !== context.dstGuard ? early.close(1000) : undefined));
     // A guard gone before ferry let it go means ferry lost that host (or was frozen too long): say so.
     const lost = [context.srcGuard, context.dstGuard].filter((guard) => guard?.closed).map((guard) => `lost ferry's session to ${guard?.host}${guard?.resolved ? ` (its guard acted alone: ${guard.resolved})` : ''}`);
     const location = await rollback(context);

@@ -168,6 +168,8 @@ describe('crash safety: the controller killed, frozen or cut off', { timeout: 90
     ['pre-switchover', idle, { maxDowntime: 300 }, 'a'],
     ['postcopy', { memoryMiB: 256, dirtyMiB: 64, dirtyRateMBps: 40 }, { bandwidth: '16MiB/s', postcopy: true, maxDowntime: 300 }, 'b'],
     ['confirm', idle, { maxDowntime: 300 }, 'b'],
+    // The source's guard told that ferry quits its QEMU, the quit sent, the cleanup not done.
+    ['source-quit', idle, { maxDowntime: 300 }, 'b'],
   ] as const) {
     test(`kill -9 in ${phase}: the VM runs on ${expected} alone, by itself, and nothing is left`, async (t) => {
       const probe = await startGuest('crash', spec);

@@ -9,13 +9,13 @@ import type { Lab } from './lab.ts';
  * the baseline that ferry is benchmarked against. One command at a time.
  */
 export class RawQmp {
-  readonly #ssh: Client;
+  readonly #ssh: Client | undefined;
   readonly #stream: Duplex;
   #buffer = '';
   #waiting: ((message: Record<string, unknown>) => void) | undefined;
   readonly #queue: Record<string, unknown>[] = [];
 
-  private constructor(ssh: Client, stream: Duplex) {
+  private constructor(ssh: Client | undefined, stream: Duplex) {
     this.#ssh = ssh;
     this.#stream = stream;
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -23,11 +23,15 @@ export class RawQmp {
 
   /** Connects to `host`'s sshd (host key checked against the lab's known_hosts) and opens `socketPath`. */
   static async connect(lab: Lab, host: string, socketPath: string): Promise<RawQmp> {
-    const ssh = await sshConnect(lab, host);
+    return await RawQmp.over(await sshConnect(lab, host), socketPath, true);
+  }
+
+  /** Opens `socketPath` over an SSH connection already open; `close()` ends that connection only if `ownsSsh`. */
+  static async over(ssh: Client, socketPath: string, ownsSsh = false): Promise<RawQmp> {
     const stream = await new Promise<Duplex>((resolve, reject) =>
       ssh.openssh_forwardOutStreamLocal(socketPath, (error, channel) => (error ? reject(error) : resolve(channel))),
     );
-    const qmp = new RawQmp(ssh, stream);
+    const qmp = new RawQmp(ownsSsh ? ssh : undefined, stream);
     const greeting = await qmp.#next();
     if (!('QMP' in greeting)) throw new Error(`raw-qmp: not a QMP greeting: ${JSON.stringify(greeting)}`);
     await qmp.execute('qmp_capabilities');
@@ -46,7 +50,7 @@ export class RawQmp {
 
   close(): void {
     this.#stream.destroy();
-    this.#ssh.end();
+    this.#ssh?.end();
   }
 
   #onData(chunk: Buffer): void {

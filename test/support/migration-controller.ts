@@ -2,8 +2,9 @@
 // off the controller at the moment it chooses and then judge the hosts.
 //   node --import tsx test/support/migration-controller.ts HOST/VM DEST OPTIONS_JSON [DIE_AT]
 // FERRY_CONFIG names the lab's config. One JSON line per event on stdout.
-// DIE_AT: prepare | disk-copy | transfer | pre-switchover | postcopy | confirm (SIGKILL itself
-// there, synchronously, before ferry's next step) or stop-in-transfer (SIGSTOP).
+// DIE_AT: prepare | disk-copy | transfer | pre-switchover | postcopy | confirm | source-quit
+// (SIGKILL itself there, synchronously, before ferry's next step) or stop-in-transfer (SIGSTOP).
+// source-quit: in confirm, once the source's guard was told ferry quits its QEMU and the quit was sent.
 import { host, MigrationError } from '../../sdk/index.ts';
 
 const [ref = '', destination = '', optionsJson = '{}', dieAt] = process.argv.slice(2);
@@ -23,6 +24,7 @@ migration.on('log', (entry) => {
   say({ type: 'log', message: entry.message });
   // The destination QEMU has started under its guard: the middle of prepare.
   if (dieAt === 'prepare' && /^launching on/.test(entry.message)) setTimeout(() => die('SIGKILL'), 300);
+  if (dieAt === 'source-quit' && /^quitting the source QEMU/.test(entry.message)) die('SIGKILL');
 });
 migration.on('progress', (p) => {
   say({ type: 'progress', transfer: p.transfer, percent: p.percent, ...(p.disks && { disks: p.disks }) });

@@ -20,6 +20,8 @@ export interface GuardStart {
   record?: string;
   /** The destination's launch script: QEMU starts under the guard. */
   launch?: string;
+  /** The destination's guard starts without its launch and waits for `sendLaunch()` (started early, beside the source's checks). */
+  launchLater?: boolean;
   /** Files to remove when this side's QEMU is ended. */
   cleanup?: readonly string[];
   /** Files the launch creates (disk images for a copy): removed like `cleanup`, but only once the launch made them. */
@@ -37,6 +39,7 @@ export function guardArgv(start: GuardStart): string[] {
   if (start.lock !== undefined) args.push(`lock=${start.lock}`);
   if (start.record !== undefined) args.push(`record=${start.record}`);
   if (start.launch !== undefined) args.push(`launch=${start.launch}`);
+  if (start.launchLater) args.push('launch-later=1');
   for (const file of start.cleanup ?? []) args.push(`cleanup=${file}`);
   for (const file of start.created ?? []) args.push(`created=${file}`);
   return ['perl', '-e', GUARD_SCRIPT, '--', ...args];
@@ -138,6 +141,13 @@ export class GuardChannel {
     if (this.#closed || !this.#process.stdio.writable) return;
     if (/[\n\r]/.test(control)) throw new Error(`ferry bug: a guard control line may not contain a newline: ${control}`);
     this.#process.stdio.write(`#${control}\n`);
+  }
+
+  /** For a guard started with `launchLater`: what to remove if its QEMU ends, then the launch itself. */
+  sendLaunch(launch: string, cleanup: readonly string[], created: readonly string[] = []): void {
+    for (const file of cleanup) this.send(`cleanup ${file}`);
+    for (const file of created) this.send(`created ${file}`);
+    this.send(`launch ${Buffer.from(launch, 'utf8').toString('hex')}`);
   }
 
   startHeartbeat(): void {

@@ -15,6 +15,9 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 #
 # Lines from ferry: QMP commands ('{...}'), relayed to QEMU, or controls:
 #   #hb                 I am alive            #done   ferry finished: exit quietly
+#   #quitting           (src) the VM runs on the destination and ferry quits this
+#                       QEMU: once it is gone remove its files and the lock, ferry
+#                       or not, then say '#cleaned' and exit (ferry lost first: quit it)
 #   #was-running 0|1    resume the guest on rollback (src) or at commit (dst)
 #   #gate MS            cancel a switchover ferry has not answered within MS
 #   #restore {...}      a QMP command that undoes one of ferry's settings (src)
@@ -23,8 +26,11 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 #   #cleanup PATH       a file to remove when this side's QEMU is ended
 #   #record {...}       the migration record to keep in the lock (src)
 #   #uri URI            where the destination listens (to resume a paused post-copy)
+#   #launch HEX         (dst started with launch-later=1) the launch script, hex: until
+#                       it comes nothing runs here, and ferry gone first leaves nothing;
+#                       '#cleanup' and '#created' lines may come before it
 # Lines to ferry: QEMU's output, and '#' lines: '#guard PID', '#busy live|stale',
-# '#novm', '#vm PID', '#argv HEX', '#gate-expired', '#resolved WHAT'.
+# '#novm', '#vm PID', '#argv HEX', '#gate-expired', '#resolved WHAT', '#cleaned'.
 use strict;
 use warnings;
 use IO::Socket::UNIX;
@@ -57,6 +63,8 @@ sub now { return (POSIX::times())[0] / $tick }
 my $out = '';            # to ferry, written without ever blocking
 my $ferry_gone = 0;      # stdin closed
 my $done = 0;
+my $quitting = 0;        # src: ferry quits this QEMU, and we clean up after it
+my $src_pid;             # src: the QEMU found at the start
 my $was_running = 1;
 my $gate_ms;
 my $gate_at;
@@ -333,6 +341,24 @@ sub rmdir_lock {
   rmdir $lock;
 }
 
+# The source QEMU ferry is quitting (the VM runs on the destination): wait for
+# its process to be gone (a dying one closes QMP first), ending it if it lingers
+# or if ferry was lost before its quit arrived, then remove its files and the lock.
+sub finish_quit {
+  my ($qmp_open) = @_;
+  qmp_call('{"execute":"quit"}', 2) if $qmp_open && alive($src_pid);
+  for my $signal (0, 'TERM', 'KILL') {
+    kill($signal, $src_pid) if $signal && alive($src_pid);
+    for (1 .. 250) { last unless alive($src_pid); select(undef, undef, undef, 0.01) }
+  }
+  unlink @cleanup;
+  rmdir_lock();
+  logline('the source QEMU quit after the migration; its files and the lock were removed' . ($ferry_gone ? ' (ferry gone)' : ''));
+  ctl('cleaned') unless $ferry_gone;
+  flush_out();
+  exit 0;
+}
+
 sub resolve {
   my ($why) = @_;
   return if $done;
@@ -342,6 +368,31 @@ sub resolve {
   ctl("resolved $what");
   flush_out();
   exit 0;
+}
+
+# Started early (beside the source's checks), the destination's guard waits for
+# what to launch; a ferry gone first (or one that lets it go) leaves nothing here.
+sub await_launch {
+  my $until = now() + 600;
+  my $sel = IO::Select->new(\*STDIN);
+  for (;;) {
+    if (now() > $until) { logline('no launch came from ferry'); exit 0 }
+    next unless $sel->can_read(1);
+    my $n = sysread(STDIN, $ibuf, 65536, length $ibuf);
+    exit 0 unless $n;
+    while ((my $i = index($ibuf, "\n")) >= 0) {
+      my $line = substr($ibuf, 0, $i + 1, '');
+      next unless $line =~ /^#(\S+)\s?(.*?)\s*$/s;
+      my ($word, $arg) = ($1, $2);
+      if    ($word eq 'cleanup') { push @cleanup, $arg }
+      elsif ($word eq 'created') { push @created, $arg }
+      elsif ($word eq 'launch' && $arg =~ /^[0-9a-f]+$/) {
+        # ferry's heartbeat starts once QEMU is up: the wait is not counted against it.
+        $last_seen = now();
+        return pack('H*', $arg);
+      }
+    }
+  }
 }
 
 # --- start -----------------------------------------------------------------
@@ -360,11 +411,13 @@ if ($role eq 'src') {
     flush_out();
     exit 0;
   }
+  $src_pid = $pid;
   write_file_atomic("$lock/guard.pid", "$$\n");
   write_file_atomic("$lock/status.json", $opt{record}) if defined $opt{record};
   ctl("vm $pid");
   ctl('argv ' . unpack('H*', read_file("/proc/$pid/cmdline") // ''));
-} elsif (defined $opt{launch}) {
+} elsif (defined $opt{launch} || $opt{'launch-later'}) {
+  $opt{launch} //= await_launch();
   # The destination's QEMU starts under the guard, so that a ferry killed
   # while it starts leaves no orphan: the launch runs, then we watch.
   my $rc = system('/bin/sh', '-c', $opt{launch});
@@ -394,6 +447,7 @@ for (;;) {
   for my $fh ($in->can_read(0.05)) {
     if ($fh == $qmp) {
       next if pump_qmp(0);
+      finish_quit(0) if $quitting;
       # QEMU closed its end: it quit or died. A dying process closes its files
       # before it is gone from /proc: wait for that before removing its files.
       if ($role eq 'dst' && !$done) {
@@ -409,6 +463,7 @@ for (;;) {
     my $n = sysread(STDIN, $ibuf, 65536, length $ibuf);
     if (!$n) {
       $ferry_gone = 1;
+      finish_quit(1) if $quitting;
       if ($done) { logline('ferry finished and closed its session'); exit 0 }
       resolve('its session ended');
     }
@@ -418,6 +473,7 @@ for (;;) {
       if ($line =~ /^#(\S+)\s?(.*?)\s*$/s) {
         my ($word, $arg) = ($1, $2);
         if    ($word eq 'done')        { $done = 1 }
+        elsif ($word eq 'quitting')    { ($done, $quitting) = (1, 1) if $role eq 'src' && $src_pid }
         elsif ($word eq 'was-running') { $was_running = $arg ? 1 : 0 }
         elsif ($word eq 'gate')        { $gate_ms = $arg }
         elsif ($word eq 'restore')     { push @restore, $arg }

@@ -200,6 +200,29 @@ describe('the guard on the source', () => {
     assert.ok(r.qemu.alive);
   });
 
+  test('told ferry is quitting its QEMU: once QEMU is gone it removes its files and the lock, says so, and exits', async () => {
+    const r = await rig('src', { runState: 'postmigrate', migration: 'completed' });
+    r.guard.send('quitting');
+    await r.qmp.execute('quit');
+    assert.equal(await r.guard.nextControl(5000), 'cleaned');
+    await r.guard.ended;
+    assert.equal(r.qemu.alive, false);
+    assert.equal(existsSync(r.cleanupFile), false);
+    assert.equal(existsSync(r.lock), false);
+    assert.equal(r.guard.resolved, undefined);
+  });
+
+  test('ferry lost after it said it quits the QEMU, before its quit arrived: the guard quits it and cleans up', async () => {
+    const r = await rig('src', { runState: 'postmigrate', migration: 'completed' });
+    r.guard.send('quitting');
+    await loseFerry(r);
+    await sleep(100);
+    assert.ok(r.qemu.commands.includes('quit'));
+    assert.equal(r.qemu.alive, false);
+    assert.equal(existsSync(r.cleanupFile), false);
+    assert.equal(existsSync(r.lock), false);
+  });
+
   test('a lock held by a live guard is busy; one whose guard is dead is stale', async () => {
     const r = await rig('src', { runState: 'running', migration: 'active' });
     const second = GuardChannel.over('local', await transport.openProcess(guardArgv({ role: 'src', qmp: join(r.dir, 'vm.qmp'), pidfile: join(r.dir, 'vm.pid'), lock: r.lock, log: join(r.dir, 'log'), label: 'vm' })));
@@ -278,6 +301,38 @@ describe('the guard launching a destination QEMU', () => {
     await guard.close();
     assert.match(guard.stderr, /no such machine/);
     assert.equal(existsSync(leftover), false);
+  });
+
+  test('started early (launch-later), it runs nothing until ferry sends the launch, then runs it with the files sent before it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-guard-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const ran = join(dir, 'ran');
+    const leftover = join(dir, 'vm.log');
+    writeFileSync(leftover, '');
+    const guard = GuardChannel.over('local', await transport.openProcess(guardArgv({ role: 'dst', qmp: join(dir, 'vm.qmp'), pidfile: join(dir, 'vm.pid'), launchLater: true, log: join(dir, 'log'), label: 'vm' })));
+    assert.match(await guard.nextControl(5000) ?? '', /^guard /);
+    await sleep(300);
+    assert.equal(existsSync(ran), false, 'nothing ran before the launch came');
+    // A launch that fails after leaving a mark: the mark proves it ran, the failure that the cleanup sent before it applies.
+    guard.sendLaunch(`touch '${ran}'
+exit 3`, [leftover]);
+    assert.equal(await guard.nextControl(5000), 'launch-failed 3');
+    await guard.close();
+    assert.equal(existsSync(ran), true);
+    assert.equal(existsSync(leftover), false);
+  });
+
+  test('started early and let go before any launch: it exits and leaves everything as it was', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-guard-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const other = join(dir, 'vm.pid');
+    writeFileSync(other, '1\n');
+    const guard = GuardChannel.over('local', await transport.openProcess(guardArgv({ role: 'dst', qmp: join(dir, 'vm.qmp'), pidfile: other, cleanup: [other], launchLater: true, log: join(dir, 'log'), label: 'vm' })));
+    assert.match(await guard.nextControl(5000) ?? '', /^guard /);
+    await guard.close(5000);
+    assert.ok(guard.closed, 'the guard exited');
+    assert.equal(guard.resolved, undefined);
+    assert.equal(existsSync(other), true, 'a file it was told of is not touched without a launch');
   });
 });
 
