@@ -35,6 +35,11 @@ try {
       results.push(outcome);
       at = to;
     }
+    // Each move's figures as it ends, to tell a long pause's cause (RAM left, the disks, the throttle, the host).
+    process.stderr.write(JSON.stringify(outcome instanceof Error ? { move: i, error: outcome.message } : {
+      move: i, downtimeMs: outcome.downtimeMs, downtimeBytes: outcome.downtimeBytes, switchover: outcome.convergence?.switchover, passes: outcome.passes,
+      actions: outcome.convergence?.actions.map((a) => a.action), diskCopyMs: outcome.diskCopyMs, phases: outcome.phases, load: (await readFile('/proc/loadavg', 'utf8')).trim(),
+    }) + '\n');
     await sleep(3000); // crashes came 0–2 s after the switchover
     const stress = await guestCommand(vm.address, 'systemctl is-active ferry-stress', { timeoutMs: 20_000 }).then((r) => r.output.trim(), (e: unknown) => `no answer (${e instanceof Error ? e.message : String(e)})`);
     const console = await readFile(`${lab.runDir(at)}/${VM}.console`, 'utf8').catch(() => '');
