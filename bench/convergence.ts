@@ -2,18 +2,22 @@
 // migrated with each policy side by side, then the prediction table.
 //   node --import tsx bench/convergence.ts [POLICY…]   policies only, or all and the prediction table
 //   node --import tsx bench/convergence.ts predict [N]  the prediction table alone, each case N times (median)
+//   node --import tsx bench/convergence.ts calibrate [N [CELL]] the switchover gate's estimate beside QEMU's measured
+//        downtime, and ferry beside raw QMP, N rounds per cell (default 10); table below
 // Uses the test lab settings (FERRY_TEST_LAB_PREFIX/SUBNET/RUN). Not part of npm test.
 import { configure, disconnect, host, type MigrationOptions, type PolicyPresetName } from '../sdk/index.ts';
 import { testLab } from '../test/e2e/lab-fixture.ts';
 import { Probe } from '../test/lab/probe.ts';
+import { calibrateCell, calibrationCells, cellRow, loadavg, verdict, type CalibrationRun } from './switchover-calibration.ts';
 
 const lab = testLab();
 const fast = { memoryMiB: 256, dirtyMiB: 64, dirtyRateMBps: 40 };
 const limits: MigrationOptions = { bandwidth: '16MiB/s', maxDowntime: 1000, timeout: 90_000, postcopy: true };
 const args = process.argv.slice(2);
 const predictOnly = args[0] === 'predict';
+const calibrateOnly = args[0] === 'calibrate';
 const repeat = predictOnly ? Math.max(1, Number(args[1] ?? 1)) : 1;
-const only = predictOnly ? [] : args;
+const only = predictOnly || calibrateOnly ? [] : args;
 
 interface Row { policy: string; completed: string; totalMs: string; qemuDowntime: string; probeGap: string; actions: string; setupMs?: number; transferred?: number; passes?: number }
 
@@ -51,9 +55,21 @@ function table(rows: Array<Record<string, string>>): string {
   return [line(keys), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(keys.map((k) => r[k] ?? '')))].join('\n');
 }
 
-await lab.up();
-configure(lab.ferryConfig());
-try {
+async function calibrate(rounds: number, only?: string): Promise<void> {
+  const all: CalibrationRun[] = [];
+  const rows: Array<Record<string, string>> = [];
+  console.log(`calibrate: ${rounds} rounds per cell; load average at start ${loadavg()}`);
+  for (const [guest, spec, budget, load] of calibrationCells()) {
+    if (only && !`${guest} ${budget}ms ${load}`.includes(only)) continue;
+    const runs = await calibrateCell(lab, guest, spec, budget, load, rounds, (run) => console.error(`run ${JSON.stringify(run)}`));
+    all.push(...runs);
+    rows.push(cellRow(runs));
+    console.log(`${table([rows.at(-1) ?? {}])}\n(load average ${loadavg()})`);
+  }
+  console.log(`\n${table(rows)}\n${verdict(all)}\nload average at end ${loadavg()}`);
+}
+
+async function policiesAndPredictions(): Promise<void> {
   const policies: PolicyPresetName[] = predictOnly ? [] : ['none', 'ferry', 'nova', 'ovirt', 'proxmox'];
   const rows: Row[] = [];
   for (const policy of policies.filter((p) => only.length === 0 || only.includes(p))) {
@@ -97,6 +113,13 @@ try {
     });
   }
   if (predictions.length) console.log(`\n${table(predictions)}`);
+}
+
+await lab.up();
+configure(lab.ferryConfig());
+try {
+  if (calibrateOnly) await calibrate(Math.max(1, Number(args[1] ?? 10)), args[2]);
+  else await policiesAndPredictions();
 } finally {
   await disconnect();
 }

@@ -13,13 +13,30 @@ export interface RawMigrationFigures {
   transferredBytes: number;
 }
 
+/** What a caller may change from the operator's usual script. */
+export interface RawMigrationOptions {
+  /** QEMU's `downtime-limit` (default 300 ms). */
+  downtimeLimitMs?: number;
+  /** Cancel (`migrate_cancel`, the guest runs on at the source) and throw RawMigrationTimeout after this long; default: wait forever. */
+  timeoutMs?: number;
+}
+
+/** A raw migration that did not complete within its timeout and was cancelled: the guest runs on at the source. */
+export class RawMigrationTimeout extends Error {
+  readonly lastInfo: Record<string, unknown>;
+  constructor(timeoutMs: number, lastInfo: Record<string, unknown>) {
+    super(`raw migration not completed within ${timeoutMs} ms (status ${String(lastInfo['status'])}); cancelled`);
+    this.lastInfo = lastInfo;
+  }
+}
+
 /**
  * Live-migrates `name` from `source` to `destination` with nothing but raw
  * QMP over SSH: what an operator's hand-written script does, and the
  * baseline ferry is measured against. The destination QEMU is started from
  * the same lab command line with `-incoming`.
  */
-export async function rawMigrate(lab: Lab, source: string, destination: string, name: string, spec: GuestSpec = {}, port = 4444): Promise<RawMigrationFigures> {
+export async function rawMigrate(lab: Lab, source: string, destination: string, name: string, spec: GuestSpec = {}, port = 4444, options: RawMigrationOptions = {}): Promise<RawMigrationFigures> {
   const destinationStart = performance.now();
   await lab.startVm(destination, name, { ...spec, incoming: `tcp:${lab.hostAddress(destination)}:${port}` });
   const src = await RawQmp.connect(lab, source, `${lab.runDir(source)}/${name}.qmp`);
@@ -27,7 +44,7 @@ export async function rawMigrate(lab: Lab, source: string, destination: string, 
   const destinationStartMs = performance.now() - destinationStart;
   try {
     // QEMU's default 128 MiB/s cap is far below the link; lift it.
-    await src.execute('migrate-set-parameters', { 'max-bandwidth': 10 * 1024 ** 3, 'downtime-limit': 300 });
+    await src.execute('migrate-set-parameters', { 'max-bandwidth': 10 * 1024 ** 3, 'downtime-limit': options.downtimeLimitMs ?? 300 });
     const started = performance.now();
     await src.execute('migrate', { uri: `tcp:${lab.hostAddress(destination)}:${port}` });
     let info: Record<string, unknown>;
@@ -35,6 +52,14 @@ export async function rawMigrate(lab: Lab, source: string, destination: string, 
       info = (await src.execute('query-migrate')) as Record<string, unknown>;
       if (info['status'] === 'completed') break;
       if (info['status'] === 'failed' || info['status'] === 'cancelled') throw new Error(`raw migration ${info['status']}: ${JSON.stringify(info)}`);
+      if (options.timeoutMs !== undefined && performance.now() - started > options.timeoutMs) {
+        await src.execute('migrate_cancel');
+        // The source runs on once QEMU reports `cancelled` (the destination QEMU exits by itself).
+        let status = '';
+        while (!['cancelled', 'failed', 'completed'].includes((status = String(((await src.execute('query-migrate')) as Record<string, unknown>)['status'])))) await sleep(10);
+        if (status === 'completed') continue; // it finished before the cancel took: the next look sees it
+        throw new RawMigrationTimeout(options.timeoutMs, info);
+      }
       await sleep(10);
     }
     // Done when the guest runs on the destination (it is `inmigrate` for a moment after `completed`).

@@ -14,6 +14,7 @@ export class RawQmp {
   #buffer = '';
   #waiting: ((message: Record<string, unknown>) => void) | undefined;
   readonly #queue: Record<string, unknown>[] = [];
+  readonly #eventListeners = new Set<(event: Record<string, unknown>) => void>();
 
   private constructor(ssh: Client, stream: Duplex) {
     this.#ssh = ssh;
@@ -44,6 +45,12 @@ export class RawQmp {
     }
   }
 
+  /** Calls `listener` with every event QEMU sends from now on (they are still skipped by execute); returns its removal. */
+  onEvent(listener: (event: Record<string, unknown>) => void): () => void {
+    this.#eventListeners.add(listener);
+    return () => this.#eventListeners.delete(listener);
+  }
+
   close(): void {
     this.#stream.destroy();
     this.#ssh.end();
@@ -57,6 +64,7 @@ export class RawQmp {
       this.#buffer = this.#buffer.slice(newline + 1);
       if (!line) continue;
       const message = JSON.parse(line) as Record<string, unknown>;
+      if ('event' in message) for (const listener of this.#eventListeners) listener(message);
       const waiting = this.#waiting;
       this.#waiting = undefined;
       if (waiting) waiting(message);
