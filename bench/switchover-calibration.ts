@@ -24,7 +24,7 @@ const RAW_TIMEOUT_MS = 20_000;
 const HOG_LOOPS = 2;
 
 /** The gate's figures, from the result (completed) or from its cancel's reason. */
-interface GateFigures { estimateMs: number; remainingMiB: number; pauseRateMiBps: number; linkMiBps: number; overheadMs: number; waitedMs: number }
+interface GateFigures { estimateMs: number; remainingMiB: number; pauseRateMiBps: number; linkMiBps: number; overheadMs: number; waitedMs: number; roundTripMs?: number }
 
 export interface CalibrationRun {
   cell: string; round: number; guest: string; budget: number; load: Load;
@@ -93,14 +93,14 @@ function gateFromResult(result: MigrationResult): GateFigures | undefined {
   const s = result.convergence?.switchover;
   if (!s) return undefined;
   const mib = (b: number) => b / 1024 ** 2;
-  return { estimateMs: s.estimateMs, remainingMiB: mib(s.remainingBytes), pauseRateMiBps: mib(s.pauseRate), linkMiBps: mib(s.throughput), overheadMs: s.overheadMs, waitedMs: Math.round(s.waitedMs) };
+  return { estimateMs: s.estimateMs, remainingMiB: mib(s.remainingBytes), pauseRateMiBps: mib(s.pauseRate), linkMiBps: mib(s.throughput), overheadMs: s.overheadMs, waitedMs: Math.round(s.waitedMs), ...(s.roundTripMs !== undefined && { roundTripMs: s.roundTripMs }) };
 }
 
-/** The gate's figures from its cancel's reason ("X MiB left at Y MiB/s (planned from the link's Z MiB/s) + O ms overhead + W ms waited ≈ E ms"). */
+/** The gate's figures from its cancel's reason ("X MiB left at Y MiB/s (planned from the link's Z MiB/s) + O ms overhead (QMP round trips ≤ R ms) + W ms waited ≈ E ms"). */
 export function gateFromReason(reason: string): GateFigures | undefined {
-  const m = /([\d.]+) MiB left at ([\d.]+) MiB\/s \(planned from the link's ([\d.]+) MiB\/s\) \+ (\d+) ms overhead \+ (\d+) ms waited ≈ (\d+|Infinity) ms/.exec(reason);
+  const m = /([\d.]+) MiB left at ([\d.]+) MiB\/s \(planned from the link's ([\d.]+) MiB\/s\) \+ (\d+) ms overhead \(QMP round trips ≤ (\d+) ms\) \+ (\d+) ms waited ≈ (\d+|Infinity) ms/.exec(reason);
   if (!m) return undefined;
-  return { remainingMiB: Number(m[1]), pauseRateMiBps: Number(m[2]), linkMiBps: Number(m[3]), overheadMs: Number(m[4]), waitedMs: Number(m[5]), estimateMs: Number(m[6]) };
+  return { remainingMiB: Number(m[1]), pauseRateMiBps: Number(m[2]), linkMiBps: Number(m[3]), overheadMs: Number(m[4]), roundTripMs: Number(m[5]), waitedMs: Number(m[6]), estimateMs: Number(m[7]) };
 }
 
 async function ferryRun(lab: Lab, from: string, to: string, name: string, budget: number): Promise<CalibrationRun['ferry']> {
@@ -112,6 +112,7 @@ async function ferryRun(lab: Lab, from: string, to: string, name: string, budget
   const started = performance.now();
   const migration = host(from).vm(name).migrateTo(to, { maxDowntime: budget, timeout: FERRY_TIMEOUT_MS });
   migration.on('action', (a) => reasons.push(a.reason));
+  if (process.env['FERRY_CAL_DEBUG']) migration.on('log', (entry) => console.error(`ferry ${entry.atMs} ${entry.level} ${entry.message}`));
   try {
     const result = await migration;
     await sleep(100); // the watcher's events travel over their own SSH connection
@@ -132,13 +133,28 @@ async function ferryRun(lab: Lab, from: string, to: string, name: string, budget
 async function rawRun(lab: Lab, from: string, to: string, name: string, spec: GuestSpec, budget: number): Promise<CalibrationRun['raw']> {
   const started = performance.now();
   try {
-    const figures = await rawMigrate(lab, from, to, name, spec, 4444, { downtimeLimitMs: budget, timeoutMs: RAW_TIMEOUT_MS });
+    // return-path as ferry has it: the same stream, so the same end (the destination confirms before `completed`),
+    // and on QEMU 7.2 a migration without it, after ferry cancelled one with it, sometimes loses the guest on the destination.
+    const figures = await rawMigrate(lab, from, to, name, spec, 4444, { downtimeLimitMs: budget, timeoutMs: RAW_TIMEOUT_MS, capabilities: ['return-path'] });
     await lab.stopVm(from, name); // the quit source's leftover files
     return { done: true, downtimeMs: figures.downtimeMs, totalMs: Math.round(performance.now() - started) };
   } catch (error) {
     await lab.stopVm(to, name); // the destination QEMU that never got the guest
+    await resumeSource(lab, from, name);
     const why = error instanceof RawMigrationTimeout ? 'timeout' : error instanceof Error ? error.message.slice(0, 160) : String(error);
     return { done: false, why, totalMs: Math.round(performance.now() - started) };
+  }
+}
+
+/** After a raw run that failed past `completed`, the source waits paused (postmigrate) with the whole guest: let it run. */
+async function resumeSource(lab: Lab, on: string, name: string): Promise<void> {
+  const qmp = await RawQmp.connect(lab, on, `${lab.runDir(on)}/${name}.qmp`).catch(() => undefined);
+  if (!qmp) return;
+  try {
+    const { status } = (await qmp.execute('query-status')) as { status: string };
+    if (status !== 'running') await qmp.execute('cont');
+  } finally {
+    qmp.close();
   }
 }
 

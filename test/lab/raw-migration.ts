@@ -17,6 +17,8 @@ export interface RawMigrationFigures {
 export interface RawMigrationOptions {
   /** QEMU's `downtime-limit` (default 300 ms). */
   downtimeLimitMs?: number;
+  /** Migration capabilities to turn on at the source first (default none). */
+  capabilities?: string[];
   /** Cancel (`migrate_cancel`, the guest runs on at the source) and throw RawMigrationTimeout after this long; default: wait forever. */
   timeoutMs?: number;
 }
@@ -43,6 +45,7 @@ export async function rawMigrate(lab: Lab, source: string, destination: string, 
   const dst = await RawQmp.connect(lab, destination, `${lab.runDir(destination)}/${name}.qmp`);
   const destinationStartMs = performance.now() - destinationStart;
   try {
+    if (options.capabilities?.length) await src.execute('migrate-set-capabilities', { capabilities: options.capabilities.map((capability) => ({ capability, state: true })) });
     // QEMU's default 128 MiB/s cap is far below the link; lift it.
     await src.execute('migrate-set-parameters', { 'max-bandwidth': 10 * 1024 ** 3, 'downtime-limit': options.downtimeLimitMs ?? 300 });
     const started = performance.now();
