@@ -23,6 +23,8 @@ export interface SwitchoverEstimate {
   overheadMs: number;
   /** How long the guest has been paused already while ferry decided. */
   waitedMs: number;
+  /** The longest of the source's recent QMP round trips (ms): how busy its host is. */
+  roundTripMs?: number;
   estimateMs: number;
   maxDowntimeMs: number;
   fits: boolean;
@@ -70,7 +72,7 @@ export const STEERING_MARGIN = 0.5;
  * @example
  * estimateSwitchover({ remainingBytes: 8 << 20, throughput: 256 << 20, waitedMs: 3, maxDowntimeMs: 300 }).fits // true (≈ 153 ms)
  */
-export function estimateSwitchover(input: { remainingBytes: number; throughput: number; waitedMs: number; maxDowntimeMs: number; capBytesPerSecond?: number; extraOverheadMs?: number }): SwitchoverEstimate {
+export function estimateSwitchover(input: { remainingBytes: number; throughput: number; waitedMs: number; maxDowntimeMs: number; capBytesPerSecond?: number; extraOverheadMs?: number; roundTripMs?: number }): SwitchoverEstimate {
   const overheadMs = SWITCHOVER_OVERHEAD_MS + (input.extraOverheadMs ?? 0);
   const pauseRate = pauseRateFor(input.throughput, input.capBytesPerSecond);
   const sendMs = pauseRate > 0 ? (input.remainingBytes / pauseRate) * 1000 : input.remainingBytes > 0 ? Number.POSITIVE_INFINITY : 0;
@@ -81,6 +83,7 @@ export function estimateSwitchover(input: { remainingBytes: number; throughput: 
     pauseRate,
     overheadMs,
     waitedMs: input.waitedMs,
+    ...(input.roundTripMs !== undefined && { roundTripMs: Math.round(input.roundTripMs * 10) / 10 }),
     estimateMs: Number.isFinite(estimateMs) ? Math.round(estimateMs) : estimateMs,
     maxDowntimeMs: input.maxDowntimeMs,
     fits: estimateMs <= input.maxDowntimeMs,
