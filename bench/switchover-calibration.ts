@@ -203,6 +203,11 @@ export function* calibrationCells(): Generator<[string, GuestSpec, number, Load]
   for (const load of LOADS) for (const [guest, spec] of GUESTS) for (const budget of BUDGETS) yield [guest, spec, budget, load];
 }
 
+/** QEMU's downtime for ferry's run: the longer of the events' figure and ferry's report (the events' reads up to 2 ms short). */
+function ferryDowntime(run: CalibrationRun): number {
+  return Math.max(run.ferry.measuredMs ?? 0, run.ferry.reportedMs ?? 0);
+}
+
 function med(values: number[]): string {
   if (!values.length) return '-';
   const sorted = [...values].sort((x, y) => x - y);
@@ -218,11 +223,12 @@ export function cellRow(runs: CalibrationRun[]): Record<string, string> {
   const measured = done.map((r) => r.ferry.measuredMs).filter((v): v is number => v !== undefined);
   const estimates = runs.map((r) => r.ferry.gate?.estimateMs).filter((v): v is number => v !== undefined && Number.isFinite(v));
   const errors = done.flatMap((r) => (r.ferry.gate && r.ferry.measuredMs !== undefined ? [r.ferry.gate.estimateMs - r.ferry.measuredMs] : []));
-  const over = done.filter((r) => (r.ferry.measuredMs ?? r.ferry.reportedMs ?? 0) > r.budget).length;
+  const over = done.filter((r) => ferryDowntime(r) > r.budget).length;
   const rawIn = runs.filter((r) => r.raw.done && (r.raw.downtimeMs ?? Infinity) <= r.budget);
   const rawDt = runs.flatMap((r) => (r.raw.done && r.raw.downtimeMs !== undefined ? [r.raw.downtimeMs] : []));
   const needless = runs.filter((r) => !r.ferry.done && r.raw.done && (r.raw.downtimeMs ?? Infinity) <= r.budget).length;
-  const mismatch = done.filter((r) => r.ferry.measuredMs === undefined || Math.abs(r.ferry.measuredMs - (r.ferry.reportedMs ?? 0)) > 1).length;
+  // The events' STOP comes a moment after QEMU starts its downtime clock: up to 2 ms short is the same figure.
+  const mismatch = done.filter((r) => r.ferry.measuredMs === undefined || Math.abs(r.ferry.measuredMs - (r.ferry.reportedMs ?? 0)) > 2).length;
   const cancels = runs.filter((r) => !r.ferry.done).map((r) => (r.ferry.why ?? '?').split(':')[0] ?? '?');
   const reasons = [...new Set(cancels)].map((c) => `${c}×${cancels.filter((x) => x === c).length}`).join(' ');
   return {
@@ -241,7 +247,7 @@ export function cellRow(runs: CalibrationRun[]): Record<string, string> {
 }
 
 export function verdict(all: CalibrationRun[]): string {
-  const over = all.filter((r) => r.ferry.done && (r.ferry.measuredMs ?? r.ferry.reportedMs ?? 0) > r.budget).length;
+  const over = all.filter((r) => r.ferry.done && ferryDowntime(r) > r.budget).length;
   const needless = all.filter((r) => !r.ferry.done && r.raw.done && (r.raw.downtimeMs ?? Infinity) <= r.budget).length;
   const pass = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
   return `done-when: completed over budget ${over} → ${pass(over === 0)}; cancels where raw completed within budget ${needless} → ${pass(needless === 0)}; ${all.length} rounds`;
