@@ -2,18 +2,76 @@
 // migrated with each policy side by side, then the prediction table.
 //   node --import tsx bench/convergence.ts [POLICY…]   policies only, or all and the prediction table
 //   node --import tsx bench/convergence.ts predict [N]  the prediction table alone, each case N times (median)
+//   node --import tsx bench/convergence.ts calibrate [N [CELL]] the switchover gate's estimate beside QEMU's measured
+//        downtime, and ferry beside raw QMP, N rounds per cell (default 10); table below
 // Uses the test lab settings (FERRY_TEST_LAB_PREFIX/SUBNET/RUN). Not part of npm test.
+//
+// Switchover gate calibration (issue 14), QEMU 7.2 under TCG, 2 cores shared with other sessions:
+//   FERRY_TEST_LAB_PREFIX=ferryc FERRY_TEST_LAB_SUBNET=10.213.5 FERRY_TEST_LAB_RUN=/run/ferry-bc \
+//   node --import tsx bench/convergence.ts calibrate 10
+// Per cell 10 rounds, each one ferry run (default policy, no cap, maxDowntime = the budget, timeout 30 s)
+// and one raw QMP run (downtime-limit = the budget, return-path, no cap, cancelled after 20 s) on the
+// same guest, alternating which goes first. `hog`: two `while :; do :; done` on the source host during
+// each migration. ferry dt: QEMU's downtime from the source's own events (STOP → completed, read on a
+// second QMP socket); dt≠report counts runs where it differs from ferry's report by > 2 ms (or is
+// missing). est−meas: the gate's estimate minus QEMU's downtime (worst = most negative). needless
+// cancels: ferry did not complete where raw completed within the budget in the same round.
+//
+// Before (SWITCHOVER_OVERHEAD_MS 50, the wait counted once):
+//   calibrate: 10 rounds per cell; load average at start 3.86, 3.71, 3.26
+//   cell               | ferry done | ferry dt med/max | est med | est−meas med/worst | over budget | raw ≤budget | raw dt med/max | needless cancels | ferry not done                                 | dt≠report
+//   ------------------ | ---------- | ---------------- | ------- | ------------------ | ----------- | ----------- | -------------- | ---------------- | ---------------------------------------------- | ---------
+//   idle 50ms none     | 0/10       | -                | 53      | -                  | 0           | 6/10        | 39/166         | 6                | gate×10                                        | 0
+//   idle 300ms none    | 10/10      | 24/47            | 58      | 34/16              | 0           | 10/10       | 33/76          | 0                | -                                              | 1
+//   50MB/s 50ms none   | 0/10       | -                | 52      | -                  | 0           | 7/10        | 27/143         | 7                | gate×10                                        | 0
+//   50MB/s 300ms none  | 10/10      | 17/28            | 65      | 47/40              | 0           | 10/10       | 84/208         | 0                | -                                              | 0
+//   200MB/s 50ms none  | 0/10       | -                | 53      | -                  | 0           | 8/10        | 29/61          | 8                | gate×9 MIGRATION_CANCELLED/running-on-source×1 | 0
+//   200MB/s 300ms none | 8/10       | 18/29            | 66      | 50/33              | 0           | 10/10       | 111/235        | 2                | MIGRATION_CANCELLED/running-on-source×2        | 1
+//   idle 50ms hog      | 0/10       | -                | 58      | -                  | 0           | 8/10        | 33/101         | 8                | gate×10                                        | 0
+//   idle 300ms hog     | 10/10      | 26/76            | 55      | 30/-18             | 0           | 10/10       | 10/98          | 0                | -                                              | 0
+//   50MB/s 50ms hog    | 0/10       | -                | 54      | -                  | 0           | 10/10       | 20/39          | 10               | gate×10                                        | 0
+//   50MB/s 300ms hog   | 10/10      | 14/53            | 62      | 48/9               | 0           | 10/10       | 25/116         | 0                | -                                              | 0
+//   200MB/s 50ms hog   | 0/10       | -                | 54      | -                  | 0           | 10/10       | 22/47          | 10               | gate×10                                        | 0
+//   200MB/s 300ms hog  | 10/10      | 21/57            | 76      | 51/14              | 0           | 10/10       | 92/175         | 0                | -                                              | 0
+//   done-when: completed over budget 0 → PASS; cancels where raw completed within budget 51 → FAIL; 120 rounds
+//   load average at end 4.23, 3.81, 3.56
+//
+// After (the wait at the gate foresees five more of it, PAUSE_AFTER_WAIT_FACTOR):
+//   calibrate: 10 rounds per cell; load average at start 4.70, 3.71, 3.53
+//   cell               | ferry done | ferry dt med/max | est med | est−meas med/worst | over budget | raw ≤budget | raw dt med/max | needless cancels | ferry not done                                 | dt≠report
+//   ------------------ | ---------- | ---------------- | ------- | ------------------ | ----------- | ----------- | -------------- | ---------------- | ---------------------------------------------- | ---------
+//   idle 50ms none     | 0/10       | -                | 64      | -                  | 0           | 5/10        | 53/159         | 5                | gate×10                                        | 0
+//   idle 300ms none    | 10/10      | 20/127           | 61      | 41/-17             | 0           | 10/10       | 13/127         | 0                | -                                              | 1
+//   50MB/s 50ms none   | 0/10       | -                | 58      | -                  | 0           | 9/10        | 19/53          | 9                | gate×10                                        | 0
+//   50MB/s 300ms none  | 10/10      | 12/13            | 73      | 63/51              | 0           | 10/10       | 46/84          | 0                | -                                              | 0
+//   200MB/s 50ms none  | 0/10       | -                | 59      | -                  | 0           | 10/10       | 15/30          | 10               | gate×10                                        | 0
+//   200MB/s 300ms none | 10/10      | 14/19            | 87      | 70/57              | 0           | 10/10       | 36/56          | 0                | -                                              | 0
+//   idle 50ms hog      | 0/10       | -                | 57      | -                  | 0           | 6/10        | 33/150         | 6                | gate×9 MIGRATION_CANCELLED/running-on-source×1 | 0
+//   idle 300ms hog     | 9/10       | 51/85            | 63      | 34/-27             | 0           | 9/10        | 143/416        | 1                | gate×1                                         | 0
+//   50MB/s 50ms hog    | 0/10       | -                | 67      | -                  | 0           | 9/10        | 21/200         | 9                | gate×9 MIGRATION_CANCELLED/running-on-source×1 | 0
+//   50MB/s 300ms hog   | 10/10      | 18/31            | 74      | 60/40              | 0           | 10/10       | 141/195        | 0                | -                                              | 0
+//   200MB/s 50ms hog   | 0/10       | -                | 74      | -                  | 0           | 9/10        | 35/59          | 9                | gate×10                                        | 0
+//   200MB/s 300ms hog  | 10/10      | 19/32            | 95      | 79/44              | 0           | 10/10       | 106/140        | 0                | -                                              | 0
+//   done-when: completed over budget 0 → PASS; cancels where raw completed within budget 49 → FAIL; 120 rounds
+//   load average at end 4.67, 4.36, 3.87
+//
+// A 50 ms budget never switches over: the fixed 50 ms overhead alone fills it, and it cannot be lower
+// (beyond the wait, pauses ran 7–118 ms; 46–53 ms where a lower figure would have let them through).
+// `MIGRATION_CANCELLED`: in the before run ferry's policy cancelled 3 busy guests (stalled at the
+// throttle's maximum) that raw completed; in the after run the guard's 50 ms deadline expired twice.
 import { configure, disconnect, host, type MigrationOptions, type PolicyPresetName } from '../sdk/index.ts';
 import { testLab } from '../test/e2e/lab-fixture.ts';
 import { Probe } from '../test/lab/probe.ts';
+import { calibrateCell, calibrationCells, cellRow, loadavg, verdict, type CalibrationRun } from './switchover-calibration.ts';
 
 const lab = testLab();
 const fast = { memoryMiB: 256, dirtyMiB: 64, dirtyRateMBps: 40 };
 const limits: MigrationOptions = { bandwidth: '16MiB/s', maxDowntime: 1000, timeout: 90_000, postcopy: true };
 const args = process.argv.slice(2);
 const predictOnly = args[0] === 'predict';
+const calibrateOnly = args[0] === 'calibrate';
 const repeat = predictOnly ? Math.max(1, Number(args[1] ?? 1)) : 1;
-const only = predictOnly ? [] : args;
+const only = predictOnly || calibrateOnly ? [] : args;
 
 interface Row { policy: string; completed: string; totalMs: string; qemuDowntime: string; probeGap: string; actions: string; setupMs?: number; transferred?: number; passes?: number }
 
@@ -51,9 +109,21 @@ function table(rows: Array<Record<string, string>>): string {
   return [line(keys), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(keys.map((k) => r[k] ?? '')))].join('\n');
 }
 
-await lab.up();
-configure(lab.ferryConfig());
-try {
+async function calibrate(rounds: number, only?: string): Promise<void> {
+  const all: CalibrationRun[] = [];
+  const rows: Array<Record<string, string>> = [];
+  console.log(`calibrate: ${rounds} rounds per cell; load average at start ${loadavg()}`);
+  for (const [guest, spec, budget, load] of calibrationCells()) {
+    if (only && !`${guest} ${budget}ms ${load}`.includes(only)) continue;
+    const runs = await calibrateCell(lab, guest, spec, budget, load, rounds, (run) => console.error(`run ${JSON.stringify(run)}`));
+    all.push(...runs);
+    rows.push(cellRow(runs));
+    console.log(`${table([rows.at(-1) ?? {}])}\n(load average ${loadavg()})`);
+  }
+  console.log(`\n${table(rows)}\n${verdict(all)}\nload average at end ${loadavg()}`);
+}
+
+async function policiesAndPredictions(): Promise<void> {
   const policies: PolicyPresetName[] = predictOnly ? [] : ['none', 'ferry', 'nova', 'ovirt', 'proxmox'];
   const rows: Row[] = [];
   for (const policy of policies.filter((p) => only.length === 0 || only.includes(p))) {
@@ -97,6 +167,13 @@ try {
     });
   }
   if (predictions.length) console.log(`\n${table(predictions)}`);
+}
+
+await lab.up();
+configure(lab.ferryConfig());
+try {
+  if (calibrateOnly) await calibrate(Math.max(1, Number(args[1] ?? 10)), args[2]);
+  else await policiesAndPredictions();
 } finally {
   await disconnect();
 }

@@ -18,6 +18,9 @@ import { addObjects, objectRemovalLines } from './tls/tls-apply.ts';
 import { tlsMigrationError } from './tls/tls-errors.ts';
 import { nbdClientTls } from './tls/tls-settings.ts';
 
+// The last few looks: the host as it is at the end, not during setup (whose first queries are slow).
+const ROUND_TRIPS_KEPT = 5;
+
 // The mirrors' last writes are sent in the pause; the guard's gate cancels long before this if the budget is spent.
 const DISK_FINISH_TIMEOUT_MS = 30_000;
 
@@ -175,6 +178,8 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
   let destinationResumed = false;
   const copy = context.storage?.copy;
   let diskRemaining = 0;
+  // The source's recent QMP round trips: how busy its host is, which the switchover's overhead follows.
+  const roundTrips: number[] = [];
   try {
     // One pending wake-up at a time: the next QEMU event, shared across polls.
     let eventWake: Promise<void> | undefined;
@@ -184,6 +189,8 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
       // With disks being copied, their mirrors are read in the same round trip: what is left counts at the switchover.
       const [info, disks] = await Promise.all([qmp.execute('query-migrate'), copy?.active && !switchedOver(context) ? copy.progress(qmp) : undefined]);
       const queryMs = performance.now() - askedAt;
+      roundTrips.push(queryMs);
+      if (roundTrips.length > ROUND_TRIPS_KEPT) roundTrips.shift();
       if (disks) diskRemaining = disks.totalBytes - disks.copiedBytes;
       context.lastInfo = info;
       const elapsed = performance.now() - started;
@@ -223,7 +230,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         preSwitchoverSeenAt = performance.now();
         enterStage(context, 'paused-for-switchover');
         // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
-        const go = await gateSwitchover(context, runner, info, diskRemaining, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs);
+        const go = await gateSwitchover(context, runner, info, diskRemaining, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips);
         if (!go) {
           cancelSent = 'downtime';
           cancelWhy = runner.records.at(-1)?.reason ?? 'the switchover would exceed maxDowntime';
@@ -299,7 +306,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
  * pause that would not fit ends in a cancel, and the guest runs on at the
  * source. Post-copy and a permitted pause have already accepted the stop.
  */
-async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, diskRemainingBytes: number, before: ConvergenceSample, throughput: number, seenAt: number): Promise<boolean> {
+async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, diskRemainingBytes: number, before: ConvergenceSample, throughput: number, seenAt: number, roundTrips: readonly number[]): Promise<boolean> {
   const qmp = context.srcQmp;
   if (!qmp) return false;
   const accepted = runner.settings.postcopy || runner.settings.paused;
@@ -310,11 +317,12 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
     // The link as steering planned with (see LinkRate); before any look, QEMU's average since the start.
     throughput,
     waitedMs: performance.now() - seenAt,
+    roundTripMs: Math.max(0, ...roundTrips),
     maxDowntimeMs: context.options.maxDowntime,
     ...capOf(runner),
   });
   if (context.convergence) context.convergence.switchover = estimate;
-  const figures = `${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s) + ${estimate.overheadMs} ms overhead + ${Math.round(estimate.waitedMs)} ms waited ≈ ${estimate.estimateMs} ms`;
+  const figures = `${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s) + ${estimate.overheadMs} ms overhead (QMP round trips ≤ ${Math.round(estimate.roundTripMs ?? 0)} ms) + ${Math.round(estimate.waitedMs)} ms waited ≈ ${estimate.estimateMs} ms`;
   if (accepted || estimate.fits) {
     const copy = context.storage?.copy;
     if (copy?.active && context.dstQmp) {

@@ -24,7 +24,11 @@ export interface GuestSpec {
   addressOctet?: number;
   /** A virtio disk the workload writes verifiable records to (see disk-records.ts). */
   disk?: GuestDisk;
-  /** A second QMP monitor, `<runDir>/<vm>.watch.qmp`, for a test to read QEMU beside ferry (migration-watch.ts). */
+  /**
+   * A second QMP socket, `<runDir>/<vm>.watch.mon`, for an observer: QEMU
+   * serves one client per socket, and ferry holds the first for the whole
+   * migration (LAB.md). Its name is a runtime file, so ferry moves it along.
+   */
   watchMonitor?: boolean;
 }
 
@@ -205,9 +209,14 @@ export class Lab {
       '-qmp', `unix:${runDir}/${name}.qmp,server=on,wait=off`,
       '-pidfile', `${runDir}/${name}.pid`, '-daemonize',
     ];
-    if (spec.watchMonitor) argv.push('-qmp', `unix:${runDir}/${name}.watch.qmp,server=on,wait=off`);
+    if (spec.watchMonitor) argv.push('-qmp', `unix:${this.watchSocket(host, name)},server=on,wait=off`);
     if (spec.incoming) argv.push('-incoming', spec.incoming);
     return argv;
+  }
+
+  /** The observer's QMP socket of a guest started with `watchMonitor`. */
+  watchSocket(host: string, name: string): string {
+    return `${this.runDir(host)}/${name}.watch.mon`;
   }
 
   /** The guest's own QEMU options: machine, kernel, console, NIC (without ferry's convention). */
@@ -362,7 +371,7 @@ export class Lab {
     const runDir = this.runDir(host);
     const pid = await readPidFile(`${runDir}/${name}.pid`);
     if (pid !== undefined) await killPid(pid);
-    for (const suffix of ['pid', 'qmp', 'watch.qmp', 'console']) await rm(`${runDir}/${name}.${suffix}`, { force: true });
+    for (const suffix of ['pid', 'qmp', 'console', 'watch.mon']) await rm(`${runDir}/${name}.${suffix}`, { force: true });
   }
 
   async #script(name: string, ...args: string[]): Promise<void> {

@@ -11,14 +11,25 @@ export interface RawMigrationFigures {
   downtimeMs: number;
   setupTimeMs: number;
   transferredBytes: number;
-  /** False when the script gave up (`giveUpAfterMs`): cancelled, the VM still runs on the source. */
-  completed: boolean;
 }
 
-/** The raw script's own settings: QEMU's downtime-limit, and when it cancels a migration that does not converge. */
-export interface RawMigrationLimits {
+/** What a caller may change from the operator's usual script. */
+export interface RawMigrationOptions {
+  /** QEMU's `downtime-limit` (default 300 ms). */
   downtimeLimitMs?: number;
-  giveUpAfterMs?: number;
+  /** Migration capabilities to turn on at the source first (default none). */
+  capabilities?: string[];
+  /** Cancel (`migrate_cancel`, the guest runs on at the source) and throw RawMigrationTimeout after this long; default: wait forever. */
+  timeoutMs?: number;
+}
+
+/** A raw migration that did not complete within its timeout and was cancelled: the guest runs on at the source. */
+export class RawMigrationTimeout extends Error {
+  readonly lastInfo: Record<string, unknown>;
+  constructor(timeoutMs: number, lastInfo: Record<string, unknown>) {
+    super(`raw migration not completed within ${timeoutMs} ms (status ${String(lastInfo['status'])}); cancelled`);
+    this.lastInfo = lastInfo;
+  }
 }
 
 /**
@@ -27,15 +38,16 @@ export interface RawMigrationLimits {
  * baseline ferry is measured against. The destination QEMU is started from
  * the same lab command line with `-incoming`.
  */
-export async function rawMigrate(lab: Lab, source: string, destination: string, name: string, spec: GuestSpec = {}, port = 4444, limits: RawMigrationLimits = {}): Promise<RawMigrationFigures> {
+export async function rawMigrate(lab: Lab, source: string, destination: string, name: string, spec: GuestSpec = {}, port = 4444, options: RawMigrationOptions = {}): Promise<RawMigrationFigures> {
   const destinationStart = performance.now();
   await lab.startVm(destination, name, { ...spec, incoming: `tcp:${lab.hostAddress(destination)}:${port}` });
   const src = await RawQmp.connect(lab, source, `${lab.runDir(source)}/${name}.qmp`);
   const dst = await RawQmp.connect(lab, destination, `${lab.runDir(destination)}/${name}.qmp`);
   const destinationStartMs = performance.now() - destinationStart;
   try {
+    if (options.capabilities?.length) await src.execute('migrate-set-capabilities', { capabilities: options.capabilities.map((capability) => ({ capability, state: true })) });
     // QEMU's default 128 MiB/s cap is far below the link; lift it.
-    await src.execute('migrate-set-parameters', { 'max-bandwidth': 10 * 1024 ** 3, 'downtime-limit': limits.downtimeLimitMs ?? 300 });
+    await src.execute('migrate-set-parameters', { 'max-bandwidth': 10 * 1024 ** 3, 'downtime-limit': options.downtimeLimitMs ?? 300 });
     const started = performance.now();
     await src.execute('migrate', { uri: `tcp:${lab.hostAddress(destination)}:${port}` });
     let info: Record<string, unknown>;
@@ -43,11 +55,13 @@ export async function rawMigrate(lab: Lab, source: string, destination: string, 
       info = (await src.execute('query-migrate')) as Record<string, unknown>;
       if (info['status'] === 'completed') break;
       if (info['status'] === 'failed' || info['status'] === 'cancelled') throw new Error(`raw migration ${info['status']}: ${JSON.stringify(info)}`);
-      if (limits.giveUpAfterMs !== undefined && performance.now() - started > limits.giveUpAfterMs) {
+      if (options.timeoutMs !== undefined && performance.now() - started > options.timeoutMs) {
         await src.execute('migrate_cancel');
-        for (let status = ''; status !== 'cancelled'; await sleep(10)) status = ((await src.execute('query-migrate')) as { status: string }).status;
-        await dst.execute('quit').catch(() => undefined);
-        return { wallMs: performance.now() - started, destinationStartMs, totalTimeMs: 0, downtimeMs: 0, setupTimeMs: 0, transferredBytes: 0, completed: false };
+        // The source runs on once QEMU reports `cancelled` (the destination QEMU exits by itself).
+        let status = '';
+        while (!['cancelled', 'failed', 'completed'].includes((status = String(((await src.execute('query-migrate')) as Record<string, unknown>)['status'])))) await sleep(10);
+        if (status === 'completed') continue; // it finished before the cancel took: the next look sees it
+        throw new RawMigrationTimeout(options.timeoutMs, info);
       }
       await sleep(10);
     }
@@ -71,7 +85,6 @@ export async function rawMigrate(lab: Lab, source: string, destination: string, 
       downtimeMs: Number(info['downtime']),
       setupTimeMs: Number(info['setup-time']),
       transferredBytes: ram.transferred,
-      completed: true,
     };
   } finally {
     src.close();

@@ -13,12 +13,23 @@ export class RawQmp {
   readonly #stream: Duplex;
   #buffer = '';
   #waiting: ((message: Record<string, unknown>) => void) | undefined;
+  #failWaiting: ((error: Error) => void) | undefined;
+  #closed = false;
   readonly #queue: Record<string, unknown>[] = [];
+  readonly #eventListeners = new Set<(event: Record<string, unknown>) => void>();
 
   private constructor(ssh: Client | undefined, stream: Duplex) {
     this.#ssh = ssh;
     this.#stream = stream;
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
+    // A QEMU that exits (or a channel that drops) fails the pending command instead of leaving it waiting forever.
+    const closed = () => {
+      this.#closed = true;
+      this.#failWaiting?.(new Error('raw-qmp: the QMP connection closed'));
+    };
+    stream.on('end', closed);
+    stream.on('close', closed);
+    stream.on('error', closed);
   }
 
   /** Connects to `host`'s sshd (host key checked against the lab's known_hosts) and opens `socketPath`. */
@@ -48,6 +59,12 @@ export class RawQmp {
     }
   }
 
+  /** Calls `listener` with every event QEMU sends from now on (they are still skipped by execute); returns its removal. */
+  onEvent(listener: (event: Record<string, unknown>) => void): () => void {
+    this.#eventListeners.add(listener);
+    return () => this.#eventListeners.delete(listener);
+  }
+
   close(): void {
     this.#stream.destroy();
     this.#ssh?.end();
@@ -61,8 +78,10 @@ export class RawQmp {
       this.#buffer = this.#buffer.slice(newline + 1);
       if (!line) continue;
       const message = JSON.parse(line) as Record<string, unknown>;
+      if ('event' in message) for (const listener of this.#eventListeners) listener(message);
       const waiting = this.#waiting;
       this.#waiting = undefined;
+      this.#failWaiting = undefined;
       if (waiting) waiting(message);
       else this.#queue.push(message);
     }
@@ -71,7 +90,11 @@ export class RawQmp {
   #next(): Promise<Record<string, unknown>> {
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve(queued);
-    return new Promise((resolve) => (this.#waiting = resolve));
+    if (this.#closed) return Promise.reject(new Error('raw-qmp: the QMP connection closed'));
+    return new Promise((resolve, reject) => {
+      this.#waiting = resolve;
+      this.#failWaiting = reject;
+    });
   }
 }
 

@@ -9,7 +9,7 @@ import { proxmoxPolicy } from '../../../sdk/migration/policy/proxmox-policy.ts';
 import { resolvePolicy } from '../../../sdk/migration/policy/policy-presets.ts';
 import { PolicyRunner } from '../../../sdk/migration/policy/policy-runner.ts';
 import { outpaced, outpacedLive, stalledPasses } from '../../../sdk/migration/policy/stall-detector.ts';
-import { estimateSwitchover, qemuDowntimeLimitFor, SWITCHOVER_OVERHEAD_MS, switchoverAllowanceBytes } from '../../../sdk/migration/policy/switchover-gate.ts';
+import { estimateSwitchover, PAUSE_AFTER_WAIT_FACTOR, qemuDowntimeLimitFor, SWITCHOVER_OVERHEAD_MS, switchoverAllowanceBytes } from '../../../sdk/migration/policy/switchover-gate.ts';
 import { resolveMigrationOptions, MIGRATION_OPTION_TABLE } from '../../../sdk/migration/migration-options.ts';
 import { ProgressTracker } from '../../../sdk/migration/migration-progress.ts';
 
@@ -174,7 +174,7 @@ describe('downtime guarantee', () => {
   test('the gate continues only when the remaining RAM at a quarter of the link, plus overhead and the wait, fits', () => {
     const yes = estimateSwitchover({ remainingBytes: 8 * MiB, throughput: 256 * MiB, waitedMs: 3, maxDowntimeMs: 300 });
     assert.equal(yes.fits, true);
-    assert.equal(yes.estimateMs, 125 + SWITCHOVER_OVERHEAD_MS + 3);
+    assert.equal(yes.estimateMs, 125 + SWITCHOVER_OVERHEAD_MS + PAUSE_AFTER_WAIT_FACTOR * 3 + 3);
     const no = estimateSwitchover({ remainingBytes: 64 * MiB, throughput: 16 * MiB, waitedMs: 3, maxDowntimeMs: 1000 });
     assert.equal(no.fits, false);
     assert.ok(no.estimateMs > 4000);
@@ -213,6 +213,24 @@ describe('downtime guarantee', () => {
     assert.equal(estimateSwitchover({ remainingBytes: 2.4 * MiB, throughput: 31.9 * MiB, waitedMs: 2, maxDowntimeMs: 300 }).fits, false, 'uncapped, a quarter of 32 MiB/s');
     assert.equal(estimateSwitchover({ remainingBytes: 8 * MiB, throughput: 400 * MiB, waitedMs: 0, maxDowntimeMs: 300, capBytesPerSecond: 1e12 }).pauseRate, 100 * MiB, 'a cap far above the link changes nothing');
     assert.ok(switchoverAllowanceBytes(300, 32 * MiB, 32 * MiB) > 3 * switchoverAllowanceBytes(300, 32 * MiB));
+  });
+
+  test('a long wait at the gate foresees a long rest of the pause: the pairs measured under a CPU hog are covered', () => {
+    // bench/convergence.ts calibrate, two busy loops on the source: [remaining, link, waited, QEMU's downtime].
+    const pairs: Array<[number, number, number, number]> = [
+      [0.44 * MiB, 236 * MiB, 5, 82],
+      [0, 88 * MiB, 8, 76],
+      [1.68 * MiB, 732 * MiB, 2, 53],
+      [1.21 * MiB, 376 * MiB, 1, 46],
+    ];
+    for (const [remainingBytes, throughput, waitedMs, measuredMs] of pairs) {
+      const estimate = estimateSwitchover({ remainingBytes, throughput, waitedMs, maxDowntimeMs: 300 });
+      assert.ok(estimate.estimateMs >= measuredMs, `estimated ${estimate.estimateMs} ms for a pause QEMU measured at ${measuredMs} ms`);
+      assert.equal(estimate.overheadMs, SWITCHOVER_OVERHEAD_MS + PAUSE_AFTER_WAIT_FACTOR * waitedMs, 'the rest of the pause is part of the overhead reported');
+    }
+    // So a budget between the old estimate and the pause QEMU then measured is no longer let through.
+    assert.equal(estimateSwitchover({ remainingBytes: 0.44 * MiB, throughput: 236 * MiB, waitedMs: 5, maxDowntimeMs: 70 }).fits, false);
+    assert.equal(estimateSwitchover({ remainingBytes: 0, throughput: 88 * MiB, waitedMs: 0, maxDowntimeMs: 50 }).fits, true, 'no wait, nothing left: the fixed overhead alone');
   });
 
 });
