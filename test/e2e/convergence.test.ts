@@ -1,15 +1,26 @@
 // Convergence on the real lab: the downtime guarantee across budgets, a
 // guest that outpaces the link, and policies that finish it anyway. Judged
-// by the guest itself (the probe's counter), not by QEMU's status alone.
+// by the guest itself (the probe) and by the source QEMU's own figures read
+// over a second monitor ferry does not use, not by ferry's report.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configure, disconnect, host, MigrationCancelledError, MigrationError, type MigrationResult } from '../../sdk/index.ts';
+import { configure, disconnect, host, MigrationCancelledError, MigrationError, type MigrationOptions, type MigrationResult } from '../../sdk/index.ts';
+import type { GuestSpec } from '../lab/lab.ts';
+import { watchMigration, type WatchedMigration } from '../lab/migration-watch.ts';
 import { Probe } from '../lab/probe.ts';
+import { rawMigrate, RawMigrationTimeout } from '../lab/raw-migration.ts';
+import { SWITCHOVER_OVERHEAD_MS } from '../../sdk/migration/policy/switchover-gate.ts';
 import { testLab } from './lab-fixture.ts';
 
 const lab = testLab();
 // Dirties 40 MB/s over 64 MiB: faster than a 16 MiB/s link can carry.
 const outpacing = { memoryMiB: 256, dirtyMiB: 64, dirtyRateMBps: 40 };
+// What the probe's longest gap may add to the budget: after the switchover
+// the guest's address moves to b's bridge port (QEMU's announce), and the
+// probe asks every 1 ms from a process sharing two cores with TCG guests.
+const PROBE_ALLOWANCE_MS = 250;
+// Budgets up to the gate's planned fixed cost of a switchover cannot be met by any switchover it sees.
+const SWITCHOVER_FLOOR_MS = SWITCHOVER_OVERHEAD_MS;
 // Stopped after each test even when it fails: a running probe keeps the process alive.
 const probes: Probe[] = [];
 function probeOf(address: string): Probe {
@@ -18,7 +29,16 @@ function probeOf(address: string): Probe {
   return probe;
 }
 
-describe('convergence on the lab', { timeout: 360_000 }, () => {
+/** ferry's migration of `name` from `from` to `to`, with the source QEMU's own reading of it beside. */
+async function migrateWatched(from: string, to: string, name: string, options: MigrationOptions): Promise<{ outcome: MigrationResult | Error; qemu: WatchedMigration }> {
+  const watch = watchMigration(lab.watchSocket(from, name));
+  const outcome = await host(from).vm(name).migrateTo(to, options).then((r: MigrationResult) => r, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+  // A completed source quits and closes the monitor; a cancelled one stays.
+  if (outcome instanceof Error) watch.stop();
+  return { outcome, qemu: await watch.done };
+}
+
+describe('convergence on the lab', { timeout: 600_000 }, () => {
   before(async () => {
     await lab.up();
     configure(lab.ferryConfig());
@@ -31,29 +51,54 @@ describe('convergence on the lab', { timeout: 360_000 }, () => {
     await disconnect();
   });
 
-  test('downtime guarantee: every completed migration stays within maxDowntime 50/300/1000 ms; the rest end cancelled on the source', async (t) => {
-    for (const [name, spec] of [['cv-idle', { memoryMiB: 256 }], ['cv-busy', { memoryMiB: 256, dirtyMiB: 64, dirtyRateMBps: 20 }]] as const) {
+  test('downtime guarantee at 50/300/1000 ms: each migration completes within the budget by QEMU\'s own figure and by the probe, or raw QMP on the same guest cannot do better (below the gate\'s fixed cost: cancelled by the guarantee)', async (t) => {
+    const guests: [string, GuestSpec][] = [['cv-idle', { memoryMiB: 256, watchMonitor: true }], ['cv-busy', { memoryMiB: 256, dirtyMiB: 64, dirtyRateMBps: 20, watchMonitor: true }]];
+    for (const [name, spec] of guests) {
       const vm = await lab.startVm('a', name, spec);
       const probe = probeOf(vm.address);
       await probe.start();
       let where = 'a';
       for (const maxDowntime of [50, 300, 1000]) {
         const to = where === 'a' ? 'b' : 'a';
-        const outcome = await host(where).vm(name).migrateTo(to, { maxDowntime, timeout: 30_000 }).then((r: MigrationResult) => r, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+        probe.resetGap();
+        const { outcome, qemu } = await migrateWatched(where, to, name, { maxDowntime, timeout: 30_000 });
         const gap = probe.report().maxGapMs;
         if (outcome instanceof Error) {
           assert.ok(outcome instanceof MigrationError, String(outcome));
           assert.equal(outcome.vmState, 'running-on-source', String(outcome));
           assert.equal((await host(where).vm(name).status()).runState, 'running');
-          t.diagnostic(`${name} maxDowntime ${maxDowntime}: cancelled on ${where}: ${outcome.message}`);
-        } else {
-          t.diagnostic(`${name} maxDowntime ${maxDowntime}: QEMU downtime ${outcome.downtimeMs} ms (expected ${outcome.convergence?.switchover?.estimateMs} ms), probe's longest gap so far ${gap} ms, ${outcome.passes} passes`);
-          assert.ok(outcome.downtimeMs <= maxDowntime, `QEMU downtime ${outcome.downtimeMs} ms within ${maxDowntime} ms`);
-          // Judge by the guest, not QEMU's status: it must live on at the destination.
-          await new Promise((resolve) => setTimeout(resolve, 1500));
-          assert.notEqual(await lab.vmPid(to, name), undefined, `the guest died on ${to} after a completed migration: ${await lab.consoleTail(to, name)}`);
-          where = to;
+          if (maxDowntime <= SWITCHOVER_FLOOR_MS) {
+            // Below the gate's fixed cost no switchover is let through: raw QMP fits 50 ms in 5-10 of 10
+            // rounds here but its pauses reach 150-200 ms (bench/convergence.ts calibrate), and a gate
+            // cannot tell those apart before the pause. Cancelled by the guarantee, on the source.
+            assert.match(outcome.message, /downtime guarantee/);
+            t.diagnostic(`${name} maxDowntime ${maxDowntime}: cancelled by the guarantee on ${where}: ${outcome.message}`);
+            continue;
+          }
+          // The cancel was right only if a raw QMP script cannot move the same guest within the budget either.
+          // With return-path, as ferry: on QEMU 7.2 a migration without it, after a cancelled one with it, can lose the guest.
+          const raw = await rawMigrate(lab, where, to, name, spec, 4446, { downtimeLimitMs: maxDowntime, timeoutMs: 20_000, capabilities: ['return-path'] }).catch((e: unknown) => {
+            if (e instanceof RawMigrationTimeout) return undefined;
+            throw e;
+          });
+          t.diagnostic(`${name} maxDowntime ${maxDowntime}: ferry cancelled on ${where} (${outcome.message}); raw QMP: ${raw ? `completed, downtime ${raw.downtimeMs} ms` : 'did not converge in 20 s'}`);
+          assert.ok(!(raw && raw.downtimeMs <= maxDowntime), `ferry cancelled a migration raw QMP completed within ${maxDowntime} ms (${raw?.downtimeMs} ms): ${outcome.message}`);
+          if (raw) {
+            await lab.stopVm(where, name);
+            where = to;
+          } else await lab.stopVm(to, name);
+          continue;
         }
+        t.diagnostic(`${name} maxDowntime ${maxDowntime}: QEMU downtime ${qemu.downtimeMs} ms (${qemu.downtimeFrom}; ferry's estimate ${outcome.convergence?.switchover?.estimateMs} ms), probe gap ${gap} ms, ${outcome.passes} passes`);
+        assert.equal(qemu.status, 'completed', 'the source QEMU says completed');
+        assert.ok(qemu.downtimeMs !== undefined && qemu.downtimeMs <= maxDowntime, `QEMU downtime ${qemu.downtimeMs} ms within ${maxDowntime} ms`);
+        // From STOP to `completed` the events read up to 2 ms short of QEMU's own figure (which starts just before STOP).
+        assert.ok(Math.abs(outcome.downtimeMs - (qemu.downtimeMs ?? 0)) <= (qemu.downtimeFrom === 'events' ? 2 : 0), `ferry reports ${outcome.downtimeMs} ms, QEMU ${qemu.downtimeMs} ms (${qemu.downtimeFrom})`);
+        assert.ok(gap <= maxDowntime + PROBE_ALLOWANCE_MS, `the guest was unreachable ${gap} ms, over ${maxDowntime} + ${PROBE_ALLOWANCE_MS} ms`);
+        // Judge by the guest, not QEMU's status: it must live on at the destination.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        assert.notEqual(await lab.vmPid(to, name), undefined, `the guest died on ${to} after a completed migration: ${await lab.consoleTail(to, name)}`);
+        where = to;
       }
       const report = await probe.finish(300);
       assert.equal(report.counterWentBackwards, false, 'the guest kept its state');
@@ -84,32 +129,30 @@ describe('convergence on the lab', { timeout: 360_000 }, () => {
     assert.equal((await host('b').vm('cv-fast').status()).runState, 'running');
   });
 
-  test('a guest outpacing a 64 MiB/s link, post-copy not permitted: the default policy throttles it to convergence within the budget', async (t) => {
-    // Asks 300 MB/s over 128 MiB; under TCG the guest reaches about 130 MiB/s, twice the link, and
-    // still ~125 MiB/s at a 90 % throttle: only 99 % converges it. A 99 % throttle's vCPU sleep (990 ms)
-    // can land in the pause (throttle-pause.ts), so ferry allows it from a 2 s budget.
-    const vm = await lab.startVm('a', 'cv-fast', { memoryMiB: 256, dirtyMiB: 128, dirtyRateMBps: 300 });
+  test('a guest dirtying ~300 MB/s over a 64 MiB/s link, post-copy not permitted, maxDowntime 300: the default policy throttles it to convergence within the budget, 3 of 3', async (t) => {
+    // Under TCG the guest reaches about 130 MiB/s, twice the link, and its dirtier catches up in bursts
+    // after each throttle sleep: only 99 % converges it, when a sync lands between its 10 ms slices.
+    const spec = { memoryMiB: 256, dirtyMiB: 128, dirtyRateMBps: 300, watchMonitor: true };
+    const vm = await lab.startVm('a', 'cv-fast', spec);
     const probe = probeOf(vm.address);
     await probe.start();
-    const result = await host('a').vm('cv-fast').migrateTo('b', { bandwidth: '64MiB/s', maxDowntime: 2000 });
-    const report = await probe.finish(300);
-    const throttles = (result.convergence?.actions ?? []).filter((a) => a.type === 'throttle').map((a) => a.action);
-    t.diagnostic(`total ${result.totalTimeMs} ms, QEMU downtime ${result.downtimeMs} ms, ${result.passes} passes, throttle steps: ${throttles.join(', ')}`);
-    assert.equal(result.status, 'completed');
-    assert.equal(result.postcopy, false);
-    assert.ok(throttles.length > 0, 'it converged because ferry throttled the guest');
-    assert.ok(result.downtimeMs <= 2000, `QEMU downtime ${result.downtimeMs} ms within 2000 ms`);
-    assert.equal(report.counterWentBackwards, false, 'the guest kept its state');
-    assert.notEqual(await lab.vmPid('b', 'cv-fast'), undefined);
-
-    // With 300 ms the throttle stops at 90 %: this guest is cancelled with that reason, and stays on b.
-    const tight = await host('b').vm('cv-fast').migrateTo('a', { bandwidth: '64MiB/s', maxDowntime: 300 }).then((r: MigrationResult) => r, (e: unknown) => e);
-    if (tight instanceof MigrationCancelledError) {
-      assert.equal(tight.vmState, 'running-on-source');
-      assert.match(tight.message, /throttling the guest at \d+% \(the most a 300 ms budget allows\)/);
-    } else {
-      assert.ok(!(tight instanceof Error), String(tight));
-      assert.ok((tight as MigrationResult).downtimeMs <= 300);
+    let where = 'a';
+    for (let run = 1; run <= 3; run++) {
+      const to = where === 'a' ? 'b' : 'a';
+      const { outcome, qemu } = await migrateWatched(where, to, 'cv-fast', { bandwidth: '64MiB/s', maxDowntime: 300 });
+      assert.ok(!(outcome instanceof Error), `run ${run}: ${String(outcome)}`);
+      const result = outcome as MigrationResult;
+      const throttles = (result.convergence?.actions ?? []).filter((a) => a.type === 'throttle').map((a) => a.action);
+      // The probe's longest gap is the throttle's (the guest runs 10 ms a second at 99 %), not the switchover's: printed only.
+      t.diagnostic(`run ${run} ${where}→${to}: total ${result.totalTimeMs} ms, QEMU downtime ${qemu.downtimeMs} ms (ferry's estimate ${result.convergence?.switchover?.estimateMs} ms), QEMU's throttle up to ${qemu.maxThrottlePercent}%, ${result.passes} passes, probe gap ${probe.report().maxGapMs} ms; steps ${throttles.join(', ')}`);
+      assert.equal(qemu.status, 'completed');
+      assert.equal(result.postcopy, false);
+      assert.ok(qemu.maxThrottlePercent > 0 && throttles.length > 0, 'it converged because ferry throttled the guest');
+      assert.ok(qemu.downtimeMs !== undefined && qemu.downtimeMs <= 300, `QEMU downtime ${qemu.downtimeMs} ms within 300 ms`);
+      assert.notEqual(await lab.vmPid(to, 'cv-fast'), undefined);
+      where = to;
     }
+    const report = await probe.finish(300);
+    assert.equal(report.counterWentBackwards, false, 'the guest kept its state');
   });
 });

@@ -5,8 +5,13 @@ import { onQmpMessages } from './local-qmp.ts';
 export interface WatchedMigration {
   /** The last migration status seen before the QEMU went away (or the watch was stopped). */
   status: string;
-  /** QEMU's measured downtime, ms, once it reported one (it reads 0 for a moment after `completed`). */
+  /**
+   * QEMU's downtime, ms: its own `downtime` figure when a poll caught it
+   * before the quit (it reads 0 for a moment after `completed`), else the
+   * time from its STOP event to its `completed` event (up to 2 ms short).
+   */
   downtimeMs?: number;
+  downtimeFrom?: 'query-migrate' | 'events';
   totalTimeMs?: number;
   /** The highest cpu-throttle-percentage seen. */
   maxThrottlePercent: number;
@@ -14,7 +19,8 @@ export interface WatchedMigration {
 
 /**
  * Polls `query-migrate` on a lab guest's second monitor (GuestSpec
- * `watchMonitor`) every few ms until its QEMU quits: the tests' raw reading
+ * `watchMonitor`, Lab.watchSocket) every few ms until its QEMU quits, and
+ * notes its STOP and `completed` events: the tests' raw reading
  * of the downtime, not ferry's report. ferry reads the downtime before it
  * quits the source, so a 5 ms poll sees it too.
  */
@@ -22,29 +28,43 @@ export function watchMigration(socketPath: string, intervalMs = 5): { done: Prom
   const seen: WatchedMigration = { status: 'none', maxThrottlePercent: 0 };
   const socket = connect({ path: socketPath });
   let timer: NodeJS.Timeout | undefined;
+  let stoppedAt: number | undefined;
+  let completedAt: number | undefined;
   const ask = (): void => {
     socket.write(JSON.stringify({ execute: 'query-migrate' }) + '\n');
   };
   const done = new Promise<WatchedMigration>((resolve) => {
     const finish = (): void => {
       clearTimeout(timer);
+      if (seen.downtimeMs === undefined && stoppedAt !== undefined && completedAt !== undefined) Object.assign(seen, { downtimeMs: Math.round(completedAt - stoppedAt), downtimeFrom: 'events' });
       socket.destroy();
       resolve(seen);
     };
     socket.on('error', finish);
     socket.on('close', finish);
     onQmpMessages(socket, (message) => {
+      // Events reach every monitor, stamped by QEMU: they tell the end even when the quit beats a poll.
+      if (message['event'] === 'STOP') stoppedAt = eventTime(message);
+      const status = message['event'] === 'MIGRATION' ? (message['data'] as { status?: string } | undefined)?.status : undefined;
+      if (status) seen.status = status;
+      if (status === 'completed') completedAt = eventTime(message);
       if ('QMP' in message) socket.write(JSON.stringify({ execute: 'qmp_capabilities', id: 'caps' }) + '\n');
       else if (message['id'] === 'caps') ask();
       else if ('return' in message) {
         const info = message['return'] as Record<string, unknown>;
         if (typeof info['status'] === 'string') seen.status = info['status'];
         seen.maxThrottlePercent = Math.max(seen.maxThrottlePercent, Number(info['cpu-throttle-percentage'] ?? 0));
-        if (Number(info['downtime'] ?? 0) > 0) seen.downtimeMs = Number(info['downtime']);
+        if (Number(info['downtime'] ?? 0) > 0) Object.assign(seen, { downtimeMs: Number(info['downtime']), downtimeFrom: 'query-migrate' });
         if (Number(info['total-time'] ?? 0) > 0) seen.totalTimeMs = Number(info['total-time']);
         timer = setTimeout(ask, intervalMs);
       }
     });
   });
   return { done, stop: () => socket.destroy() };
+}
+
+/** An event's QEMU timestamp, ms. */
+function eventTime(message: Record<string, unknown>): number {
+  const stamp = message['timestamp'] as { seconds: number; microseconds: number } | undefined;
+  return stamp ? stamp.seconds * 1000 + stamp.microseconds / 1000 : performance.now();
 }

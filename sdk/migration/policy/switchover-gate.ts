@@ -21,7 +21,7 @@ export interface SwitchoverEstimate {
   pauseRate: number;
   /**
    * Stopping, device state, and starting on the destination (fixed costs measured on the lab, TCG),
-   * and the rest of the pause foreseen from the wait so far (PAUSE_AFTER_WAIT_FACTOR × waitedMs).
+   * and the rest of the pause foreseen from the wait so far (PAUSE_AFTER_WAIT_FACTOR × waitedMs, up to PAUSE_AFTER_WAIT_CAP_MS of it).
    */
   overheadMs: number;
   /** How long the guest has been paused already while ferry decided. */
@@ -70,8 +70,13 @@ export const SWITCHOVER_OVERHEAD_MS = 50;
  * estimated at 87 ms). Only ever adds, so the gate cancels more, never less.
  * A second run of 49 on a busier machine found pauses it does not cover
  * (80–132 ms after 1–9 ms waited, estimated at 58–110): see SWITCHOVER_OVERHEAD_MS.
+ * Only the first PAUSE_AFTER_WAIT_CAP_MS of the wait count: a long wait did
+ * not foretell a long rest. The busy Debian guest (bench/busy-guest.ts,
+ * QEMU 10.0) waited 54 and 99 ms and paused 41 and 151 ms in all; five
+ * times the whole wait would have cancelled both at 300 ms.
  */
 export const PAUSE_AFTER_WAIT_FACTOR = 5;
+export const PAUSE_AFTER_WAIT_CAP_MS = 10;
 
 /**
  * The final send does not run at the link's rate when the host is short
@@ -103,7 +108,7 @@ export const STEERING_MARGIN = 0.5;
  * estimateSwitchover({ remainingBytes: 8 << 20, throughput: 256 << 20, waitedMs: 3, maxDowntimeMs: 300 }).fits // true (125 + 50 + 15 + 3 ≈ 193 ms)
  */
 export function estimateSwitchover(input: { remainingBytes: number; throughput: number; waitedMs: number; maxDowntimeMs: number; capBytesPerSecond?: number; extraOverheadMs?: number; roundTripMs?: number }): SwitchoverEstimate {
-  const overheadMs = SWITCHOVER_OVERHEAD_MS + (input.extraOverheadMs ?? 0) + PAUSE_AFTER_WAIT_FACTOR * Math.max(0, input.waitedMs);
+  const overheadMs = SWITCHOVER_OVERHEAD_MS + (input.extraOverheadMs ?? 0) + PAUSE_AFTER_WAIT_FACTOR * Math.min(PAUSE_AFTER_WAIT_CAP_MS, Math.max(0, input.waitedMs));
   const pauseRate = pauseRateFor(input.throughput, input.capBytesPerSecond);
   const sendMs = pauseRate > 0 ? (input.remainingBytes / pauseRate) * 1000 : input.remainingBytes > 0 ? Number.POSITIVE_INFINITY : 0;
   const estimateMs = sendMs + overheadMs + input.waitedMs;

@@ -233,6 +233,19 @@ describe('downtime guarantee', () => {
     assert.equal(estimateSwitchover({ remainingBytes: 0, throughput: 88 * MiB, waitedMs: 0, maxDowntimeMs: 50 }).fits, true, 'no wait, nothing left: the fixed overhead alone');
   });
 
+  test('a long wait is not five times longer a rest: the busy guest\'s switchovers after 54 and 99 ms of waiting fit 300 ms, as QEMU then measured', () => {
+    // bench/busy-guest.ts on QEMU 10.0, disks copied (+60 ms): [remaining, link, waited, QEMU's downtime].
+    const pairs: Array<[number, number, number, number]> = [
+      [24_576, 230 * MiB, 54, 41],
+      [1.5 * MiB, 684 * MiB, 99, 151],
+    ];
+    for (const [remainingBytes, throughput, waitedMs, measuredMs] of pairs) {
+      const estimate = estimateSwitchover({ remainingBytes, throughput, waitedMs, maxDowntimeMs: 300, extraOverheadMs: 60 });
+      assert.ok(estimate.fits, `estimated ${estimate.estimateMs} ms for a pause QEMU measured at ${measuredMs} ms`);
+      assert.ok(estimate.estimateMs >= measuredMs);
+    }
+  });
+
 });
 
 describe('options and progress', () => {
