@@ -69,7 +69,7 @@ export async function runMigration(context: MigrationContext): Promise<Migration
     // (not awaited: the error need not wait for a slow destination's SSH connection).
     void earlyDstGuard?.then((early) => (early && early !== context.dstGuard ? early.close(1000) : undefined));
     // A guard gone before ferry let it go means ferry lost that host (or was frozen too long): say so.
-    const lost = [context.srcGuard, context.dstGuard].filter((guard) => guard?.closed).map((guard) => `lost ferry's session to ${guard?.host}${guard?.resolved ? ` (its guard acted alone: ${guard.resolved})` : ''}`);
+    const lost = [context.srcGuard, context.dstGuard].filter((guard) => guard?.closed).map((guard) => lostGuardMessage(guard as GuardChannel, guard === context.srcGuard ? 'source' : 'destination'));
     const location = await rollback(context);
     // The QMP error that follows a lost session says nothing more; any other error is kept beside it.
     const then = error instanceof QmpError ? '' : `; then: ${error instanceof Error ? error.message : String(error)}`;
@@ -164,4 +164,14 @@ function resultOf(context: MigrationContext, info: MigrationInfo): MigrationResu
       confirm: context.phaseTimes.confirm,
     },
   };
+}
+
+/**
+ * Why a guard's session ended before ferry let it go: its QEMU went away
+ * (its last words on stderr say why), or ferry lost the host.
+ */
+export function lostGuardMessage(guard: Pick<GuardChannel, 'host' | 'stderr' | 'qemuGone' | 'resolved'>, role: 'source' | 'destination'): string {
+  const lastWords = guard.stderr.trim().split('\n').at(-1);
+  if (guard.qemuGone) return `the ${role} QEMU on ${guard.host} exited mid-migration${lastWords ? ` (${lastWords})` : ''}, and its guard with it`;
+  return `lost ferry's session to ${guard.host}${guard.resolved ? ` (its guard acted alone: ${guard.resolved})` : ''}`;
 }

@@ -64,6 +64,7 @@ export class GuardChannel {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #resolved: string | undefined;
+  #qemuGone = false;
   readonly #listeners = new Set<(line: string) => void>();
 
   private constructor(host: string, process: ProcessStream) {
@@ -107,6 +108,11 @@ export class GuardChannel {
   /** What the guard did on its own when it took ferry for lost (its `#resolved` line), if it did. */
   get resolved(): string | undefined {
     return this.#resolved;
+  }
+
+  /** The guard saw its QEMU close QMP (quit or died) before ferry let it go (`#qemu-gone`). */
+  get qemuGone(): boolean {
+    return this.#qemuGone;
   }
 
   /** What the guard wrote on stderr (a failed launch's message). */
@@ -186,6 +192,7 @@ export class GuardChannel {
       if (line.startsWith('#')) {
         const control = line.slice(1).trimEnd();
         if (control.startsWith('resolved ')) this.#resolved = control.slice(9);
+        if (control === 'qemu-gone') this.#qemuGone = true;
         if (this.#listeners.size > 0) for (const listener of this.#listeners) listener(control);
         else this.#controls.push(control);
         this.#waiter?.();
