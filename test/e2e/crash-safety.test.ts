@@ -163,7 +163,11 @@ describe('crash safety: the controller killed, frozen or cut off', { timeout: 90
   });
 
   for (const [phase, spec, options, expected] of [
+    // The destination's guard already started beside preflight, nothing launched yet.
+    ['preflight', idle, { maxDowntime: 300 }, 'a'],
     ['prepare', busy, capped, 'a'],
+    // A guest outpacing a 16 MiB/s link, throttled by the default policy (no post-copy).
+    ['throttle', { memoryMiB: 256, dirtyMiB: 64, dirtyRateMBps: 40 }, { bandwidth: '16MiB/s', maxDowntime: 300 }, 'a'],
     ['transfer', busy, capped, 'a'],
     ['pre-switchover', idle, { maxDowntime: 300 }, 'a'],
     ['postcopy', { memoryMiB: 256, dirtyMiB: 64, dirtyRateMBps: 40 }, { bandwidth: '16MiB/s', postcopy: true, maxDowntime: 300 }, 'b'],

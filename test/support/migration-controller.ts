@@ -25,6 +25,12 @@ migration.on('log', (entry) => {
   // The destination QEMU has started under its guard: the middle of prepare.
   if (dieAt === 'prepare' && /^launching on/.test(entry.message)) setTimeout(() => die('SIGKILL'), 300);
   if (dieAt === 'source-quit' && /^quitting the source QEMU/.test(entry.message)) die('SIGKILL');
+  // The destination's guard starts beside preflight and waits for its launch: the checks are being logged.
+  if (dieAt === 'preflight' && /^preflight /.test(entry.message)) die('SIGKILL');
+});
+migration.on('action', (action) => {
+  // QEMU is throttling the guest at ferry's request.
+  if (dieAt === 'throttle' && action.action.startsWith('throttle')) die('SIGKILL');
 });
 migration.on('progress', (p) => {
   say({ type: 'progress', transfer: p.transfer, percent: p.percent, ...(p.disks && { disks: p.disks }) });
