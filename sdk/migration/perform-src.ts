@@ -13,6 +13,7 @@ import { LinkRate } from './policy/link-rate.ts';
 import { estimateSwitchover, qemuDowntimeLimitFor } from './policy/switchover-gate.ts';
 import { transferState } from './qemu-migration-status.ts';
 import { StallWatch } from './stall-watch.ts';
+import { lostGuardMessage } from './guard/lost-guard-message.ts';
 import { PostcopyKeeper } from './postcopy-keeper.ts';
 import { addObjects, objectRemovalLines } from './tls/tls-apply.ts';
 import { tlsMigrationError } from './tls/tls-errors.ts';
@@ -245,7 +246,8 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
       if (!cancelSent && !switchedOver(context) && context.dstGuard?.closed) {
         // Its guard ended the destination QEMU (or will): nothing can arrive there any more.
         cancelSent = 'destination-lost';
-        cancelWhy = `lost the connection to ${context.destination.name} during the transfer`;
+        // Its QEMU may have exited first (the guard says so, with QEMU's last words on stderr): say which.
+        cancelWhy = lostGuardMessage(context.dstGuard, 'destination');
         log(context, 'warn', `${cancelWhy}: migrate_cancel`);
         await qmp.execute('migrate_cancel');
       }

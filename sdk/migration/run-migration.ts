@@ -11,6 +11,7 @@ import { claimSourceVm } from './source-claim.ts';
 import { prepareDst } from './prepare-dst.ts';
 import { startDstGuardEarly } from './early-dst-guard.ts';
 import type { GuardChannel } from './guard/guard-channel.ts';
+import { lostGuardMessage } from './guard/lost-guard-message.ts';
 import { rollback } from './rollback.ts';
 import { diskReports } from './storage/disk-report.ts';
 import { checkGuestDst } from './guest-check.ts';
@@ -164,14 +165,4 @@ function resultOf(context: MigrationContext, info: MigrationInfo): MigrationResu
       confirm: context.phaseTimes.confirm,
     },
   };
-}
-
-/**
- * Why a guard's session ended before ferry let it go: its QEMU went away
- * (its last words on stderr say why), or ferry lost the host.
- */
-export function lostGuardMessage(guard: Pick<GuardChannel, 'host' | 'stderr' | 'qemuGone' | 'resolved'>, role: 'source' | 'destination'): string {
-  const lastWords = guard.stderr.trim().split('\n').at(-1);
-  if (guard.qemuGone) return `the ${role} QEMU on ${guard.host} exited mid-migration${lastWords ? ` (${lastWords})` : ''}, and its guard with it`;
-  return `lost ferry's session to ${guard.host}${guard.resolved ? ` (its guard acted alone: ${guard.resolved})` : ''}`;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lostGuardMessage } from '../../../sdk/migration/run-migration.ts';
+import { lostGuardMessage } from '../../../sdk/migration/guard/lost-guard-message.ts';
 
 test("a guard gone with its QEMU says the QEMU exited, with QEMU's last words: not a lost session", () => {
   const gone = { host: 'a', stderr: 'qemu-system-x86_64: some warning\nqemu-system-x86_64: load of migration failed: Invalid argument\n', qemuGone: true, resolved: undefined };
