@@ -6,6 +6,7 @@ import type { ConvergencePolicy } from './policy/convergence-policy.ts';
 import type { ResolvedStorage, StorageMode } from './storage/storage-plan.ts';
 import { DEFAULT_GUEST_CHECK_MS, type GuestCheckHook } from './guest-check.ts';
 import { POLICY_PRESET_NAMES, type PolicyPresetName } from './policy/policy-presets.ts';
+import { SWITCHOVER_OVERHEAD_MS } from './policy/switchover-gate.ts';
 import { resolveTls, TLS_OPTION_SCHEMA, type ResolvedTls, type TlsOptions } from './tls/tls-options.ts';
 
 /** What to do when a migration's `timeout` passes. */
@@ -17,7 +18,7 @@ export type TimeoutAction = 'cancel' | 'postcopy' | 'pause';
  * and which side it is applied on.
  */
 export interface MigrationOptions {
-  /** The longest pause the guest may see at switchover, in ms (QEMU `downtime-limit`). Default 300. */
+  /** The longest pause the guest may see at switchover, in ms (QEMU `downtime-limit`). Default 300. One at or below the switchover's fixed cost (`switchoverCost`) is refused in preflight. */
   maxDowntime?: number;
   /** Bandwidth cap, bytes/s or a string such as `'64MiB/s'`; default: unlimited (QEMU's own default, 128 MiB/s, is far below a real link). */
   bandwidth?: number | string;
@@ -40,6 +41,16 @@ export interface MigrationOptions {
   policy?: PolicyPresetName | ConvergencePolicy;
   /** Permission for the policy to pause the guest to finish (a pause longer than maxDowntime, said so in the result). */
   allowPause?: boolean;
+  /**
+   * What a switchover's pause costs on your hosts beyond sending the last
+   * memory, in ms: stopping the guest, device state, the destination's load
+   * and start, the round trips in the pause. The downtime guarantee plans
+   * with it, so a `maxDowntime` at or below it is refused. Default 50,
+   * measured on a lab of TCG guests on a busy 2-core machine; hosts with
+   * KVM and spare cores pay less. Measure yours by migrating idle guests:
+   * `result.downtimeMs` is nearly all fixed cost.
+   */
+  switchoverCost?: number;
   /**
    * Cancel (pre-copy) when the transfer moves no byte for this many ms: QEMU's
    * migration sockets have no keepalive, so a link cut for good would otherwise
@@ -87,6 +98,7 @@ export interface ResolvedMigrationOptions {
   postcopy: boolean;
   policy: PolicyPresetName | ConvergencePolicy;
   allowPause: boolean;
+  switchoverCost: number;
   stallTimeout: number;
   storage: ResolvedStorage;
   guestCheckMs: number;
@@ -119,6 +131,7 @@ export const MIGRATION_OPTION_TABLE: readonly MigrationOptionRow[] = [
   { option: 'postcopy', unit: 'flag', side: 'both', capability: 'postcopy-ram', cliFlag: '--postcopy', description: 'allow switching to post-copy' },
   { option: 'policy', unit: 'policy', side: 'ferry', cliFlag: '--policy', description: `convergence policy: ${POLICY_PRESET_NAMES.join(' | ')} (default ferry)` },
   { option: 'allowPause', unit: 'flag', side: 'ferry', cliFlag: '--allow-pause', description: 'let the policy pause the guest to finish' },
+  { option: 'switchoverCost', unit: 'ms', side: 'ferry', cliFlag: '--switchover-cost', description: `a switchover's fixed cost on your hosts (ms, default ${SWITCHOVER_OVERHEAD_MS})` },
   { option: 'stallTimeout', unit: 'ms', side: 'ferry', cliFlag: '--stall-timeout', description: 'cancel when nothing moves for this many ms' },
   { option: 'storage', unit: 'storage', side: 'ferry', cliFlag: '--storage', description: 'disks: auto | shared | copy (default auto: copy what is not shared)' },
   { option: 'tls', unit: 'flag', side: 'both', cliFlag: '--tls', description: "encrypt the stream: TLS, x509 from each host's tlsDir or /etc/pki/qemu" },
@@ -160,6 +173,7 @@ export const MIGRATION_OPTIONS_SCHEMA = {
     postcopy: { type: 'boolean' },
     policy: {},
     allowPause: { type: 'boolean' },
+    switchoverCost: { type: 'number', minimum: 0, maximum: 10_000 },
     stallTimeout: { type: 'number', minimum: 1000 },
     storage: {
       anyOf: [
@@ -225,6 +239,7 @@ export function resolveMigrationOptions(options: MigrationOptions = {}): Resolve
     postcopy: options.postcopy ?? false,
     policy,
     allowPause: options.allowPause ?? false,
+    switchoverCost: options.switchoverCost ?? SWITCHOVER_OVERHEAD_MS,
     stallTimeout: options.stallTimeout ?? DEFAULT_STALL_TIMEOUT_MS,
     storage: resolveStorage(options.storage),
     guestCheckMs: options.guestCheckMs ?? DEFAULT_GUEST_CHECK_MS,

@@ -17,6 +17,7 @@ import type { MigrationProgress } from './migration-progress.ts';
 import type { MigrationResult } from './migration-result.ts';
 import { resolveMigrationOptions, type MigrationOptions, type ResolvedMigrationOptions } from './migration-options.ts';
 import { TooLateError } from './migration-errors.ts';
+import { downtimeBudgetCheck } from './downtime-budget-check.ts';
 import { runMigration } from './run-migration.ts';
 import { tlsDirOf } from './tls/tls-options.ts';
 import type { TlsInputs } from './tls/tls-settings.ts';
@@ -191,7 +192,10 @@ export class Migration extends AwaitableOperation<MigrationResult, MigrationEven
         context.phase = 'completed';
         const { source, destination } = planParameters(options, undefined, this.#tlsPlanInputs(), this.vm.host.name);
         const storage = await previewStorage(context);
-        return { ...emptyResult(context), status: 'planned', plan: [...this.plan(), ...storage.steps], settings: { source, destination }, ...(storage.disks && { disks: storage.disks }) };
+        // The real preflight's check, on the same disk plan.
+        const budget = downtimeBudgetCheck(options, storage.disks?.some((disk) => disk.action === 'copy') ?? false);
+        const refused: MigrationStep[] = budget.ok ? [] : [{ phase: 'preflight', side: 'ferry', action: `would refuse: ${budget.message}` }];
+        return { ...emptyResult(context), status: 'planned', plan: [...this.plan(), ...refused, ...storage.steps], settings: { source, destination }, ...(storage.disks && { disks: storage.disks }) };
       }
       return await runMigration(context);
     } finally {

@@ -4,13 +4,13 @@ import { enterStage, log, migrationError, switchedOver, type MigrationContext } 
 import { effectiveTimeoutMs, parametersFor } from './migration-options.ts';
 import { planParameters, throttleParameters } from './parameter-plan.ts';
 import { diskCopyPhaseProgress, ProgressTracker } from './migration-progress.ts';
-import { DISK_COPY_SWITCHOVER_OVERHEAD_MS, type DiskCopy } from './storage/disk-copy.ts';
+import type { DiskCopy } from './storage/disk-copy.ts';
 import { LiveDirtyRate } from './live-dirty-rate.ts';
 import type { ConvergenceAction, ConvergencePolicy, ConvergenceSample } from './policy/convergence-policy.ts';
 import { PolicyRunner, type ConvergenceActionRecord } from './policy/policy-runner.ts';
 import { policyName, resolvePolicy } from './policy/policy-presets.ts';
 import { LinkRate } from './policy/link-rate.ts';
-import { estimateSwitchover, qemuDowntimeLimitFor } from './policy/switchover-gate.ts';
+import { estimateSwitchover, qemuDowntimeLimitFor, switchoverPauseCostMs } from './policy/switchover-gate.ts';
 import { transferState } from './qemu-migration-status.ts';
 import { StallWatch } from './stall-watch.ts';
 import { lostGuardMessage } from './guard/lost-guard-message.ts';
@@ -315,7 +315,7 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
   const estimate = estimateSwitchover({
     // What the disks' mirrors still hold goes over the same link in the same pause.
     remainingBytes: (info.ram?.remaining ?? 0) + diskRemainingBytes,
-    extraOverheadMs: extraPauseMs(context),
+    fixedCostMs: pauseCostMs(context),
     // The link as steering planned with (see LinkRate); before any look, QEMU's average since the start.
     throughput,
     waitedMs: performance.now() - seenAt,
@@ -388,19 +388,20 @@ function emitAction(context: MigrationContext, record: ConvergenceActionRecord):
 async function steerSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, link: number, currentMs: number): Promise<number> {
   const qmp = context.srcQmp;
   if (!qmp) return currentMs;
-  const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, link, qemuBandwidth(info), capOf(runner).capBytesPerSecond, extraPauseMs(context));
+  const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, link, qemuBandwidth(info), capOf(runner).capBytesPerSecond, pauseCostMs(context));
   if (Math.abs(wanted - currentMs) <= Math.max(1, currentMs * 0.2)) return currentMs;
   await qmp.execute('migrate-set-parameters', { 'downtime-limit': wanted });
   return wanted;
 }
 
 /**
- * What the pause carries beyond sending RAM and the fixed overhead: the
- * disk mirrors finish in it. (A throttled vCPU's sleep does not: it ends
- * when the guest stops, throttle-steps.ts.)
+ * What the pause costs beyond sending RAM: the switchover's fixed cost on
+ * these hosts, and the disk mirrors' finish when disks are copied. (A
+ * throttled vCPU's sleep does not count: it ends when the guest stops,
+ * throttle-steps.ts.)
  */
-function extraPauseMs(context: MigrationContext): number {
-  return context.storage?.copy.active ? DISK_COPY_SWITCHOVER_OVERHEAD_MS : 0;
+function pauseCostMs(context: MigrationContext): number {
+  return switchoverPauseCostMs(context.options.switchoverCost, context.storage?.copy.active === true);
 }
 
 /** The bandwidth cap in force, if any (the policy may have changed it). */

@@ -7,6 +7,7 @@ import type { DiskPlan } from './storage/storage-plan.ts';
 import { isTransferOver, transferState } from './qemu-migration-status.ts';
 import { log, type MigrationContext } from './migration-context.ts';
 import { PreflightError, type PreflightCheck } from './migration-errors.ts';
+import { downtimeBudgetCheck } from './downtime-budget-check.ts';
 import { preflightTls, probeTlsSrc, zeroCopyChecksSrc } from './tls/tls-preflight.ts';
 
 // QEMU's own overhead on top of guest RAM, and what the destination keeps for itself.
@@ -43,7 +44,7 @@ export async function preflight(context: MigrationContext, dstFacts: Promise<Des
   if (src.status === 'fulfilled' && dst.status === 'fulfilled') {
     checks.push(...compare(context, src.value, dst.value));
     if (disks.status === 'rejected') checks.push({ check: 'disks', ok: false, message: `cannot tell where ${vm.name}'s disks are: ${reason(disks.reason)}` });
-    else checks.push(...disks.value.checks);
+    else checks.push(...disks.value.checks, downtimeBudgetCheck(context.options, disks.value.disks.some((plan) => plan.action === 'copy')));
     if (srcTls.status === 'rejected') checks.push({ check: 'tls-credentials-source', ok: false, message: `cannot check the TLS credentials on ${source.name}: ${reason(srcTls.reason)}` });
     else checks.push(...preflightTls(context, srcTls.value, dst.value.tls));
     checks.push(...(await zeroCopyChecksSrc(context)));

@@ -1,6 +1,7 @@
 import { FerryError } from '../ferry-error.ts';
 import { switchedOver, type MigrationContext } from './migration-context.ts';
 import { MigrationOptionsError } from './migration-errors.ts';
+import { downtimeBudgetCheck } from './downtime-budget-check.ts';
 import type { MigrationPhase } from './migration-phase.ts';
 import { resolveMigrationOptions } from './migration-options.ts';
 
@@ -21,6 +22,9 @@ export class MigrationNotSteerableError extends FerryError {
 export async function setMaxDowntimeSrc(context: MigrationContext | undefined, ms: number, reason: string): Promise<void> {
   transferQmp(context, 'setMaxDowntime()'); // throws unless the transfer runs
   const { maxDowntime } = resolveMigrationOptions({ maxDowntime: ms });
+  // A budget the pause's fixed cost fills would only end in the guarantee's cancel: refused, the transfer goes on.
+  const budget = downtimeBudgetCheck({ maxDowntime, switchoverCost: context!.options.switchoverCost }, context!.storage?.copy.active === true);
+  if (!budget.ok) throw new MigrationOptionsError('maxDowntime', budget.message);
   // The transfer's watch loop sees the new budget on its next look (within
   // 50 ms) and steers QEMU's own limit to it, as it does for the policy's.
   context!.options = { ...context!.options, maxDowntime };

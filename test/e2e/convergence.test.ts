@@ -4,7 +4,7 @@
 // over a second monitor ferry does not use, not by ferry's report.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configure, disconnect, host, MigrationCancelledError, MigrationError, type MigrationOptions, type MigrationResult } from '../../sdk/index.ts';
+import { configure, disconnect, host, MigrationCancelledError, MigrationError, PreflightError, type MigrationOptions, type MigrationResult } from '../../sdk/index.ts';
 import type { GuestSpec } from '../lab/lab.ts';
 import { watchMigration, type WatchedMigration } from '../lab/migration-watch.ts';
 import { Probe } from '../lab/probe.ts';
@@ -51,7 +51,7 @@ describe('convergence on the lab', { timeout: 600_000 }, () => {
     await disconnect();
   });
 
-  test('downtime guarantee at 50/300/1000 ms: each migration completes within the budget by QEMU\'s own figure and by the probe, or raw QMP on the same guest cannot do better (below the gate\'s fixed cost: cancelled by the guarantee)', async (t) => {
+  test('downtime guarantee at 50/300/1000 ms: each migration completes within the budget by QEMU\'s own figure and by the probe, or raw QMP on the same guest cannot do better (at or below a switchover\'s fixed cost: refused in preflight)', async (t) => {
     const guests: [string, GuestSpec][] = [['cv-idle', { memoryMiB: 256, watchMonitor: true }], ['cv-busy', { memoryMiB: 256, dirtyMiB: 64, dirtyRateMBps: 20, watchMonitor: true }]];
     for (const [name, spec] of guests) {
       const vm = await lab.startVm('a', name, spec);
@@ -70,9 +70,17 @@ describe('convergence on the lab', { timeout: 600_000 }, () => {
           if (maxDowntime <= SWITCHOVER_FLOOR_MS) {
             // Below the gate's fixed cost no switchover is let through: raw QMP fits 50 ms in 5-10 of 10
             // rounds here but its pauses reach 150-200 ms (bench/convergence.ts calibrate), and a gate
-            // cannot tell those apart before the pause. Cancelled by the guarantee, on the source.
+            // cannot tell those apart before the pause. So preflight refuses it before anything moves.
+            assert.ok(outcome instanceof PreflightError, String(outcome));
+            assert.ok(outcome.checks.some((check) => check.check === 'downtime-budget' && !check.ok), outcome.message);
             assert.match(outcome.message, /downtime guarantee/);
-            t.diagnostic(`${name} maxDowntime ${maxDowntime}: cancelled by the guarantee on ${where}: ${outcome.message}`);
+            assert.equal(await lab.vmPid(to, name), undefined, `no QEMU started on ${to}`);
+            // The dry run says the same, from the same check; and a caller whose hosts switch over in 10 ms may ask for it.
+            const planned = await host(where).vm(name).migrateTo(to, { maxDowntime, dryRun: true });
+            assert.ok(planned.plan?.some((step) => step.action.startsWith('would refuse: maxDowntime')), JSON.stringify(planned.plan));
+            const measured = await host(where).vm(name).migrateTo(to, { maxDowntime, switchoverCost: 10, dryRun: true });
+            assert.ok(!measured.plan?.some((step) => step.action.startsWith('would refuse')), JSON.stringify(measured.plan));
+            t.diagnostic(`${name} maxDowntime ${maxDowntime}: refused in preflight on ${where}: ${outcome.message}`);
             continue;
           }
           // The cancel was right only if a raw QMP script cannot move the same guest within the budget either.

@@ -1,3 +1,5 @@
+import { DISK_COPY_SWITCHOVER_OVERHEAD_MS } from '../storage/disk-copy.ts';
+
 /**
  * The downtime guarantee, in two halves.
  *
@@ -56,6 +58,15 @@ export interface SwitchoverEstimate {
 export const SWITCHOVER_OVERHEAD_MS = 50;
 
 /**
+ * The pause's fixed cost beyond sending RAM: the switchover's own on these
+ * hosts (the `switchoverCost` option, SWITCHOVER_OVERHEAD_MS unless the
+ * caller measured theirs), and the disk mirrors' finish when disks are copied.
+ */
+export function switchoverPauseCostMs(switchoverCostMs: number, copyingDisks: boolean): number {
+  return switchoverCostMs + (copyingDisks ? DISK_COPY_SWITCHOVER_OVERHEAD_MS : 0);
+}
+
+/**
  * What the wait so far says about the rest of the pause. The gate's own
  * wait is one QMP round trip through the source's sshd and QEMU's main
  * loop; what follows the decision goes through the same, starved, path
@@ -107,8 +118,8 @@ export const STEERING_MARGIN = 0.5;
  * @example
  * estimateSwitchover({ remainingBytes: 8 << 20, throughput: 256 << 20, waitedMs: 3, maxDowntimeMs: 300 }).fits // true (125 + 50 + 15 + 3 ≈ 193 ms)
  */
-export function estimateSwitchover(input: { remainingBytes: number; throughput: number; waitedMs: number; maxDowntimeMs: number; capBytesPerSecond?: number; extraOverheadMs?: number; roundTripMs?: number }): SwitchoverEstimate {
-  const overheadMs = SWITCHOVER_OVERHEAD_MS + (input.extraOverheadMs ?? 0) + PAUSE_AFTER_WAIT_FACTOR * Math.min(PAUSE_AFTER_WAIT_CAP_MS, Math.max(0, input.waitedMs));
+export function estimateSwitchover(input: { remainingBytes: number; throughput: number; waitedMs: number; maxDowntimeMs: number; capBytesPerSecond?: number; fixedCostMs?: number; roundTripMs?: number }): SwitchoverEstimate {
+  const overheadMs = (input.fixedCostMs ?? SWITCHOVER_OVERHEAD_MS) + PAUSE_AFTER_WAIT_FACTOR * Math.min(PAUSE_AFTER_WAIT_CAP_MS, Math.max(0, input.waitedMs));
   const pauseRate = pauseRateFor(input.throughput, input.capBytesPerSecond);
   const sendMs = pauseRate > 0 ? (input.remainingBytes / pauseRate) * 1000 : input.remainingBytes > 0 ? Number.POSITIVE_INFINITY : 0;
   const estimateMs = sendMs + overheadMs + input.waitedMs;
@@ -127,11 +138,11 @@ export function estimateSwitchover(input: { remainingBytes: number; throughput: 
 
 /**
  * What may remain at switchover for a pause of `targetMs`: half of what the
- * gate would accept, after the fixed overhead and any extra the pause will
- * carry (a throttled vCPU's sleep, the disk mirrors' finish).
+ * gate would accept, after the pause's fixed cost (`fixedCostMs`: the
+ * switchover's own, and the disk mirrors' finish when disks are copied).
  */
-export function switchoverAllowanceBytes(targetMs: number, throughput: number, capBytesPerSecond?: number, extraOverheadMs = 0): number {
-  return (Math.max(0, targetMs - SWITCHOVER_OVERHEAD_MS - extraOverheadMs) / 1000) * pauseRateFor(throughput, capBytesPerSecond) * STEERING_MARGIN;
+export function switchoverAllowanceBytes(targetMs: number, throughput: number, capBytesPerSecond?: number, fixedCostMs = SWITCHOVER_OVERHEAD_MS): number {
+  return (Math.max(0, targetMs - fixedCostMs) / 1000) * pauseRateFor(throughput, capBytesPerSecond) * STEERING_MARGIN;
 }
 
 /**
@@ -142,12 +153,12 @@ export function switchoverAllowanceBytes(targetMs: number, throughput: number, c
  * @example
  * qemuDowntimeLimitFor(300, 200 << 20, 400 << 20) // 17: QEMU sees twice the rate ferry plans with
  */
-export function qemuDowntimeLimitFor(targetMs: number, throughput: number, qemuBandwidth: number, capBytesPerSecond?: number, extraOverheadMs = 0): number {
+export function qemuDowntimeLimitFor(targetMs: number, throughput: number, qemuBandwidth: number, capBytesPerSecond?: number, fixedCostMs = SWITCHOVER_OVERHEAD_MS): number {
   if (!(throughput > 0) || !(qemuBandwidth > 0)) return 1;
   // QEMU's figure is its last iteration's: a low one (a throttled or stalled moment) would give a
   // limit that lets QEMU stop the guest with twice the allowance once its rate recovers. Steer with
   // the higher of it and the link ferry plans with (seen: 123.5 MiB left for an allowance of 62).
   const rate = Math.max(qemuBandwidth, throughput);
-  const limit = (switchoverAllowanceBytes(targetMs, throughput, capBytesPerSecond, extraOverheadMs) / rate) * 1000;
-  return Math.max(1, Math.min(Math.round(limit), Math.max(1, targetMs - SWITCHOVER_OVERHEAD_MS)));
+  const limit = (switchoverAllowanceBytes(targetMs, throughput, capBytesPerSecond, fixedCostMs) / rate) * 1000;
+  return Math.max(1, Math.min(Math.round(limit), Math.max(1, targetMs - fixedCostMs)));
 }

@@ -3,7 +3,7 @@ import type { Vm } from '../../model/vm.ts';
 import { resolveMigrationOptions, type MigrationOptions } from '../migration-options.ts';
 import { policyName, resolvePolicy } from '../policy/policy-presets.ts';
 import { outpacesLink } from '../policy/stall-detector.ts';
-import { SWITCHOVER_OVERHEAD_MS, switchoverAllowanceBytes } from '../policy/switchover-gate.ts';
+import { switchoverAllowanceBytes, switchoverPauseCostMs } from '../policy/switchover-gate.ts';
 import { measureDirtying, measureNonZeroShare } from './measure-guest.ts';
 import { measureLink } from './measure-link.ts';
 import { diskBytesToCopy } from './measure-disks.ts';
@@ -97,11 +97,13 @@ export function predictFromMeasures(
   const name = policyName(options.policy);
   const cap = options.bandwidth === 'unlimited' ? undefined : options.bandwidth;
   const firstTargetMs = Math.min(options.maxDowntime, policy?.needs?.initialDowntimeMs?.(options.maxDowntime) ?? options.maxDowntime);
+  // Steering plans with the pause's whole fixed cost, the mirrors' finish included, as the real run does.
+  const pauseCostMs = switchoverPauseCostMs(options.switchoverCost, Boolean(measures.diskCopyBytes));
   const precopy = simulatePrecopy({
     firstPassBytes, workingSetBytes, throughput: measures.throughput, dirtyRate: measures.dirtyRate,
-    downtimeLimitMs: options.maxDowntime, overheadMs: SWITCHOVER_OVERHEAD_MS, setupMs,
-    switchoverBytes: switchoverAllowanceBytes(firstTargetMs, measures.throughput, cap),
-    ...(name === 'ferry' && { stalledSwitchoverBytes: switchoverAllowanceBytes(options.maxDowntime, measures.throughput, cap) }),
+    downtimeLimitMs: options.maxDowntime, overheadMs: options.switchoverCost, setupMs,
+    switchoverBytes: switchoverAllowanceBytes(firstTargetMs, measures.throughput, cap, pauseCostMs),
+    ...(name === 'ferry' && { stalledSwitchoverBytes: switchoverAllowanceBytes(options.maxDowntime, measures.throughput, cap, pauseCostMs) }),
   });
   const notes: string[] = [];
   // Disks not on shared storage are copied first, at the share of the link the mirrors got on the lab.
@@ -124,14 +126,14 @@ export function predictFromMeasures(
   const firstPassMs = setupMs + (firstPassBytes / measures.throughput) * 1000;
   const workingSet = Math.min(workingSetBytes, measures.dirtyRate * (firstPassBytes / measures.throughput));
   const passMs = (workingSet / measures.throughput) * 1000;
-  const postcopyMs = (workingSet / measures.link) * 1000 + SWITCHOVER_OVERHEAD_MS;
+  const postcopyMs = (workingSet / measures.link) * 1000 + options.switchoverCost;
   if (options.postcopy && name !== 'proxmox') {
     notes.push('post-copy is permitted: the guest runs on the destination before all its memory arrived');
-    return result(true, 'post-copy', firstPassMs + switchAfterPasses(name, measures) * passMs + postcopyMs, SWITCHOVER_OVERHEAD_MS);
+    return result(true, 'post-copy', firstPassMs + switchAfterPasses(name, measures) * passMs + postcopyMs, options.switchoverCost);
   }
   if (options.allowPause && name === 'ferry') {
     notes.push('a pause is permitted: the guest stops while its working set is sent');
-    return result(true, 'pause', firstPassMs + 4 * passMs + passMs, passMs + SWITCHOVER_OVERHEAD_MS);
+    return result(true, 'pause', firstPassMs + 4 * passMs + passMs, passMs + options.switchoverCost);
   }
   notes.push(`the guest dirties ${mb(measures.dirtyRate)} MB/s against ${mb(measures.throughput)} MB/s; XBZRLE and throttling may still make it converge, but how much depends on how the guest writes: not modelled`);
   return result(false, 'none', Number.POSITIVE_INFINITY, precopy.downtimeMs);

@@ -54,6 +54,7 @@ test('flags become migration options by the option table; QMP key=value argument
     maxDowntime: 200, bandwidth: '64MiB/s', autoConverge: true, multifd: 8, xbzrle: true,
   });
   assert.throws(() => migrationOptionsFromFlags({ 'max-downtime': 'soon' }), UsageError);
+  assert.deepEqual(migrationOptionsFromFlags({ 'max-downtime': '50', 'switchover-cost': '15' }), { maxDowntime: 50, switchoverCost: 15 });
   assert.deepEqual(parseQmpArguments(['calc-time=1', 'mode=page-sampling', 'enable=true', 'obj={"a":1}']), { 'calc-time': 1, mode: 'page-sampling', enable: true, obj: { a: 1 } });
   assert.throws(() => parseQmpArguments(['novalue']), UsageError);
   assert.deepEqual(parseVmRef('a/web;x'), { host: 'a', vm: 'web;x' });

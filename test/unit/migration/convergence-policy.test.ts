@@ -9,7 +9,8 @@ import { proxmoxPolicy } from '../../../sdk/migration/policy/proxmox-policy.ts';
 import { resolvePolicy } from '../../../sdk/migration/policy/policy-presets.ts';
 import { PolicyRunner } from '../../../sdk/migration/policy/policy-runner.ts';
 import { outpaced, outpacedLive, stalledPasses } from '../../../sdk/migration/policy/stall-detector.ts';
-import { estimateSwitchover, PAUSE_AFTER_WAIT_FACTOR, qemuDowntimeLimitFor, SWITCHOVER_OVERHEAD_MS, switchoverAllowanceBytes } from '../../../sdk/migration/policy/switchover-gate.ts';
+import { estimateSwitchover, PAUSE_AFTER_WAIT_FACTOR, qemuDowntimeLimitFor, SWITCHOVER_OVERHEAD_MS, switchoverAllowanceBytes, switchoverPauseCostMs } from '../../../sdk/migration/policy/switchover-gate.ts';
+import { DISK_COPY_SWITCHOVER_OVERHEAD_MS } from '../../../sdk/migration/storage/disk-copy.ts';
 import { resolveMigrationOptions, MIGRATION_OPTION_TABLE } from '../../../sdk/migration/migration-options.ts';
 import { ProgressTracker } from '../../../sdk/migration/migration-progress.ts';
 
@@ -195,9 +196,26 @@ describe('downtime guarantee', () => {
     // QEMU read half the link at its last iteration: its threshold must still be the allowance once it recovers.
     const limit = qemuDowntimeLimitFor(2000, 64 * MiB, 32 * MiB, 64 * MiB);
     assert.ok(Math.abs((limit / 1000) * 64 * MiB - switchoverAllowanceBytes(2000, 64 * MiB, 64 * MiB)) < 0.05 * 64 * MiB);
-    // A 95 % throttle's 190 ms sleep comes out of the allowance.
-    assert.ok(switchoverAllowanceBytes(2000, 64 * MiB, 64 * MiB, 190) < switchoverAllowanceBytes(2000, 64 * MiB, 64 * MiB));
-    assert.ok(qemuDowntimeLimitFor(2000, 64 * MiB, 64 * MiB, 64 * MiB, 190) < qemuDowntimeLimitFor(2000, 64 * MiB, 64 * MiB, 64 * MiB));
+    // The disk mirrors' finish (60 ms) comes out of the allowance, exactly.
+    const withDisks = SWITCHOVER_OVERHEAD_MS + 60;
+    assert.equal(switchoverAllowanceBytes(2000, 64 * MiB, 64 * MiB, withDisks), (switchoverAllowanceBytes(2000, 64 * MiB, 64 * MiB) * (2000 - withDisks)) / (2000 - SWITCHOVER_OVERHEAD_MS));
+    assert.ok(qemuDowntimeLimitFor(2000, 64 * MiB, 64 * MiB, 64 * MiB, withDisks) < qemuDowntimeLimitFor(2000, 64 * MiB, 64 * MiB, 64 * MiB));
+  });
+
+  test('switchoverCost: the fixed cost a caller measured on their hosts replaces the lab\'s in the gate and in steering', () => {
+    // An idle guest's last 0.4 MiB at 200 MiB/s on hosts whose switchover costs 10 ms: fits 50 ms.
+    const fast = estimateSwitchover({ remainingBytes: 0.4 * MiB, throughput: 200 * MiB, waitedMs: 1, maxDowntimeMs: 50, fixedCostMs: 10 });
+    assert.equal(fast.overheadMs, 10 + PAUSE_AFTER_WAIT_FACTOR * 1);
+    assert.ok(fast.fits, `estimate ${fast.estimateMs} ms`);
+    assert.equal(estimateSwitchover({ remainingBytes: 0.4 * MiB, throughput: 200 * MiB, waitedMs: 1, maxDowntimeMs: 50 }).fits, false, 'the default cost fills a 50 ms budget');
+    assert.ok(switchoverAllowanceBytes(50, 200 * MiB, undefined, 10) > 0);
+    assert.equal(switchoverAllowanceBytes(50, 200 * MiB), 0);
+    assert.ok(qemuDowntimeLimitFor(50, 200 * MiB, 200 * MiB, undefined, 10) > 1);
+    assert.equal(switchoverPauseCostMs(10, false), 10);
+    assert.equal(switchoverPauseCostMs(10, true), 10 + DISK_COPY_SWITCHOVER_OVERHEAD_MS);
+    assert.equal(resolveMigrationOptions({}).switchoverCost, SWITCHOVER_OVERHEAD_MS);
+    assert.equal(resolveMigrationOptions({ switchoverCost: 8 }).switchoverCost, 8);
+    assert.throws(() => resolveMigrationOptions({ switchoverCost: -1 }), /option switchoverCost: must be >= 0/);
   });
 
   test('before anything is measured QEMU may only switch over a millisecond\'s worth; the limit never passes the budget', () => {
@@ -240,7 +258,7 @@ describe('downtime guarantee', () => {
       [1.5 * MiB, 684 * MiB, 99, 151],
     ];
     for (const [remainingBytes, throughput, waitedMs, measuredMs] of pairs) {
-      const estimate = estimateSwitchover({ remainingBytes, throughput, waitedMs, maxDowntimeMs: 300, extraOverheadMs: 60 });
+      const estimate = estimateSwitchover({ remainingBytes, throughput, waitedMs, maxDowntimeMs: 300, fixedCostMs: SWITCHOVER_OVERHEAD_MS + 60 });
       assert.ok(estimate.fits, `estimated ${estimate.estimateMs} ms for a pause QEMU measured at ${measuredMs} ms`);
       assert.ok(estimate.estimateMs >= measuredMs);
     }
