@@ -22,7 +22,7 @@ export interface SwitchoverEstimate {
   /** The rate the estimate assumes for the final send: a share of `throughput` (see PAUSE_RATE_SHARE). */
   pauseRate: number;
   /**
-   * Stopping, device state, and starting on the destination (fixed costs measured on the lab, TCG),
+   * The pause's fixed cost (switchoverPauseCostMs: stopping, device state, starting on the destination, the disk mirrors' finish),
    * and the rest of the pause foreseen from the wait so far (PAUSE_AFTER_WAIT_FACTOR × waitedMs, up to PAUSE_AFTER_WAIT_CAP_MS of it).
    */
   overheadMs: number;
