@@ -57,6 +57,9 @@
 //
 // A 50 ms budget never switches over: the fixed 50 ms overhead alone fills it, and it cannot be lower
 // (beyond the wait, pauses ran 7–118 ms; 46–53 ms where a lower figure would have let them through).
+// Since then ferry refuses such a budget in preflight (the downtime-budget check) instead of
+// cancelling it at the gate after the whole transfer; a caller whose hosts measured a lower fixed
+// cost says so with `switchoverCost`. The 50 ms cells still count those refusals as ferry not done.
 // `MIGRATION_CANCELLED`: in the before run ferry's policy cancelled 3 busy guests (stalled at the
 // throttle's maximum) that raw completed; in the after run the guard's 50 ms deadline expired twice.
 import { configure, disconnect, host, type MigrationOptions, type PolicyPresetName } from '../sdk/index.ts';
