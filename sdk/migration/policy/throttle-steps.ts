@@ -48,3 +48,26 @@ export function hopelessAtMaximum(passes: readonly PassStats[], maxDowntimeMs: n
   for (let i = passes.length - 1; i >= 0 && (passes[i]?.throttlePercent ?? 0) >= MAX_THROTTLE; i--) atMaximum.push(passes[i] as PassStats);
   return atMaximum.length >= PASSES_AT_MAXIMUM && !atMaximum.some((pass) => nearFit(pass, maxDowntimeMs));
 }
+
+/** From this applied throttle on, a vCPU runs a twentieth of each second or less (at 99 %, 10 ms). */
+export const HEAVY_THROTTLE = 95;
+
+/**
+ * The longest ferry keeps a guest at a heavy throttle (as QEMU applies it)
+ * before it finishes otherwise (post-copy or a pause, if permitted) or gives
+ * up. The guest's users see it all but stopped meanwhile. On the busy Debian
+ * guest (bench/busy-guest.ts, QEMU 10.0, TCG, 2 vCPUs), moves that ran
+ * 150–360 s at 99 % were followed, 4 times of 7, by a next migration that
+ * moved no byte for 15 s, once while the guest froze (`soft lockup - CPU#0
+ * stuck for 22s`); no short move was. The lab's 64 MiB/s guest completes
+ * within 18 s of the first throttle step.
+ */
+export const HEAVY_THROTTLE_LIMIT_MS = 60_000;
+
+/** How long the latest unbroken run of passes has had QEMU throttling the guest at HEAVY_THROTTLE or more, ms. */
+export function heavyThrottleMs(passes: readonly PassStats[]): number {
+  let first: PassStats | undefined;
+  for (let i = passes.length - 1; i >= 0 && (passes[i]?.throttlePercent ?? 0) >= HEAVY_THROTTLE; i--) first = passes[i];
+  const last = passes.at(-1);
+  return first && last ? last.startedAtMs + last.durationMs - first.startedAtMs : 0;
+}

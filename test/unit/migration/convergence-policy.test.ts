@@ -10,6 +10,7 @@ import { resolvePolicy } from '../../../sdk/migration/policy/policy-presets.ts';
 import { PolicyRunner } from '../../../sdk/migration/policy/policy-runner.ts';
 import { outpaced, outpacedLive, stalledPasses } from '../../../sdk/migration/policy/stall-detector.ts';
 import { estimateSwitchover, PAUSE_AFTER_WAIT_FACTOR, qemuDowntimeLimitFor, SWITCHOVER_OVERHEAD_MS, switchoverAllowanceBytes, switchoverPauseCostMs } from '../../../sdk/migration/policy/switchover-gate.ts';
+import { heavyThrottleMs } from '../../../sdk/migration/policy/throttle-steps.ts';
 import { DISK_COPY_SWITCHOVER_OVERHEAD_MS } from '../../../sdk/migration/storage/disk-copy.ts';
 import { resolveMigrationOptions, MIGRATION_OPTION_TABLE } from '../../../sdk/migration/migration-options.ts';
 import { ProgressTracker } from '../../../sdk/migration/migration-progress.ts';
@@ -105,6 +106,25 @@ describe('presets', () => {
     assert.deepEqual(asList(ferryPolicy(input({ newPass: false }))), []);
     assert.equal(ferryPolicy.needs?.xbzrle, undefined, 'no XBZRLE by default: it corrupted busy guests on QEMU 7.2');
   });
+  test('ferry: a guest a heavy throttle has starved for a minute is not starved longer, even when its passes come near a fit', () => {
+    const maxed = { ...input().settings, throttlePercent: 99 };
+    // Tiny passes of 2 s at 99 % that keep coming near (the busy guest's 162 passes over 358 s): 31 of them is 62 s.
+    const near = (n: number, percent = 99) => pass(n, 1, 0.1, { throttlePercent: percent, startedAtMs: n * 2000, durationMs: 2000 });
+    const minute = [pass(0, 256, 64, { startedAtMs: 0, durationMs: 2000 }), ...Array.from({ length: 31 }, (_, i) => near(i + 1))];
+    assert.equal(heavyThrottleMs(minute), 62_000);
+    const [action] = asList(ferryPolicy(input({ settings: maxed, passes: minute })));
+    assert.equal(action?.type, 'cancel');
+    assert.match(action?.reason ?? '', /QEMU has throttled the guest at 95% or more for 62 s .*longer than 60 s: giving up rather than starve it longer/);
+    // With permission it finishes otherwise.
+    assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: minute, limits: { ...input().limits, allowPostcopy: true } }))).map((a) => a.type), ['postcopy']);
+    assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: minute, limits: { ...input().limits, allowPause: true } }))).map((a) => a.type), ['pause']);
+    // Under a minute, or broken by a lighter pass, it keeps going.
+    assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: minute.slice(0, 30) }))).map((a) => a.type), []);
+    const broken = [...minute.slice(0, 10), near(10, 80), ...minute.slice(11)];
+    assert.ok(heavyThrottleMs(broken) < 60_000);
+    assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: broken }))).map((a) => a.type), []);
+  });
+
   test('nova: ramps the downtime in 10 steps to 500 ms (never above maxDowntime), post-copy under 10% progress', () => {
     const gib = { ...input().limits, memoryBytes: 1024 ** 3, maxDowntimeMs: 1000 };
     const at = (elapsedMs: number, downtimeLimitMs = 50) => asList(novaPolicy(input({ limits: gib, sample: { ...input().sample, elapsedMs }, settings: { ...input().settings, downtimeLimitMs } })));
