@@ -12,7 +12,8 @@ import { HEAVY_THROTTLE, HEAVY_THROTTLE_LIMIT_MS, heavyThrottleMs, hopelessAtMax
  * whole budget once a pass fails to shrink the set, and once a whole pass shows
  * the guest outpacing the link: throttle hard, then post-copy if permitted,
  * then pause if permitted, else cancel early rather than wait for the
- * timeout; and never more than HEAVY_THROTTLE_LIMIT_MS at a heavy throttle. Every step is judged per pass, so a slow link is not a stall.
+ * timeout; and never more than HEAVY_THROTTLE_LIMIT_MS at a heavy
+ * throttle. Every step is judged per pass, so a slow link is not a stall.
  * The guest's dirty rate sampled live (not QEMU's per-pass figure, capped
  * by the working set) shows it outpacing the link as early as pass 1 ends;
  * Nova waits for a second pass that makes no progress.
