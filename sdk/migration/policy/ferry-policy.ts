@@ -26,7 +26,7 @@ export const ferryPolicy = definePolicy(
     // However the passes look, a guest is not starved at a heavy throttle for minutes.
     const heavyMs = heavyThrottleMs(passes);
     if (heavyMs > HEAVY_THROTTLE_LIMIT_MS) {
-      const starved = `QEMU has throttled the guest at ${HEAVY_THROTTLE}% or more for ${Math.round(heavyMs / 1000)} s (its vCPUs run a twentieth of each second or less), longer than ${HEAVY_THROTTLE_LIMIT_MS / 1000} s`;
+      const starved = `QEMU has throttled the guest at ${HEAVY_THROTTLE}% or more for ${(heavyMs / 1000).toFixed(1)} s (its vCPUs run a twentieth of each second or less), longer than ${HEAVY_THROTTLE_LIMIT_MS / 1000} s`;
       if (limits.allowPostcopy) return [{ type: 'postcopy', reason: `${starved}: switching to post-copy (permitted)` }];
       if (limits.allowPause) return [{ type: 'pause', reason: `${starved}: pausing the guest to finish (permitted)` }];
       return [{ type: 'cancel', reason: `${starved}: giving up rather than starve it longer; neither post-copy nor a pause is permitted` }];

@@ -114,7 +114,7 @@ describe('presets', () => {
     assert.equal(heavyThrottleMs(minute), 62_000);
     const [action] = asList(ferryPolicy(input({ settings: maxed, passes: minute })));
     assert.equal(action?.type, 'cancel');
-    assert.match(action?.reason ?? '', /QEMU has throttled the guest at 95% or more for 62 s .*longer than 60 s: giving up rather than starve it longer/);
+    assert.match(action?.reason ?? '', /QEMU has throttled the guest at 95% or more for 62\.0 s .*longer than 60 s: giving up rather than starve it longer/);
     // With permission it finishes otherwise.
     assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: minute, limits: { ...input().limits, allowPostcopy: true } }))).map((a) => a.type), ['postcopy']);
     assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: minute, limits: { ...input().limits, allowPause: true } }))).map((a) => a.type), ['pause']);
