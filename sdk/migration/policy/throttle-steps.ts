@@ -57,8 +57,8 @@ export const HEAVY_THROTTLE = 95;
  * before it finishes otherwise (post-copy or a pause, if permitted) or gives
  * up. The guest's users see it all but stopped meanwhile: the busy Debian
  * guest (bench/busy-guest.ts, QEMU 10.0, TCG, 2 vCPUs) spent 150–360 s at
- * 99 % in 7 moves of 3 runs before completing, its probe answering once a
- * second at best. (Such moves were often followed by a migration that moved
+ * 99 % in 7 moves of 3 runs before completing (at 99 % the e2e's guest left
+ * its probe unanswered up to 3 s at a time). (Such moves were often followed by a migration that moved
  * no byte for 15 s, but so was one of 24 s: the bound is not its cure.)
  * The lab's 64 MiB/s guest (the convergence e2e) completes in 12–36 s from
  * the start of its migration; with the bound the busy guest's run cancelled
