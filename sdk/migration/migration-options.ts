@@ -7,6 +7,7 @@ import type { ResolvedStorage, StorageMode } from './storage/storage-plan.ts';
 import { DEFAULT_GUEST_CHECK_MS, type GuestCheckHook } from './guest-check.ts';
 import { POLICY_PRESET_NAMES, type PolicyPresetName } from './policy/policy-presets.ts';
 import { SWITCHOVER_OVERHEAD_MS } from './policy/switchover-gate.ts';
+import { HEAVY_THROTTLE, HEAVY_THROTTLE_LIMIT_MS } from './policy/throttle-steps.ts';
 import { resolveTls, TLS_OPTION_SCHEMA, type ResolvedTls, type TlsOptions } from './tls/tls-options.ts';
 
 /** What to do when a migration's `timeout` passes. */
@@ -41,6 +42,15 @@ export interface MigrationOptions {
   policy?: PolicyPresetName | ConvergencePolicy;
   /** Permission for the policy to pause the guest to finish (a pause longer than maxDowntime, said so in the result). */
   allowPause?: boolean;
+  /**
+   * The longest the `ferry` policy keeps the guest throttled at 95 % or more
+   * (as QEMU applies it, when its vCPUs run a twentieth of each second or
+   * less) before it finishes another way: post-copy or a pause if permitted,
+   * else a cancel. In ms; default 60000. Longer is more patient with a guest
+   * that may still converge, at the cost of a guest its users see all but
+   * stopped.
+   */
+  heavyThrottleLimit?: number;
   /**
    * What a switchover's pause costs on your hosts beyond sending the last
    * memory, in ms: stopping the guest, device state, the destination's load
@@ -98,6 +108,7 @@ export interface ResolvedMigrationOptions {
   postcopy: boolean;
   policy: PolicyPresetName | ConvergencePolicy;
   allowPause: boolean;
+  heavyThrottleLimit: number;
   switchoverCost: number;
   stallTimeout: number;
   storage: ResolvedStorage;
@@ -131,6 +142,7 @@ export const MIGRATION_OPTION_TABLE: readonly MigrationOptionRow[] = [
   { option: 'postcopy', unit: 'flag', side: 'both', capability: 'postcopy-ram', cliFlag: '--postcopy', description: 'allow switching to post-copy' },
   { option: 'policy', unit: 'policy', side: 'ferry', cliFlag: '--policy', description: `convergence policy: ${POLICY_PRESET_NAMES.join(' | ')} (default ferry)` },
   { option: 'allowPause', unit: 'flag', side: 'ferry', cliFlag: '--allow-pause', description: 'let the policy pause the guest to finish' },
+  { option: 'heavyThrottleLimit', unit: 'ms', side: 'ferry', cliFlag: '--heavy-throttle-limit', description: `longest the ferry policy keeps the guest throttled at ${HEAVY_THROTTLE}% or more (ms, default ${HEAVY_THROTTLE_LIMIT_MS})` },
   { option: 'switchoverCost', unit: 'ms', side: 'ferry', cliFlag: '--switchover-cost', description: `a switchover's fixed cost on your hosts (ms, default ${SWITCHOVER_OVERHEAD_MS})` },
   { option: 'stallTimeout', unit: 'ms', side: 'ferry', cliFlag: '--stall-timeout', description: 'cancel when nothing moves for this many ms' },
   { option: 'storage', unit: 'storage', side: 'ferry', cliFlag: '--storage', description: 'disks: auto | shared | copy (default auto: copy what is not shared)' },
@@ -173,6 +185,7 @@ export const MIGRATION_OPTIONS_SCHEMA = {
     postcopy: { type: 'boolean' },
     policy: {},
     allowPause: { type: 'boolean' },
+    heavyThrottleLimit: { type: 'number', minimum: 0 },
     switchoverCost: { type: 'number', minimum: 0, maximum: 10_000 },
     stallTimeout: { type: 'number', minimum: 1000 },
     storage: {
@@ -239,6 +252,7 @@ export function resolveMigrationOptions(options: MigrationOptions = {}): Resolve
     postcopy: options.postcopy ?? false,
     policy,
     allowPause: options.allowPause ?? false,
+    heavyThrottleLimit: options.heavyThrottleLimit ?? HEAVY_THROTTLE_LIMIT_MS,
     switchoverCost: options.switchoverCost ?? SWITCHOVER_OVERHEAD_MS,
     stallTimeout: options.stallTimeout ?? DEFAULT_STALL_TIMEOUT_MS,
     storage: resolveStorage(options.storage),

@@ -77,6 +77,7 @@ export async function performSrc(context: MigrationContext, uri: string): Promis
       allowPostcopy: options.postcopy,
       allowPause: options.allowPause,
       canThrottle: options.autoConverge,
+      heavyThrottleLimitMs: options.heavyThrottleLimit,
       timeoutMs: effectiveTimeoutMs(options, context.sourceMemoryBytes ?? 0),
       memoryBytes: context.sourceMemoryBytes ?? 0,
     },

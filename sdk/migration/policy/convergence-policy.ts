@@ -63,6 +63,8 @@ export interface ConvergenceLimits {
   allowPause: boolean;
   /** Whether QEMU can throttle (auto-converge was on from the start). */
   canThrottle: boolean;
+  /** The longest the guest may be throttled at HEAVY_THROTTLE (95 %) or more, ms (option `heavyThrottleLimit`). */
+  heavyThrottleLimitMs: number;
   timeoutMs: number;
   memoryBytes: number;
 }

@@ -1,6 +1,6 @@
 import { definePolicy, type ConvergenceAction } from './convergence-policy.ts';
 import { clearRate, outpaced, outpacedLive, stalledPasses } from './stall-detector.ts';
-import { HEAVY_THROTTLE, HEAVY_THROTTLE_LIMIT_MS, heavyThrottleMs, hopelessAtMaximum, MAX_THROTTLE, nextThrottleStep, PASSES_AT_MAXIMUM } from './throttle-steps.ts';
+import { HEAVY_THROTTLE, heavyThrottleMs, hopelessAtMaximum, MAX_THROTTLE, nextThrottleStep, PASSES_AT_MAXIMUM } from './throttle-steps.ts';
 
 /**
  * ferry's default. No XBZRLE: with it, busy guests on QEMU 7.2 arrived with
@@ -12,8 +12,8 @@ import { HEAVY_THROTTLE, HEAVY_THROTTLE_LIMIT_MS, heavyThrottleMs, hopelessAtMax
  * whole budget once a pass fails to shrink the set, and once a whole pass shows
  * the guest outpacing the link: throttle hard, then post-copy if permitted,
  * then pause if permitted, else cancel early rather than wait for the
- * timeout; and never more than HEAVY_THROTTLE_LIMIT_MS at a heavy
- * throttle. Every step is judged per pass, so a slow link is not a stall.
+ * timeout; and never longer than `heavyThrottleLimit` (a minute by
+ * default) at a heavy throttle. Every step is judged per pass, so a slow link is not a stall.
  * The guest's dirty rate sampled live (not QEMU's per-pass figure, capped
  * by the working set) shows it outpacing the link as early as pass 1 ends;
  * Nova waits for a second pass that makes no progress.
@@ -25,8 +25,8 @@ export const ferryPolicy = definePolicy(
     if (!newPass || settings.postcopy || settings.paused) return actions;
     // However the passes look, a guest is not starved at a heavy throttle for minutes.
     const heavyMs = heavyThrottleMs(passes);
-    if (heavyMs > HEAVY_THROTTLE_LIMIT_MS) {
-      const starved = `QEMU has throttled the guest at ${HEAVY_THROTTLE}% or more for ${(heavyMs / 1000).toFixed(1)} s (its vCPUs run a twentieth of each second or less), longer than ${HEAVY_THROTTLE_LIMIT_MS / 1000} s`;
+    if (heavyMs > limits.heavyThrottleLimitMs) {
+      const starved = `QEMU has throttled the guest at ${HEAVY_THROTTLE}% or more for ${(heavyMs / 1000).toFixed(1)} s (its vCPUs run a twentieth of each second or less), longer than ${limits.heavyThrottleLimitMs / 1000} s (heavyThrottleLimit)`;
       if (limits.allowPostcopy) return [{ type: 'postcopy', reason: `${starved}: switching to post-copy (permitted)` }];
       if (limits.allowPause) return [{ type: 'pause', reason: `${starved}: pausing the guest to finish (permitted)` }];
       return [{ type: 'cancel', reason: `${starved}: giving up rather than starve it longer; neither post-copy nor a pause is permitted` }];

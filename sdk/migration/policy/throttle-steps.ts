@@ -53,8 +53,8 @@ export function hopelessAtMaximum(passes: readonly PassStats[], maxDowntimeMs: n
 export const HEAVY_THROTTLE = 95;
 
 /**
- * The longest ferry keeps a guest at a heavy throttle (as QEMU applies it)
- * before it finishes otherwise (post-copy or a pause, if permitted) or gives
+ * The default `heavyThrottleLimit`: the longest ferry keeps a guest at a
+ * heavy throttle (as QEMU applies it) before it finishes otherwise (post-copy or a pause, if permitted) or gives
  * up. The guest's users see it all but stopped meanwhile: the busy Debian
  * guest (bench/busy-guest.ts, QEMU 10.0, TCG, 2 vCPUs) spent 150–360 s at
  * 99 % in 7 moves of 3 runs before completing (at 99 % the e2e's guest left

@@ -55,6 +55,7 @@ test('flags become migration options by the option table; QMP key=value argument
   });
   assert.throws(() => migrationOptionsFromFlags({ 'max-downtime': 'soon' }), UsageError);
   assert.deepEqual(migrationOptionsFromFlags({ 'max-downtime': '50', 'switchover-cost': '15' }), { maxDowntime: 50, switchoverCost: 15 });
+  assert.deepEqual(migrationOptionsFromFlags({ 'heavy-throttle-limit': '120000' }), { heavyThrottleLimit: 120_000 });
   assert.deepEqual(parseQmpArguments(['calc-time=1', 'mode=page-sampling', 'enable=true', 'obj={"a":1}']), { 'calc-time': 1, mode: 'page-sampling', enable: true, obj: { a: 1 } });
   assert.throws(() => parseQmpArguments(['novalue']), UsageError);
   assert.deepEqual(parseVmRef('a/web;x'), { host: 'a', vm: 'web;x' });

@@ -28,7 +28,7 @@ function input(over: Partial<PolicyInput> = {}): PolicyInput {
     history: [],
     newPass: true,
     settings: { downtimeLimitMs: 300, downtimeLimitSetAtMs: 0, bandwidth: 16 * MiB, throttlePercent: 1, postcopy: false, paused: false },
-    limits: { maxDowntimeMs: 300, allowPostcopy: false, allowPause: false, canThrottle: true, timeoutMs: 600_000, memoryBytes: 256 * MiB },
+    limits: { maxDowntimeMs: 300, allowPostcopy: false, allowPause: false, canThrottle: true, heavyThrottleLimitMs: 60_000, timeoutMs: 600_000, memoryBytes: 256 * MiB },
     ...over,
   };
 }
@@ -114,7 +114,7 @@ describe('presets', () => {
     assert.equal(heavyThrottleMs(minute), 62_000);
     const [action] = asList(ferryPolicy(input({ settings: maxed, passes: minute })));
     assert.equal(action?.type, 'cancel');
-    assert.match(action?.reason ?? '', /QEMU has throttled the guest at 95% or more for 62\.0 s .*longer than 60 s: giving up rather than starve it longer/);
+    assert.match(action?.reason ?? '', /QEMU has throttled the guest at 95% or more for 62\.0 s .*longer than 60 s \(heavyThrottleLimit\): giving up rather than starve it longer/);
     // With permission it finishes otherwise.
     assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: minute, limits: { ...input().limits, allowPostcopy: true } }))).map((a) => a.type), ['postcopy']);
     assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: minute, limits: { ...input().limits, allowPause: true } }))).map((a) => a.type), ['pause']);
@@ -123,6 +123,10 @@ describe('presets', () => {
     const broken = [...minute.slice(0, 10), near(10, 80), ...minute.slice(11)];
     assert.ok(heavyThrottleMs(broken) < 60_000);
     assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: broken }))).map((a) => a.type), []);
+    // The caller's heavyThrottleLimit: more patience, or less.
+    assert.deepEqual(asList(ferryPolicy(input({ settings: maxed, passes: minute, limits: { ...input().limits, heavyThrottleLimitMs: 120_000 } }))).map((a) => a.type), []);
+    const [early] = asList(ferryPolicy(input({ settings: maxed, passes: minute.slice(0, 7), limits: { ...input().limits, heavyThrottleLimitMs: 10_000 } })));
+    assert.match(early?.type === 'cancel' ? early.reason : '', /for 12\.0 s .*longer than 10 s \(heavyThrottleLimit\)/);
   });
 
   test('nova: ramps the downtime in 10 steps to 500 ms (never above maxDowntime), post-copy under 10% progress', () => {
@@ -173,7 +177,7 @@ describe('PolicyRunner', () => {
       { type: 'postcopy', reason: 'finish' },
       { type: 'pause', reason: 'finish' },
     ];
-    const runner = new PolicyRunner(() => asks, { maxDowntimeMs: 300, allowPostcopy: false, allowPause: true, canThrottle: false, timeoutMs: 1e6, memoryBytes: 256 * MiB }, { downtimeLimitMs: 100, downtimeLimitSetAtMs: 0, bandwidth: 'unlimited', throttlePercent: 0, postcopy: false, paused: false });
+    const runner = new PolicyRunner(() => asks, { maxDowntimeMs: 300, allowPostcopy: false, allowPause: true, canThrottle: false, heavyThrottleLimitMs: 60_000, timeoutMs: 1e6, memoryBytes: 256 * MiB }, { downtimeLimitMs: 100, downtimeLimitSetAtMs: 0, bandwidth: 'unlimited', throttlePercent: 0, postcopy: false, paused: false });
     runner.observe(info(1, 256 * MiB, 0), 0);
     runner.observe(info(1, 100 * MiB, 150 * MiB), 1000);
     const sample = runner.observe(info(2, 64 * MiB, 200 * MiB), 2000);
