@@ -30,6 +30,8 @@ export interface GuestSpec {
    * migration (LAB.md). Its name is a runtime file, so ferry moves it along.
    */
   watchMonitor?: boolean;
+  /** More QEMU options, appended (benchmarks: `-msg timestamp=on`, `-trace`, `-D`); a destination ferry starts copies them. */
+  qemuArgs?: string[];
 }
 
 /**
@@ -242,6 +244,7 @@ export class Lab {
       '-netdev', `tap,id=net0,script=${this.settings.runRoot}/qemu-ifup,downscript=no`,
       '-device', `virtio-net-pci,netdev=net0,mac=52:54:00:fe:00:${octet.toString(16).padStart(2, '0')},romfile=`,
       ...(spec.disk ? diskOptions(spec.disk) : []),
+      ...(spec.qemuArgs ?? []),
     ];
   }
 
