@@ -72,7 +72,7 @@ try {
       const long = (qemu.downtimeMs ?? 0) > LONG_MS;
       if (long || !shownShort) {
         shownShort ||= !long;
-        process.stderr.write(`\nmove ${i} ${at}→${to}: QEMU downtime ${qemu.downtimeMs} ms (${qemu.downtimeFrom}); ferry: ${switchover.join(' | ')}\n`);
+        process.stderr.write(`\nmove ${i} ${at}→${to}: QEMU downtime ${qemu.downtimeMs} ms (${qemu.downtimeFrom}); ferry: ${switchover.join(' | ')}${outcome.downtimeOverrun ? `; ferry's report: ${outcome.downtimeOverrun.reason}` : ''}\n`);
         process.stderr.write(`${(await pauseTrace(startedAt, endedAt)).join('\n')}\n`);
       }
       at = to;

@@ -26,7 +26,7 @@ export function formatMigrationResult(result: MigrationResult): string {
   }
   const rows = [
     ['wall time', formatDuration(result.wallTimeMs), `destination start ${formatDuration(result.destinationStartMs)}, transfer ${formatDuration(result.totalTimeMs)}`],
-    ['downtime', `${result.downtimeMs} ms`, `limit ${result.options.maxDowntime} ms`],
+    ['downtime', `${result.downtimeMs} ms`, `limit ${result.options.maxDowntime} ms${result.downtimeOverrun ? `, OVER BUDGET by ${result.downtimeOverrun.byMs} ms` : ''}`],
     ['transferred', formatBytes(result.transferredBytes), `${result.passes} passes at ${formatRate(result.throughput)}`],
     ['post-copy', result.postcopy ? 'yes' : 'no', ''],
   ];

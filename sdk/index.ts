@@ -33,6 +33,7 @@ export type { VmStatus } from './model/vm.ts';
 export type { MigrationOptions, ResolvedMigrationOptions, TimeoutAction } from './migration/migration-options.ts';
 export type { MigrationResult, ConvergenceReport, MigrationDiskReport } from './migration/migration-result.ts';
 export type { GuestCheckHook, GuestCheckReport } from './migration/guest-check.ts';
+export type { DowntimeOverrun } from './migration/downtime-overrun.ts';
 export type { StorageMode } from './migration/storage/storage-plan.ts';
 export type { DiskCopyProgress } from './migration/storage/disk-copy.ts';
 export type { TlsOptions, ResolvedTls } from './migration/tls/tls-options.ts';

@@ -102,6 +102,7 @@ function summary(result: MigrationResult): string {
     `${result.source}/${result.vm} now runs on ${result.destination}`,
     `  wall time   ${formatDuration(result.wallTimeMs)} (destination start ${formatDuration(result.destinationStartMs)}, transfer ${formatDuration(result.totalTimeMs)})`,
     `  downtime    ${result.downtimeMs} ms (limit ${result.options.maxDowntime} ms)`,
+    ...(result.downtimeOverrun ? [`  OVER BUDGET by ${result.downtimeOverrun.byMs} ms: ${result.downtimeOverrun.reason}`] : []),
     `  transferred ${formatBytes(result.transferredBytes)} in ${result.passes} passes at ${formatRate(result.throughput)}`,
     ...(result.disks ?? []).map((disk) => `  disk        ${disk.description}`),
     ...(result.diskCopyMs !== undefined ? [`  disk copy   ${formatDuration(result.diskCopyMs)} before memory moved`] : []),

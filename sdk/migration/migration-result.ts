@@ -1,3 +1,4 @@
+import type { DowntimeOverrun } from './downtime-overrun.ts';
 import type { GuestCheckReport } from './guest-check.ts';
 import type { SideSettings } from './parameter-plan.ts';
 import type { MigrationStageEntry } from './migration-stage.ts';
@@ -40,6 +41,8 @@ export interface MigrationResult {
   throughput: number;
   /** Whether post-copy was used to finish. */
   postcopy: boolean;
+  /** Set when QEMU's pause broke maxDowntime although the gate let it through (not for post-copy or a permitted pause): by how much, and why as far as ferry can tell. */
+  downtimeOverrun?: DowntimeOverrun;
   /** The options finally in effect (after any policy action). */
   options: ResolvedMigrationOptions;
   /** How long each phase took. */

@@ -2,7 +2,7 @@ import { AbortedError, FerryError, throwIfAborted } from '../ferry-error.ts';
 import { QmpError, type MigrationInfo } from '../qmp/index.ts';
 import { confirmSrc } from './confirm-src.ts';
 import { finishDst } from './finish-dst.ts';
-import { setPhase, type MigrationContext } from './migration-context.ts';
+import { log, setPhase, type MigrationContext } from './migration-context.ts';
 import { MigrationCancelledError, MigrationError, type VmLocation } from './migration-errors.ts';
 import type { MigrationResult } from './migration-result.ts';
 import { completedFiguresSrc, performSrc } from './perform-src.ts';
@@ -14,6 +14,7 @@ import type { GuardChannel } from './guard/guard-channel.ts';
 import { lostGuardMessage } from './guard/lost-guard-message.ts';
 import { rollback } from './rollback.ts';
 import { diskReports } from './storage/disk-report.ts';
+import { downtimeOverrun } from './downtime-overrun.ts';
 import { checkGuestDst } from './guest-check.ts';
 import { removeObjects } from './tls/tls-apply.ts';
 import { MigrationTlsError, relocatedTlsError } from './tls/tls-errors.ts';
@@ -61,7 +62,9 @@ export async function runMigration(context: MigrationContext): Promise<Migration
     context.guestCheckReport = await checking;
     await Promise.all([context.srcGuard?.finish(), context.dstGuard?.finish()]);
     setPhase(context, 'completed');
-    return resultOf(context, figures);
+    const result = resultOf(context, figures);
+    if (result.downtimeOverrun) log(context, 'warn', result.downtimeOverrun.reason);
+    return result;
   } catch (error) {
     clearInterval(heartbeat);
     heartbeat = undefined;
@@ -134,6 +137,9 @@ function reasonOf(signal: AbortSignal): string {
 function resultOf(context: MigrationContext, info: MigrationInfo): MigrationResult {
   const ram = info.ram;
   const totalTimeMs = info['total-time'] ?? 0;
+  const postcopy = context.stages.reached('postcopy');
+  const paused = context.convergence?.actions.some((action) => action.type === 'pause' && action.applied) ?? false;
+  const overrun = downtimeOverrun({ downtimeMs: info.downtime ?? 0, maxDowntimeMs: context.options.maxDowntime, ...(context.convergence?.switchover && { estimate: context.convergence.switchover }), ...(postcopy ? { accepted: 'post-copy' as const } : paused ? { accepted: 'pause' as const } : {}) });
   return {
     status: 'completed',
     id: context.id,
@@ -149,7 +155,8 @@ function resultOf(context: MigrationContext, info: MigrationInfo): MigrationResu
     downtimeBytes: ram?.['downtime-bytes'] ?? 0,
     passes: ram?.['dirty-sync-count'] ?? 0,
     throughput: totalTimeMs > 0 ? Math.round(((ram?.transferred ?? 0) / totalTimeMs) * 1000) : 0,
-    postcopy: context.stages.reached('postcopy'),
+    postcopy,
+    ...(overrun && { downtimeOverrun: overrun }),
     ...(context.settings && { settings: context.settings }),
     ...(context.storage && context.storage.plans.length > 0 && { disks: diskReports(context.storage.plans, context.destination.name) }),
     ...(context.diskCopyMs !== undefined && { diskCopyMs: context.diskCopyMs }),

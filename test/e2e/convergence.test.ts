@@ -102,6 +102,7 @@ describe('convergence on the lab', { timeout: 600_000 }, () => {
         }
         t.diagnostic(`${name} maxDowntime ${maxDowntime}: QEMU downtime ${qemu.downtimeMs} ms (${qemu.downtimeFrom}; ferry's estimate ${outcome.convergence?.switchover?.estimateMs} ms), probe gap ${gap} ms, ${outcome.passes} passes`);
         assert.equal(qemu.status, 'completed', 'the source QEMU says completed');
+        assert.equal(outcome.downtimeOverrun !== undefined, outcome.downtimeMs > maxDowntime, `${outcome.downtimeMs} ms: ${JSON.stringify(outcome.downtimeOverrun)}`);
         assert.ok(qemu.downtimeMs !== undefined && qemu.downtimeMs <= maxDowntime, `QEMU downtime ${qemu.downtimeMs} ms within ${maxDowntime} ms`);
         // From STOP to `completed` the events read up to 2 ms short of QEMU's own figure (which starts just before STOP).
         assert.ok(Math.abs(outcome.downtimeMs - (qemu.downtimeMs ?? 0)) <= (qemu.downtimeFrom === 'events' ? 2 : 0), `ferry reports ${outcome.downtimeMs} ms, QEMU ${qemu.downtimeMs} ms (${qemu.downtimeFrom})`);
@@ -158,6 +159,8 @@ describe('convergence on the lab', { timeout: 600_000 }, () => {
       t.diagnostic(`run ${run} ${where}→${to}: total ${result.totalTimeMs} ms, QEMU downtime ${qemu.downtimeMs} ms (ferry's estimate ${result.convergence?.switchover?.estimateMs} ms), QEMU's throttle up to ${qemu.maxThrottlePercent}%, ${result.passes} passes, probe gap ${probe.report().maxGapMs} ms; steps ${throttles.join(', ')}`);
       assert.equal(qemu.status, 'completed');
       assert.equal(result.postcopy, false);
+      // ferry says so when QEMU's pause broke the budget, and only then.
+      assert.equal(result.downtimeOverrun !== undefined, result.downtimeMs > 300, `${result.downtimeMs} ms: ${JSON.stringify(result.downtimeOverrun)}`);
       assert.ok(qemu.maxThrottlePercent > 0 && throttles.length > 0, 'it converged because ferry throttled the guest');
       assert.ok(qemu.downtimeMs !== undefined && qemu.downtimeMs <= 300, `QEMU downtime ${qemu.downtimeMs} ms within 300 ms`);
       assert.notEqual(await lab.vmPid(to, 'cv-fast'), undefined);

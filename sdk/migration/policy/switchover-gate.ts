@@ -33,6 +33,8 @@ export interface SwitchoverEstimate {
   estimateMs: number;
   maxDowntimeMs: number;
   fits: boolean;
+  /** The throttle QEMU applied when it paused (`cpu-throttle-percentage`), if any. */
+  throttlePercent?: number;
 }
 
 /**

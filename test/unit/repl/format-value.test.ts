@@ -17,6 +17,8 @@ test('a MigrationResult prints as a short table, not a raw object', () => {
   assert.match(text, /downtime +45 ms +limit 300 ms/);
   assert.match(text, /transferred +600\.0 MiB +5 passes at 8\.0 MiB\/s/);
   assert.doesNotMatch(text, /[{}]/);
+  const over = formatValue({ ...result, downtimeMs: 997, downtimeOverrun: { byMs: 697, reason: 'QEMU paused the guest 997 ms' } });
+  assert.match(over, /downtime +997 ms +limit 300 ms, OVER BUDGET by 697 ms/);
 });
 
 test('VM lists print as a table; other values as inspect does', () => {
