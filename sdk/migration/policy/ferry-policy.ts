@@ -13,7 +13,8 @@ import { HEAVY_THROTTLE, heavyThrottleMs, hopelessAtMaximum, MAX_THROTTLE, nextT
  * the guest outpacing the link: throttle hard, then post-copy if permitted,
  * then pause if permitted, else cancel early rather than wait for the
  * timeout; and never longer than `heavyThrottleLimit` (a minute by
- * default) at a heavy throttle. Every step is judged per pass, so a slow link is not a stall.
+ * default) at a heavy throttle. Every step is judged per pass, so a slow
+ * link is not a stall.
  * The guest's dirty rate sampled live (not QEMU's per-pass figure, capped
  * by the working set) shows it outpacing the link as early as pass 1 ends;
  * Nova waits for a second pass that makes no progress.

@@ -29,6 +29,7 @@ export const MAX_THROTTLE = 99;
 export function throttleSleepMs(percent: number): number {
   return percent <= 0 ? 0 : (10 * percent) / (100 - Math.min(percent, 99));
 }
+
 const STEPS = [50, 80, 90, 95, MAX_THROTTLE] as const;
 
 /**
@@ -71,15 +72,17 @@ export const HEAVY_THROTTLE = 95;
 
 /**
  * The default `heavyThrottleLimit`: the longest ferry keeps a guest at a
- * heavy throttle (as QEMU applies it) before it finishes otherwise (post-copy or a pause, if permitted) or gives
- * up. The guest's users see it all but stopped meanwhile: the busy Debian
- * guest (bench/busy-guest.ts, QEMU 10.0, TCG, 2 vCPUs) spent 150–360 s at
- * 99 % in 7 moves of 3 runs before completing (at 99 % the e2e's guest left
- * its probe unanswered up to 3 s at a time). (Such moves were often followed by a migration that moved
- * no byte for 15 s, but so was one of 24 s: the bound is not its cure.)
- * The lab's 64 MiB/s guest (the convergence e2e) completes in 12–36 s from
- * the start of its migration; with the bound the busy guest's run cancelled
- * 3 moves of 20 at 60 s, where runs without it completed such moves minutes later.
+ * heavy throttle (as QEMU applies it) before it finishes otherwise
+ * (post-copy or a pause, if permitted) or gives up. The guest's users see
+ * it all but stopped meanwhile: the busy Debian guest (bench/busy-guest.ts,
+ * QEMU 10.0, TCG, 2 vCPUs) spent 150–360 s at 99 % in 7 moves of 3 runs
+ * before completing (at 99 % the e2e's guest left its probe unanswered up
+ * to 3 s at a time). (Such moves were often followed by a migration that
+ * moved no byte for 15 s, but so was one of 24 s: the bound is not its
+ * cure.) The lab's 64 MiB/s guest (the convergence e2e) completes in
+ * 12–36 s from the start of its migration; with the bound the busy guest's
+ * run cancelled 3 moves of 20 at 60 s, where runs without it completed
+ * such moves minutes later.
  */
 export const HEAVY_THROTTLE_LIMIT_MS = 60_000;
 
