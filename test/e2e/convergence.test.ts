@@ -144,6 +144,9 @@ describe('convergence on the lab', { timeout: 600_000 }, () => {
   test('a guest dirtying ~300 MB/s over a 64 MiB/s link, post-copy not permitted, maxDowntime 300: the default policy throttles it to convergence within the budget, 3 of 3', async (t) => {
     // Under TCG the guest reaches about 130 MiB/s, twice the link, and its dirtier catches up in bursts
     // after each throttle sleep: only 99 % converges it, when a sync lands between its 10 ms slices.
+    // It writes one word a page, so even 10 ms a second let it dirty about 55 MB/s alone; the probe's
+    // thousand replies a second share those 10 ms (without it, 0 of 5 converged: bench/pause-overrun.ts
+    // before it had the probe, and the heavy-throttle test below).
     const spec = { memoryMiB: 256, dirtyMiB: 128, dirtyRateMBps: 300, watchMonitor: true };
     const vm = await lab.startVm('a', 'cv-fast', spec);
     const probe = probeOf(vm.address);
