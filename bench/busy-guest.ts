@@ -10,12 +10,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { configure, disconnect, host, type MigrationResult } from '../sdk/index.ts';
 import { guestCommand } from '../test/lab/guest-command.ts';
 import { benchLab, median, printTable } from './bench-lab.ts';
+import { eventTrace, pauseTrace, qemuTraceArgs, readQemuTrace } from './qemu-trace.ts';
 
 const lab = benchLab();
-// FERRY_BENCH_TRACE=1: QEMU's own trace of each move's dirty-bitmap syncs and switchover on the source
-// (HMP `logfile` and `log trace:…`), to see what the final sync finds beyond the set reported at the pause.
+// FERRY_BENCH_TRACE=1: QEMU's own trace of every QEMU on both hosts (qemu-trace.ts): for each completed
+// move its switchover (what the final sync found beyond the set reported at the pause), for a cancelled
+// one all its events, to see where a migration that moves no byte waits.
 const TRACE = process.env['FERRY_BENCH_TRACE'] === '1';
-const TRACED = ['migration_bitmap_sync_end', 'migrate_pending_exact', 'migrate_pending', 'migration_thread_low_pending', 'migration_completion_vm_stop', 'vm_stop_flush_all', 'migrate_set_state'];
+const TRACE_DIR = '/tmp/ferry-busy-trace';
 const moves = Number(process.argv[2] ?? 20);
 const VM = 'busy';
 const OOPS = /Kernel panic|BUG:|Oops|stack-protector|general protection|not a head|segfault|stress-ng.*(fail|FAIL)/;
@@ -24,7 +26,7 @@ await lab.up();
 await lab.buildDebianGuest();
 configure(lab.ferryConfig());
 for (const h of ['a', 'b']) await rm(lab.pathSeenHere(h, lab.debianDiskPath(h, VM)), { force: true });
-const vm = await lab.startDebianVm('a', VM, { cpus: 2, memoryMiB: 1024, stress: { bytes: '256M' }, pvpanic: true });
+const vm = await lab.startDebianVm('a', VM, { cpus: 2, memoryMiB: 1024, stress: { bytes: '256M' }, pvpanic: true, ...(TRACE && { qemuArgs: await qemuTraceArgs(lab, 'a', TRACE_DIR) }) });
 await guestCommand(vm.address, 'systemctl is-system-running --wait', { timeoutMs: 180_000 });
 await sleep(10_000); // stress-ng has filled its 256 MiB
 const rows: (string | number)[][] = [['move', 'outcome', 'downtime (ms)', 'total (ms)', 'guest check', 'stress-ng', 'console']];
@@ -35,7 +37,7 @@ try {
   for (let i = 1; i <= moves; i++) {
     const to = at === 'a' ? 'b' : 'a';
     const from = at;
-    if (TRACE) await traceSyncs(from, i);
+    const startedAt = Date.now();
     const outcome = await host(at).vm(VM).migrateTo(to).then((r) => r, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
     if (!(outcome instanceof Error)) {
       results.push(outcome);
@@ -48,7 +50,10 @@ try {
       move: i, downtimeMs: outcome.downtimeMs, downtimeBytes: outcome.downtimeBytes, switchover: outcome.convergence?.switchover, passes: outcome.passes, lastPass: outcome.convergence?.passStats.at(-1),
       actions: outcome.convergence?.actions.map((a) => a.action), diskCopyMs: outcome.diskCopyMs, phases: outcome.phases, load: (await readFile('/proc/loadavg', 'utf8')).trim(),
     }) + '\n');
-    if (TRACE) process.stderr.write(`${JSON.stringify({ move: i, trace: await syncTrace(from, i) })}\n`);
+    if (TRACE) {
+      const lines = await readQemuTrace(TRACE_DIR, startedAt, Date.now() + 1000);
+      process.stderr.write(`move ${i} ${from}→${to}, QEMU's trace (ms after ${outcome instanceof Error ? 'the start' : 'the stop'}):\n${(outcome instanceof Error ? eventTrace(lines, startedAt, 300) : pauseTrace(lines)).join('\n')}\n`);
+    }
     await sleep(3000); // crashes came 0–2 s after the switchover
     const stress = await guestCommand(vm.address, 'systemctl is-active ferry-stress', { timeoutMs: 20_000 }).then((r) => r.output.trim(), (e: unknown) => `no answer (${e instanceof Error ? e.message : String(e)})`);
     const console = await readFile(`${lab.runDir(at)}/${VM}.console`, 'utf8').catch(() => '');
@@ -78,22 +83,4 @@ try {
   await lab.stopVm(at, VM);
   for (const h of ['a', 'b']) await rm(lab.pathSeenHere(h, lab.debianDiskPath(h, VM)), { force: true });
   await lab.down();
-}
-
-function traceFile(on: string, move: number): string {
-  return `${lab.runDir(on)}/${VM}.trace.${move}.log`;
-}
-
-async function traceSyncs(on: string, move: number): Promise<void> {
-  const vm = host(on).vm(VM);
-  await vm.qmpUnchecked('human-monitor-command', { 'command-line': `logfile ${traceFile(on, move)}` });
-  await vm.qmpUnchecked('human-monitor-command', { 'command-line': `log ${TRACED.map((event) => `trace:${event}`).join(',')}` });
-}
-
-/** The trace from the last sync before the switchover on: the sets each sync found, and what came between. */
-async function syncTrace(on: string, move: number): Promise<string[]> {
-  const lines = (await readFile(lab.pathSeenHere(on, traceFile(on, move)), 'utf8').catch(() => '')).trim().split('\n');
-  const lastLow = lines.findLastIndex((line) => line.includes('migration_thread_low_pending') || line.includes('pre-switchover'));
-  const syncs = lines.filter((line) => line.startsWith('migration_bitmap_sync_end')).length;
-  return [`${syncs} syncs`, ...lines.slice(Math.max(0, lastLow - 6), lastLow + 12)];
 }

@@ -33,6 +33,8 @@ export interface DebianGuestSpec {
   stress?: { workers?: number; bytes: string; method?: string };
   /** A pvpanic device, so QEMU reports a guest panic as GUEST_PANICKED. */
   pvpanic?: boolean;
+  /** More QEMU options, appended (benchmarks: QEMU's trace); a destination ferry starts copies them. */
+  qemuArgs?: string[];
 }
 
 /** The built guest's files under the lab directory. */

@@ -322,6 +322,7 @@ export class Lab {
       '-device', `virtio-net-pci,netdev=net0,mac=52:54:00:fe:00:${octet.toString(16).padStart(2, '0')},romfile=`,
       ...diskOptions(disk),
       ...(spec.pvpanic ? ['-device', 'pvpanic'] : []),
+      ...(spec.qemuArgs ?? []),
     ];
   }
 
