@@ -10,12 +10,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { configure, disconnect, host, type MigrationResult } from '../sdk/index.ts';
 import { guestCommand } from '../test/lab/guest-command.ts';
 import { benchLab, median, printTable } from './bench-lab.ts';
-import { eventTrace, pauseTrace, qemuTraceArgs, readQemuTrace } from './qemu-trace.ts';
+import { DISK_COPY_EVENTS, eventTrace, pauseTrace, qemuTraceArgs, readQemuTrace } from './qemu-trace.ts';
 
 const lab = benchLab();
 // FERRY_BENCH_TRACE=1: QEMU's own trace of every QEMU on both hosts (qemu-trace.ts): for each completed
 // move its switchover (what the final sync found beyond the set reported at the pause), for a cancelled
-// one all its events, to see where a migration that moves no byte waits.
+// one all its events, to see where a migration that moves no byte waits. QEMU names its threads then
+// (debug-threads=on: `CPU 0/TCG`, `live_migration`), for a look at each one's state in /proc.
 const TRACE = process.env['FERRY_BENCH_TRACE'] === '1';
 const TRACE_DIR = '/tmp/ferry-busy-trace';
 const moves = Number(process.argv[2] ?? 20);
@@ -26,7 +27,7 @@ await lab.up();
 await lab.buildDebianGuest();
 configure(lab.ferryConfig());
 for (const h of ['a', 'b']) await rm(lab.pathSeenHere(h, lab.debianDiskPath(h, VM)), { force: true });
-const vm = await lab.startDebianVm('a', VM, { cpus: 2, memoryMiB: 1024, stress: { bytes: '256M' }, pvpanic: true, ...(TRACE && { qemuArgs: await qemuTraceArgs(lab, 'a', TRACE_DIR) }) });
+const vm = await lab.startDebianVm('a', VM, { cpus: 2, memoryMiB: 1024, stress: { bytes: '256M' }, pvpanic: true, ...(TRACE && { qemuArgs: ['-name', `${VM},debug-threads=on`, ...(await qemuTraceArgs(lab, 'a', TRACE_DIR, DISK_COPY_EVENTS))] }) });
 await guestCommand(vm.address, 'systemctl is-system-running --wait', { timeoutMs: 180_000 });
 await sleep(10_000); // stress-ng has filled its 256 MiB
 const rows: (string | number)[][] = [['move', 'outcome', 'downtime (ms)', 'total (ms)', 'guest check', 'stress-ng', 'console']];
@@ -38,7 +39,12 @@ try {
     const to = at === 'a' ? 'b' : 'a';
     const from = at;
     const startedAt = Date.now();
-    const outcome = await host(at).vm(VM).migrateTo(to).then((r) => r, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+    const migration = host(at).vm(VM).migrateTo(to);
+    const logged: string[] = [];
+    migration.on('log', (entry) => logged.push(`  ${String(entry.atMs).padStart(7)} ms ${entry.level} ${entry.message}`));
+    const outcome = await migration.then((r) => r, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+    // A move that failed: what ferry did and saw, in its own words, before the guest's verdict.
+    if (outcome instanceof Error) process.stderr.write(`move ${i} ${from}→${to}, ferry's log:\n${logged.join('\n')}\n`);
     if (!(outcome instanceof Error)) {
       results.push(outcome);
       at = to;

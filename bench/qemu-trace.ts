@@ -13,8 +13,15 @@ export const MIGRATION_EVENTS = [
   'migration_return_path_end_before', 'migration_return_path_end_after', 'migration_thread_after_loop', 'migrate_fd_cleanup',
   'qemu_loadvm_state_section_startfull', 'qemu_loadvm_state_post_main', 'process_incoming_migration_co_end', 'loadvm_state_cleanup', 'loadvm_process_command',
 ];
-// Lines repeated every iteration: only the last few before a point of interest are shown.
-const ITERATION = /^(migrate_pending(_exact|_estimate)?|savevm_section_(start|end)|migration_bitmap_sync_start)\b/;
+/** With them, a disk copy's mirror and NBD, block jobs, and each QMP command the main loop runs (its stalls show as gaps). */
+export const DISK_COPY_EVENTS = [
+  ...MIGRATION_EVENTS,
+  'job_state_transition', 'job_completed', 'mirror_start', 'mirror_before_drain', 'mirror_before_flush', 'mirror_yield_in_flight',
+  'nbd_co_request_fail', 'nbd_read_reply_entry_fail', 'nbd_client_handshake', 'nbd_client_handshake_success', 'nbd_client_clear_queue', 'nbd_client_clear_socket', 'nbd_connect_thread_sleep',
+  'monitor_qmp_cmd_in_band',
+];
+// Lines repeated every iteration (or every QMP command): only the last few before a point of interest are shown.
+const ITERATION = /^(migrate_pending(_exact|_estimate)?|savevm_section_(start|end)|migration_bitmap_sync_start|monitor_qmp_cmd_in_band)\b/;
 
 export interface TraceLine {
   atMs: number;
@@ -54,9 +61,22 @@ export function pauseTrace(lines: readonly TraceLine[]): string[] {
   return formatTrace([...[...before, ...iterating].sort((a, b) => a.atMs - b.atMs), ...lines.slice(stop)], lines[stop]?.atMs ?? 0);
 }
 
-/** `lines` without the per-iteration ones, at most `most` of them: ms after `zeroMs`. */
+/**
+ * `lines` without the per-iteration ones, at most `most` of them, ms after
+ * `zeroMs`; with each wait over a second between two QMP commands one
+ * QEMU's main loop ran (monitor_qmp_cmd_in_band): when it was busy or stuck.
+ */
 export function eventTrace(lines: readonly TraceLine[], zeroMs: number, most = 120): string[] {
-  return formatTrace(lines.filter((line) => !ITERATION.test(line.text)).slice(0, most), zeroMs);
+  const shown = formatTrace(lines.filter((line) => !ITERATION.test(line.text)).slice(0, most), zeroMs);
+  const lastQmp = new Map<string, number>();
+  const gaps: string[] = [];
+  for (const line of lines) {
+    if (!line.text.startsWith('monitor_qmp_cmd_in_band')) continue;
+    const previous = lastQmp.get(line.thread);
+    if (previous !== undefined && line.atMs - previous > 1000) gaps.push(`  [${line.thread}] no QMP command ran from ${(previous - zeroMs).toFixed(1)} to ${(line.atMs - zeroMs).toFixed(1)} ms`);
+    lastQmp.set(line.thread, line.atMs);
+  }
+  return [...shown, ...gaps];
 }
 
 function formatTrace(lines: readonly TraceLine[], zeroMs: number): string[] {
