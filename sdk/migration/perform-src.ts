@@ -189,7 +189,8 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
       // Not passing the signal: a cancel must still be able to query and cancel.
       const askedAt = performance.now();
       // With disks being copied, their mirrors are read in the same round trip: what is left counts at the switchover.
-      const [info, disks] = await Promise.all([qmp.execute('query-migrate'), copy?.active && !switchedOver(context) ? copy.progress(qmp) : undefined]);
+      // Not after ferry's own cancel: the destination then exits and its mirrors end, and the cancel's reason stands.
+      const [info, disks] = await Promise.all([qmp.execute('query-migrate'), copy?.active && !switchedOver(context) && !cancelSent ? copy.progress(qmp) : undefined]);
       const queryMs = performance.now() - askedAt;
       roundTrips.push(queryMs);
       if (roundTrips.length > ROUND_TRIPS_KEPT) roundTrips.shift();

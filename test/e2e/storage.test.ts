@@ -10,7 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { configure, disconnect, host, MigrationCancelledError, MigrationError, PreflightError, type MigrationProgress } from '../../sdk/index.ts';
+import { configure, definePolicy, disconnect, host, MigrationCancelledError, MigrationError, PreflightError, type MigrationProgress } from '../../sdk/index.ts';
 import { checkDiskRecords } from '../lab/disk-records.ts';
 import { LOCAL_STORAGE_PATH, type GuestSpec } from '../lab/lab.ts';
 import { localQmp, rawVmState } from '../lab/local-qmp.ts';
@@ -208,6 +208,21 @@ describe('storage on the lab', { timeout: 900_000 }, () => {
     const error = await migration.then(() => undefined, (caught: unknown) => caught);
     assert.ok(error instanceof MigrationError, String(error));
     assert.equal(error.vmState, 'running-on-source', error.message);
+    await settledOn('a');
+    assert.deepEqual(await ferryBlockLeftovers('a'), []);
+    assert.equal(existsSync(localImage('b')), false);
+  });
+
+  test('a policy that cancels while the mirrors follow the guest: its reason stands, not the mirrors its cancel ended; the VM runs on at a, nothing is left on b', async () => {
+    // Seen on the busy guest: the cancel ends the destination QEMU, its NBD export and so the mirror,
+    // and the error said "the destination QEMU exited … the copy stopped" instead of the policy's reason.
+    await startWithFiller();
+    const giveUp = definePolicy('give-up', () => [{ type: 'cancel', reason: 'test: the policy gives up' }]);
+    const error = await host('a').vm(VM).migrateTo('b', { policy: giveUp, bandwidth: '32MiB/s' }).then(() => undefined, (caught: unknown) => caught);
+    assert.ok(error instanceof MigrationCancelledError, String(error));
+    assert.match(error.message, /cancelled by the give-up policy: test: the policy gives up/);
+    assert.doesNotMatch(error.message, /mirror ended|exited mid-migration/);
+    assert.equal(error.vmState, 'running-on-source');
     await settledOn('a');
     assert.deepEqual(await ferryBlockLeftovers('a'), []);
     assert.equal(existsSync(localImage('b')), false);
