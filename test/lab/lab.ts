@@ -191,6 +191,17 @@ export class Lab {
     return parseQemuVersion((await this.runOnHost(host, ['qemu-system-x86_64', '--version'])).stdout);
   }
 
+  /**
+   * Guest RAM as a `-m` value: the round size where every lab host's QEMU
+   * tracks TCG's dirty pages on its fast path (9.0 and later), else 8 KiB
+   * over it (see offRoundMemory). A guest may move to any host, so all of
+   * them count, as they run now (use-qemu.sh can switch one).
+   */
+  async guestMemory(mib: number): Promise<string> {
+    const versions = await Promise.all(this.settings.hosts.map((host) => this.qemuVersion(host)));
+    return versions.every((version) => Number(version.split('.')[0]) >= 9) ? `${mib}M` : offRoundMemory(mib);
+  }
+
   /** QEMU's acceleration: KVM only where a guest really runs on it (LAB.md: /dev/kvm alone is not enough). */
   async accelerator(): Promise<'kvm' | 'tcg'> {
     if (!existsSync('/dev/kvm')) return 'tcg';
@@ -236,7 +247,7 @@ export class Lab {
       ...(spec.disk ? ['ferry.disk=vda', `ferry.disk_rate=${spec.disk.recordsPerSecond ?? 20}`] : []),
     ].join(' ');
     return [
-      '-accel', await this.accelerator(), '-machine', 'pc', '-m', guestMemory(spec.memoryMiB ?? 512), '-smp', '1',
+      '-accel', await this.accelerator(), '-machine', 'pc', '-m', await this.guestMemory(spec.memoryMiB ?? 512), '-smp', '1',
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
       '-kernel', join(this.settings.guestDir, 'vmlinux'), '-initrd', join(this.settings.guestDir, 'initramfs.cpio'),
       '-append', append,
@@ -314,7 +325,7 @@ export class Lab {
     const files = debianFiles(join(this.settings.guestDir, '..'));
     const disk: GuestDisk = { path: this.debianDiskPath(host, name, spec), format: 'qcow2', cache: spec.disk?.cache ?? 'none', blockdev: spec.disk?.blockdev ?? false };
     return [
-      '-accel', await this.accelerator(), '-machine', 'pc', '-m', guestMemory(spec.memoryMiB ?? 1024), '-smp', String(spec.cpus ?? 1),
+      '-accel', await this.accelerator(), '-machine', 'pc', '-m', await this.guestMemory(spec.memoryMiB ?? 1024), '-smp', String(spec.cpus ?? 1),
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
       '-kernel', files.kernel, '-initrd', files.initrd, '-append', debianKernelAppend(address, spec),
       '-chardev', `file,id=console,path=${runDir}/${name}.console`, '-serial', 'chardev:console',
@@ -421,9 +432,16 @@ function diskOptions(disk: GuestDisk): string[] {
  * writes through cached TLB entries go untracked and are lost in migration
  * (fixed upstream in 9.0: "physmem: Fix migration dirty bitmap coherency
  * with TCG memory access"; LAB.md). A length off that multiple takes the
- * per-page path, which resets the TLB. KVM does not need it, but it is harmless.
+ * per-page path, which resets the TLB. KVM does not need it.
+ *
+ * That path is dear: it resets every vCPU's TLB for each dirty page, with
+ * the BQL held. On QEMU 10.0 the busy 2-vCPU, 1 GiB guest's syncs took
+ * 3–20 s of the migration thread's CPU (its /proc state R throughout, both
+ * vCPUs waiting on a futex): the guest froze (a soft lockup), QMP went
+ * unanswered (a migration that moved no byte for 15 s), and each long pass
+ * let the guest dirty its whole buffer again. So only where needed.
  */
-function guestMemory(mib: number): string {
+function offRoundMemory(mib: number): string {
   return `${mib * 1024 + 8}K`;
 }
 
