@@ -10,15 +10,15 @@
 // But not always. Under TCG each dirty-bitmap sync waits for every vCPU
 // (run_on_cpu), so at 99 % a sync lasts until the vCPU's sleep ends (QEMU's
 // trace: about 1 s each), and QEMU decides to switch over at the start of
-// the vCPU's 10 ms slice, near the throttle timer's next tick. In 1 of 25
+// the vCPU's 10 ms slice, near the throttle timer's next tick. In 1 of 55
 // switchovers (bench/pause-overrun.ts, QEMU 7.2) the final sync, in the
 // pause, took 988 ms: a 997 ms downtime for a 300 ms budget, the gate's
 // estimate 60 ms. QEMU's code reads as a sleep queued by the tick just
 // before the stop and picked up after it (qemu_cpu_stop has cleared
 // cpu->stop by then), which nothing ends early. The gate cannot see it;
 // the result reports it (downtimeOverrun). ferry still goes to 99 %: short
-// of it the lab's fast guests do not converge at all, and the other 24
-// of 25 paused 10–56 ms.
+// of it the lab's fast guests do not converge at all, and the other 54
+// of 55 paused 10–88 ms.
 
 import { clearRate } from './stall-detector.ts';
 import type { PassStats } from './convergence-policy.ts';
