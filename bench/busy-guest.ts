@@ -53,7 +53,7 @@ try {
     process.stderr.write(JSON.stringify(outcome instanceof Error ? { move: i, error: outcome.message } : {
       // downtimeBytes beside switchover.remainingBytes: what the final sync found beyond what QEMU reported at the pause;
       // the last pass's dirty rate and throttle say how fast the guest was dirtying then.
-      move: i, downtimeMs: outcome.downtimeMs, downtimeBytes: outcome.downtimeBytes, switchover: outcome.convergence?.switchover, passes: outcome.passes, lastPass: outcome.convergence?.passStats.at(-1),
+      move: i, downtimeMs: outcome.downtimeMs, downtimeOverrun: outcome.downtimeOverrun, downtimeBytes: outcome.downtimeBytes, switchover: outcome.convergence?.switchover, passes: outcome.passes, lastPass: outcome.convergence?.passStats.at(-1),
       actions: outcome.convergence?.actions.map((a) => a.action), diskCopyMs: outcome.diskCopyMs, phases: outcome.phases, load: (await readFile('/proc/loadavg', 'utf8')).trim(),
     }) + '\n');
     if (TRACE) {
