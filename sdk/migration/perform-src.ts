@@ -189,12 +189,18 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
       // Not passing the signal: a cancel must still be able to query and cancel.
       const askedAt = performance.now();
       // With disks being copied, their mirrors are read in the same round trip: what is left counts at the switchover.
-      // Not after ferry's own cancel: the destination then exits and its mirrors end, and the cancel's reason stands.
-      const [info, disks] = await Promise.all([qmp.execute('query-migrate'), copy?.active && !switchedOver(context) && !cancelSent ? copy.progress(qmp) : undefined]);
+      const [info, disks] = await Promise.all([
+        qmp.execute('query-migrate'),
+        copy?.active && !switchedOver(context) && !cancelSent ? copy.progress(qmp).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))) : undefined,
+      ]);
       const queryMs = performance.now() - askedAt;
       roundTrips.push(queryMs);
       if (roundTrips.length > ROUND_TRIPS_KEPT) roundTrips.shift();
-      if (disks) diskRemaining = disks.totalBytes - disks.copiedBytes;
+      // A cancel (ferry's, or its guard's at the gate) ends the destination QEMU and so the mirrors into it:
+      // their end is the cancel's doing, and its reason stands.
+      if (disks instanceof Error) {
+        if (!['cancelling', 'cancelled'].includes(transferState(info.status))) throw disks;
+      } else if (disks) diskRemaining = disks.totalBytes - disks.copiedBytes;
       context.lastInfo = info;
       const elapsed = performance.now() - started;
       const sample = runner.observe(info, elapsed);
