@@ -62,9 +62,15 @@ export function nearFit(pass: PassStats, maxDowntimeMs: number): boolean {
  * QEMU really ran at it (cpu-throttle-percentage), none of them near a fit.
  */
 export function hopelessAtMaximum(passes: readonly PassStats[], maxDowntimeMs: number): boolean {
-  const atMaximum: PassStats[] = [];
-  for (let i = passes.length - 1; i >= 0 && (passes[i]?.throttlePercent ?? 0) >= MAX_THROTTLE; i--) atMaximum.push(passes[i] as PassStats);
+  const atMaximum = latestPassesAtLeast(passes, MAX_THROTTLE);
   return atMaximum.length >= PASSES_AT_MAXIMUM && !atMaximum.some((pass) => nearFit(pass, maxDowntimeMs));
+}
+
+/** The latest unbroken run of passes QEMU ran at `percent` or more (cpu-throttle-percentage), oldest first. */
+function latestPassesAtLeast(passes: readonly PassStats[], percent: number): PassStats[] {
+  let first = passes.length;
+  while (first > 0 && (passes[first - 1]?.throttlePercent ?? 0) >= percent) first--;
+  return passes.slice(first);
 }
 
 /** From this applied throttle on, a vCPU runs a twentieth of each second or less (at 99 %, 10 ms). */
@@ -88,8 +94,7 @@ export const HEAVY_THROTTLE_LIMIT_MS = 60_000;
 
 /** How long the latest unbroken run of passes has had QEMU throttling the guest at HEAVY_THROTTLE or more, ms. */
 export function heavyThrottleMs(passes: readonly PassStats[]): number {
-  let first: PassStats | undefined;
-  for (let i = passes.length - 1; i >= 0 && (passes[i]?.throttlePercent ?? 0) >= HEAVY_THROTTLE; i--) first = passes[i];
-  const last = passes.at(-1);
+  const heavy = latestPassesAtLeast(passes, HEAVY_THROTTLE);
+  const [first, last] = [heavy[0], heavy.at(-1)];
   return first && last ? last.startedAtMs + last.durationMs - first.startedAtMs : 0;
 }
