@@ -245,6 +245,24 @@ describe('storage on the lab', { timeout: 900_000 }, () => {
     assert.equal(status?.runState, 'running');
   });
 
+  test('ferry killed right after its own cancel, the mirrors still following the guest: the guards leave the VM on a with its disk, and nothing on b', async () => {
+    await startWithFiller();
+    const configFile = `${lab.settings.runRoot}/storage-test-config.json`;
+    writeFileSync(configFile, JSON.stringify(lab.ferryConfig()));
+    // The timeout's cancel goes through the same migrate_cancel as a policy's; its clock starts once the disks are
+    // copied, and at 32 MiB/s the memory took under 3 s: at 4 MiB/s it is still moving after 2.
+    const child = spawn(process.execPath, ['--import', 'tsx', controllerScript, `a/${VM}`, 'b', JSON.stringify({ bandwidth: '4MiB/s', timeout: 2000 }), 'cancel'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FERRY_CONFIG: configFile } });
+    let said = '';
+    child.stdout.on('data', (chunk: Buffer) => (said += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', (exit, signal) => resolve(signal ? 137 : exit)));
+    assert.match(said, /"dying"/, `the controller died after its cancel (exit ${code}): ${said.slice(-600)}`);
+    assert.match(said, /disks copied/, 'the mirrors were following the guest when it died');
+    await settledOn('a');
+    assert.deepEqual(await ferryBlockLeftovers('a'), [], 'the source guard cancelled the mirror and removed its NBD node');
+    assert.equal(existsSync(localImage('b')), false, "b's guard removed the image ferry created");
+    assert.equal((await rawVmState(`${lab.runDir('a')}/${VM}.qmp`))?.runState, 'running');
+  });
+
   test('SIGTERM to `ferry migrate` mid-copy rolls back like Ctrl-C: exit 130, the VM on a with its disk, nothing on b', async () => {
     await startWithFiller();
     const configFile = `${lab.settings.runRoot}/storage-test-config.json`;

@@ -2,9 +2,10 @@
 // off the controller at the moment it chooses and then judge the hosts.
 //   node --import tsx test/support/migration-controller.ts HOST/VM DEST OPTIONS_JSON [DIE_AT]
 // FERRY_CONFIG names the lab's config. One JSON line per event on stdout.
-// DIE_AT: prepare | disk-copy | transfer | pre-switchover | postcopy | confirm | source-quit
+// DIE_AT: prepare | disk-copy | transfer | cancel | pre-switchover | postcopy | confirm | source-quit
 // (SIGKILL itself there, synchronously, before ferry's next step) or stop-in-transfer (SIGSTOP).
 // source-quit: in confirm, once the source's guard was told ferry quits its QEMU and the quit was sent.
+// cancel: once ferry's own migrate_cancel (a policy's, or the timeout's) was sent, before its rollback.
 import { host, MigrationError } from '../../sdk/index.ts';
 
 const [ref = '', destination = '', optionsJson = '{}', dieAt] = process.argv.slice(2);
@@ -31,6 +32,7 @@ migration.on('log', (entry) => {
 migration.on('action', (action) => {
   // QEMU is throttling the guest at ferry's request.
   if (dieAt === 'throttle' && action.action.startsWith('throttle')) die('SIGKILL');
+  if (dieAt === 'cancel' && action.action === 'cancel') die('SIGKILL');
 });
 migration.on('progress', (p) => {
   say({ type: 'progress', transfer: p.transfer, percent: p.percent, ...(p.disks && { disks: p.disks }) });
