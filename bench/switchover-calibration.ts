@@ -22,6 +22,9 @@ type Load = (typeof LOADS)[number];
 const FERRY_TIMEOUT_MS = 30_000;
 const RAW_TIMEOUT_MS = 20_000;
 const HOG_LOOPS = 2;
+// FERRY_CAL_SWITCHOVER_COST=MS: ferry's runs declare this switchover cost (the `switchoverCost` option) instead of
+// the default: what a caller who measured a low cost would get, and whether the budget then holds.
+const SWITCHOVER_COST = process.env['FERRY_CAL_SWITCHOVER_COST'] ? Number(process.env['FERRY_CAL_SWITCHOVER_COST']) : undefined;
 
 /** The gate's figures, from the result (completed) or from its cancel's reason. */
 interface GateFigures { estimateMs: number; remainingMiB: number; pauseRateMiBps: number; linkMiBps: number; overheadMs: number; waitedMs: number; roundTripMs?: number }
@@ -110,7 +113,7 @@ async function ferryRun(lab: Lab, from: string, to: string, name: string, budget
   const measured = watchDowntime(watcher);
   const reasons: string[] = [];
   const started = performance.now();
-  const migration = host(from).vm(name).migrateTo(to, { maxDowntime: budget, timeout: FERRY_TIMEOUT_MS });
+  const migration = host(from).vm(name).migrateTo(to, { maxDowntime: budget, timeout: FERRY_TIMEOUT_MS, ...(SWITCHOVER_COST !== undefined && { switchoverCost: SWITCHOVER_COST }) });
   migration.on('action', (a) => reasons.push(a.reason));
   if (process.env['FERRY_CAL_DEBUG']) migration.on('log', (entry) => console.error(`ferry ${entry.atMs} ${entry.level} ${entry.message}`));
   try {
@@ -170,7 +173,7 @@ async function whereIs(lab: Lab, name: string): Promise<string> {
 
 /** N rounds of one cell; each round one ferry and one raw migration (which first alternates), on one guest. */
 export async function calibrateCell(lab: Lab, guest: string, spec: GuestSpec, budget: number, load: Load, rounds: number, onRun: (run: CalibrationRun) => void): Promise<CalibrationRun[]> {
-  const cell = `${guest} ${budget}ms ${load}`;
+  const cell = `${guest} ${budget}ms ${load}${SWITCHOVER_COST !== undefined ? ` cost ${SWITCHOVER_COST}` : ''}`;
   const name = `cal-${guest.replace(/\W/g, '')}`;
   const guestSpec: GuestSpec = { ...spec, watchMonitor: true };
   for (const h of ['a', 'b']) await lab.stopVm(h, name);
