@@ -287,7 +287,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         context.srcGuard?.send(`gate ${gateDeadlineMs(gateMs)}`);
       }
       if (!cancelSent && progress.transfer === 'transferring' && !runner.settings.postcopy && !runner.settings.paused) {
-        qemuLimitMs = await steerSwitchover(context, runner, info, linkRate.planning, qemuLimitMs);
+        qemuLimitMs = await steerSwitchover(context, runner, info, linkRate.planning, linkRate.qemuPeak, qemuLimitMs);
       }
       if (!timeoutActed && !cancelSent && elapsed > timeoutMs) {
         timeoutActed = true;
@@ -391,16 +391,18 @@ function emitAction(context: MigrationContext, record: ConvergenceActionRecord):
 
 /**
  * Keeps QEMU's own switchover threshold at ferry's allowance for the
- * current target (the policy's downtime limit, within maxDowntime): QEMU's
- * bandwidth and the link's move, so the limit is set again whenever it
- * drifts by a fifth.
+ * current target (the policy's downtime limit, within maxDowntime), planned
+ * with the most QEMU's bandwidth has read (its threshold may use that at
+ * the decision). The link's rate moves, so the limit is set again whenever
+ * it drifts by a fifth.
  */
-async function steerSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, link: number, currentMs: number): Promise<number> {
+async function steerSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, link: number, qemuPeak: number, currentMs: number): Promise<number> {
   const qmp = context.srcQmp;
   if (!qmp) return currentMs;
-  const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, link, qemuBandwidth(info), capOf(runner).capBytesPerSecond, pauseCostMs(context));
+  const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, link, qemuPeak, capOf(runner).capBytesPerSecond, pauseCostMs(context));
   if (Math.abs(wanted - currentMs) <= Math.max(1, currentMs * 0.2)) return currentMs;
   await qmp.execute('migrate-set-parameters', { 'downtime-limit': wanted });
+  log(context, 'debug', `QEMU downtime-limit ${wanted} ms (its bandwidth up to ${mib(qemuPeak)} MiB/s, now ${mib(qemuBandwidth(info))}; the link ${mib(link)} MiB/s)`);
   return wanted;
 }
 

@@ -153,14 +153,17 @@ export function switchoverAllowanceBytes(targetMs: number, throughput: number, c
  * only switches over a dirty set it can send in a millisecond.
  *
  * @example
- * qemuDowntimeLimitFor(300, 200 << 20, 400 << 20) // 17: QEMU sees twice the rate ferry plans with
+ * qemuDowntimeLimitFor(300, 200 << 20, 400 << 20) // 15: QEMU sees twice the rate ferry plans with
  */
 export function qemuDowntimeLimitFor(targetMs: number, throughput: number, qemuBandwidth: number, capBytesPerSecond?: number, fixedCostMs = SWITCHOVER_OVERHEAD_MS): number {
   if (!(throughput > 0) || !(qemuBandwidth > 0)) return 1;
-  // QEMU's figure is its last iteration's: a low one (a throttled or stalled moment) would give a
-  // limit that lets QEMU stop the guest with twice the allowance once its rate recovers. Steer with
-  // the higher of it and the link ferry plans with (seen: 123.5 MiB left for an allowance of 62).
+  // QEMU's threshold uses its bandwidth at the moment it decides: a low reading (a throttled or
+  // stalled moment) would give a limit that lets QEMU stop the guest with twice the allowance once
+  // its rate recovers. Steer with the higher of QEMU's figure (the caller passes the most it read,
+  // LinkRate.qemuPeak) and the link ferry plans with (seen: 123.5 MiB left for an allowance of 62).
   const rate = Math.max(qemuBandwidth, throughput);
   const limit = (switchoverAllowanceBytes(targetMs, throughput, capBytesPerSecond, fixedCostMs) / rate) * 1000;
-  return Math.max(1, Math.min(Math.round(limit), Math.max(1, targetMs - fixedCostMs)));
+  // Whole milliseconds, rounded down: at a tight budget the limit is a few ms, and rounding 1.7 up to 2
+  // would raise QEMU's threshold by a sixth over the allowance.
+  return Math.max(1, Math.min(Math.floor(limit), Math.max(1, targetMs - fixedCostMs)));
 }

@@ -242,6 +242,13 @@ describe('downtime guarantee', () => {
     assert.throws(() => resolveMigrationOptions({ switchoverCost: -1 }), /option switchoverCost: must be >= 0/);
   });
 
+  test('at a tight budget the limit is rounded down, so QEMU\'s threshold never passes the allowance', () => {
+    // 50 ms on hosts that cost 10: 40 ms × a quarter of 355 MiB/s × the margin = 1.78 MiB; at QEMU's 1 GiB/s that is 1.7 ms.
+    const limit = qemuDowntimeLimitFor(50, 355 * MiB, 1024 * MiB, undefined, 10);
+    assert.equal(limit, 1);
+    assert.ok((limit / 1000) * 1024 * MiB <= switchoverAllowanceBytes(50, 355 * MiB, undefined, 10));
+  });
+
   test('before anything is measured QEMU may only switch over a millisecond\'s worth; the limit never passes the budget', () => {
     assert.equal(qemuDowntimeLimitFor(300, 0, 0), 1);
     assert.equal(qemuDowntimeLimitFor(300, 100 * MiB, 0), 1);

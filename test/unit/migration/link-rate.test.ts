@@ -23,3 +23,13 @@ test('planning throughput is the lower known measure', () => {
   assert.equal(planningThroughput(0, 50), 50);
   assert.equal(planningThroughput(0, Number.NaN), 0);
 });
+
+test('link rate: QEMU\'s own bandwidth is kept at its peak, what its switchover threshold may use when it decides', () => {
+  const link = new LinkRate();
+  assert.equal(link.qemuPeak, 0);
+  link.update(300 * MiB, 800 * MiB);
+  link.update(300 * MiB, 350 * MiB);
+  link.update(300 * MiB, 0); // unknown
+  assert.equal(link.qemuPeak, 800 * MiB);
+  assert.equal(link.planning, 300 * MiB, 'the rate to plan the pause with is still the lower measure');
+});
