@@ -6,6 +6,9 @@
 //  - cold: each run is a fresh process (`node bin/ferry.mjs migrate …` vs
 //    `node --import tsx test/lab/raw-migrate-cli.ts …`), so both pay Node,
 //    tsx and new SSH connections; timed from spawn to exit.
+//  - cold, after npm run build: bin/ferry.mjs in the checkout, which runs the
+//    dist/ built from the sources as they are (scripts/source-fingerprint.mjs),
+//    beside the compiled raw script; the tsx row sets FERRY_FROM_SOURCES=1.
 //  - cold, compiled: the same, with both compiled to JavaScript first (ferry's
 //    dist/ as `npm run build` makes it, which an installed package runs; the
 //    raw script by tsc beside it): what is left once tsx's per-module loading
@@ -66,8 +69,10 @@ function timedProcess(argv: string[], env: NodeJS.ProcessEnv = process.env): Pro
   });
 }
 
-async function coldFerry(): Promise<number> {
-  const ms = await timedProcess([join(root, 'bin/ferry.mjs'), '--config', configFile, 'migrate', `${at}/${name}`, other(at), '--max-downtime', String(MAX_DOWNTIME_MS), '--json']);
+/** bin/ferry.mjs from the checkout: through tsx (FERRY_FROM_SOURCES=1, as after an edit), or the dist/ built from these sources. */
+async function coldFerry(from: 'sources' | 'build'): Promise<number> {
+  const env = from === 'sources' ? { ...process.env, FERRY_FROM_SOURCES: '1' } : process.env;
+  const ms = await timedProcess([join(root, 'bin/ferry.mjs'), '--config', configFile, 'migrate', `${at}/${name}`, other(at), '--max-downtime', String(MAX_DOWNTIME_MS), '--json'], env);
   at = other(at);
   return ms;
 }
@@ -122,7 +127,8 @@ await lab.stopVm('b', name);
 await lab.startVm('a', name, spec);
 let pair: RawSshPair | undefined;
 try {
-  const cold = await compare(coldFerry, coldRaw);
+  const cold = await compare(() => coldFerry('sources'), coldRaw);
+  const built = await compare(() => coldFerry('build'), coldRawCompiled);
   const compiled = await compare(coldFerryCompiled, coldRawCompiled);
   configure(lab.ferryConfig());
   pair = { source: await sshConnect(lab, 'a'), destination: await sshConnect(lab, 'b') };
@@ -136,6 +142,7 @@ try {
   const rows: (string | number)[][] = [['run', 'ferry (ms)', 'raw (ms)', 'overhead ferry − raw (ms)', 'ratio', 'target overhead']];
   for (const [label, times, target] of [
     ['cold CLI from the checkout (fresh process through tsx, new SSH connections)', cold, TARGETS.cold],
+    ['cold CLI from the checkout after npm run build (bin/ferry.mjs runs dist/; raw script compiled)', built, TARGETS.cold],
     ['cold CLI compiled (dist/, as installed; raw script compiled too)', compiled, TARGETS.cold],
     ['warm SDK (same process, connections open)', warm, TARGETS.warm],
   ] as const) {
@@ -146,6 +153,7 @@ try {
   console.log('on the destination, source QEMU quit and its files removed. Cold also counts Node start, loading the code (through tsx, or compiled) and the SSH handshakes.');
   printTable(rows);
   console.log(`\ncold, all runs (ms): ferry ${cold.ferry.map(Math.round).join(' ')}; raw ${cold.raw.map(Math.round).join(' ')}`);
+  console.log(`cold after npm run build, all runs (ms): ferry ${built.ferry.map(Math.round).join(' ')}; raw ${built.raw.map(Math.round).join(' ')}`);
   console.log(`cold compiled, all runs (ms): ferry ${compiled.ferry.map(Math.round).join(' ')}; raw ${compiled.raw.map(Math.round).join(' ')}`);
   console.log(`warm, all runs (ms): ferry ${warm.ferry.map(Math.round).join(' ')}; raw ${warm.raw.map(Math.round).join(' ')}`);
   const phases = ['preflight', 'prepare', 'perform', 'finish', 'confirm'] as const;

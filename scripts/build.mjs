@@ -8,9 +8,12 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FINGERPRINT_FILE, sourceFingerprint } from './source-fingerprint.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
+// Taken before compiling: a source changed while tsc runs leaves a fingerprint that no longer matches.
+const fingerprint = sourceFingerprint(root);
 rmSync(dist, { recursive: true, force: true });
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 
@@ -34,3 +37,6 @@ for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true }))
   const fixed = text.replace(relativeTsImport, '$1$2.js$3');
   if (fixed !== text) writeFileSync(file, fixed);
 }
+
+// A checkout's bin/ferry.mjs runs this dist/ while the sources still match it (see source-fingerprint.mjs).
+writeFileSync(join(root, FINGERPRINT_FILE), `${fingerprint}\n`);
