@@ -101,8 +101,9 @@
 //   50MB/s 50ms hog cost 10   | 7/10  | 16/22 | 34 | 13/7   | 0 | 9/10  | 24/63 | 2 | gate×3 | 0
 //   200MB/s 50ms hog cost 10  | 7/10  | 14/20 | 34 | 16/8   | 0 | 9/10  | 24/66 | 2 | gate×3 | 1
 //   done-when: completed over budget 0 → PASS; cancels where raw completed within budget 5 → FAIL; 60 rounds
-//   The 7 cancels under the hog: the wait at the gate (4–11 ms, five times of it foreseen) in all, and in
-//   four a set QEMU stopped with before ferry had seen its fast window (these moves last half a second).
+//   The 7 cancels under the hog: the wait at the gate (4–11 ms, and five times it foreseen) made 24–61 ms
+//   of each estimate; in two QEMU had also stopped with more than the allowance, before ferry had seen its
+//   fast window (these moves last half a second).
 //   The same machine paused an idle guest 53 and 155 ms after estimates of 19 and 59: a tail nothing
 //   before the pause foretells, so at 50 ms neither half can be promised on a 2-core TCG host.
 import { configure, disconnect, host, type MigrationOptions, type PolicyPresetName } from '../sdk/index.ts';
