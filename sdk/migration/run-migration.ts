@@ -139,7 +139,7 @@ function resultOf(context: MigrationContext, info: MigrationInfo): MigrationResu
   const totalTimeMs = info['total-time'] ?? 0;
   const postcopy = context.stages.reached('postcopy');
   const paused = context.convergence?.actions.some((action) => action.type === 'pause' && action.applied) ?? false;
-  const overrun = downtimeOverrun({ downtimeMs: info.downtime ?? 0, maxDowntimeMs: context.options.maxDowntime, ...(context.convergence?.switchover && { estimate: context.convergence.switchover }), ...(postcopy ? { accepted: 'post-copy' as const } : paused ? { accepted: 'pause' as const } : {}) });
+  const overrun = downtimeOverrun({ downtimeMs: info.downtime ?? 0, maxDowntimeMs: context.options.maxDowntime, ...(context.convergence?.switchover && { estimate: context.convergence.switchover }), ...(ram?.['downtime-bytes'] !== undefined && { downtimeBytes: ram['downtime-bytes'] }), ...(postcopy ? { accepted: 'post-copy' as const } : paused ? { accepted: 'pause' as const } : {}) });
   return {
     status: 'completed',
     id: context.id,
