@@ -1,4 +1,5 @@
 import type { SwitchoverEstimate } from './policy/switchover-gate.ts';
+import { formatBytes } from './byte-units.ts';
 import { throttleSleepMs } from './policy/throttle-steps.ts';
 
 /** A completed pre-copy switchover that paused the guest longer than maxDowntime: by how much, and what ferry knows of why. */
@@ -28,7 +29,7 @@ export function downtimeOverrun(input: { downtimeMs: number; maxDowntimeMs: numb
   const sent = input.downtimeBytes;
   // The busy Debian guest on QEMU 7.2 (bench/busy-guest.ts): 0.25 MB reported at the pause, 55 MB sent in it, 403 ms.
   const unseen = left !== undefined && sent !== undefined && sent > Math.max(4 * left, left + UNSEEN_BYTES_MIN)
-    ? `QEMU sent ${mb(sent)} MB in the pause where ${mb(left)} MB were left when it paused: pages the guest wrote between QEMU's last dirty-bitmap sync and its stop, which the gate cannot see`
+    ? `QEMU sent ${formatBytes(sent)} in the pause where ${formatBytes(left)} were left when it paused: pages the guest wrote between QEMU's last dirty-bitmap sync and its stop, which the gate cannot see`
     : undefined;
   const why = unseen && sleep ? `${unseen}; and ${sleep}` : (unseen ?? sleep ?? 'the final send or the destination took longer than the gate foresaw: pages the guest wrote between QEMU\'s last dirty-bitmap sync and its stop, or a host starved of CPU');
   return { byMs: input.downtimeMs - input.maxDowntimeMs, reason: `${head}: ${why}` };
@@ -37,7 +38,3 @@ export function downtimeOverrun(input: { downtimeMs: number; maxDowntimeMs: numb
 /** Beyond four times what was left, a pause that sent this much more than QEMU reported found pages the gate never saw. */
 const UNSEEN_BYTES_MIN = 8 * 1024 * 1024;
 
-function mb(bytes: number): string {
-  const value = bytes / 1e6;
-  return value < 10 ? value.toFixed(2) : String(Math.round(value));
-}

@@ -287,7 +287,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         context.srcGuard?.send(`gate ${gateDeadlineMs(gateMs)}`);
       }
       if (!cancelSent && progress.transfer === 'transferring' && !runner.settings.postcopy && !runner.settings.paused) {
-        qemuLimitMs = await steerSwitchover(context, runner, info, linkRate.planning, linkRate.qemuPeak, qemuLimitMs);
+        qemuLimitMs = await steerSwitchover(context, runner, info, linkRate, qemuLimitMs);
       }
       if (!timeoutActed && !cancelSent && elapsed > timeoutMs) {
         timeoutActed = true;
@@ -396,13 +396,13 @@ function emitAction(context: MigrationContext, record: ConvergenceActionRecord):
  * the decision). The link's rate moves, so the limit is set again whenever
  * it drifts by a fifth.
  */
-async function steerSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, link: number, qemuPeak: number, currentMs: number): Promise<number> {
+async function steerSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, link: LinkRate, currentMs: number): Promise<number> {
   const qmp = context.srcQmp;
   if (!qmp) return currentMs;
-  const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, link, qemuPeak, capOf(runner).capBytesPerSecond, pauseCostMs(context));
+  const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, link.planning, link.qemuPeak, capOf(runner).capBytesPerSecond, pauseCostMs(context));
   if (Math.abs(wanted - currentMs) <= Math.max(1, currentMs * 0.2)) return currentMs;
   await qmp.execute('migrate-set-parameters', { 'downtime-limit': wanted });
-  log(context, 'debug', `QEMU downtime-limit ${wanted} ms (its bandwidth up to ${mib(qemuPeak)} MiB/s, now ${mib(qemuBandwidth(info))}; the link ${mib(link)} MiB/s)`);
+  log(context, 'debug', `QEMU downtime-limit ${wanted} ms (its bandwidth up to ${mib(link.qemuPeak)} MiB/s, now ${mib(qemuBandwidth(info))}; the link ${mib(link.planning)} MiB/s)`);
   return wanted;
 }
 
