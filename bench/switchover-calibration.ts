@@ -25,9 +25,11 @@ const HOG_LOOPS = 2;
 // FERRY_CAL_SWITCHOVER_COST=MS: ferry's runs declare this switchover cost (the `switchoverCost` option) instead of
 // the default: what a caller who measured a low cost would get, and whether the budget then holds.
 const SWITCHOVER_COST = process.env['FERRY_CAL_SWITCHOVER_COST'] ? Number(process.env['FERRY_CAL_SWITCHOVER_COST']) : undefined;
+// FERRY_CAL_GATE=ferry|source: where ferry's runs answer the pause (the `switchoverGate` option; default source, next to QEMU).
+const GATE = process.env['FERRY_CAL_GATE'] === 'ferry' ? ('ferry' as const) : process.env['FERRY_CAL_GATE'] === 'source' ? ('source' as const) : undefined;
 
 /** The gate's figures, from the result (completed) or from its cancel's reason. */
-interface GateFigures { estimateMs: number; remainingMiB: number; pauseRateMiBps: number; linkMiBps: number; overheadMs: number; waitedMs: number; roundTripMs?: number }
+interface GateFigures { estimateMs: number; remainingMiB: number; pauseRateMiBps: number; linkMiBps: number; overheadMs: number; waitedMs: number; roundTripMs?: number; decidedBy?: 'source' | 'ferry' }
 
 export interface CalibrationRun {
   cell: string; round: number; guest: string; budget: number; load: Load;
@@ -96,7 +98,7 @@ function gateFromResult(result: MigrationResult): GateFigures | undefined {
   const s = result.convergence?.switchover;
   if (!s) return undefined;
   const mib = (b: number) => b / 1024 ** 2;
-  return { estimateMs: s.estimateMs, remainingMiB: mib(s.remainingBytes), pauseRateMiBps: mib(s.pauseRate), linkMiBps: mib(s.throughput), overheadMs: s.overheadMs, waitedMs: Math.round(s.waitedMs), ...(s.roundTripMs !== undefined && { roundTripMs: s.roundTripMs }) };
+  return { estimateMs: s.estimateMs, remainingMiB: mib(s.remainingBytes), pauseRateMiBps: mib(s.pauseRate), linkMiBps: mib(s.throughput), overheadMs: s.overheadMs, waitedMs: Math.round(s.waitedMs * 10) / 10, ...(s.roundTripMs !== undefined && { roundTripMs: s.roundTripMs }), ...(s.decidedBy && { decidedBy: s.decidedBy }) };
 }
 
 /** The gate's figures from its cancel's reason ("X MiB left at Y MiB/s (planned from the link's Z MiB/s) + O ms overhead (QMP round trips ≤ R ms) + W ms waited ≈ E ms"). */
@@ -113,7 +115,7 @@ async function ferryRun(lab: Lab, from: string, to: string, name: string, budget
   const measured = watchDowntime(watcher);
   const reasons: string[] = [];
   const started = performance.now();
-  const migration = host(from).vm(name).migrateTo(to, { maxDowntime: budget, timeout: FERRY_TIMEOUT_MS, ...(SWITCHOVER_COST !== undefined && { switchoverCost: SWITCHOVER_COST }) });
+  const migration = host(from).vm(name).migrateTo(to, { maxDowntime: budget, timeout: FERRY_TIMEOUT_MS, ...(SWITCHOVER_COST !== undefined && { switchoverCost: SWITCHOVER_COST }), ...(GATE && { switchoverGate: GATE }) });
   migration.on('action', (a) => reasons.push(a.reason));
   if (process.env['FERRY_CAL_DEBUG']) migration.on('log', (entry) => console.error(`ferry ${entry.atMs} ${entry.level} ${entry.message}`));
   try {
@@ -173,7 +175,7 @@ async function whereIs(lab: Lab, name: string): Promise<string> {
 
 /** N rounds of one cell; each round one ferry and one raw migration (which first alternates), on one guest. */
 export async function calibrateCell(lab: Lab, guest: string, spec: GuestSpec, budget: number, load: Load, rounds: number, onRun: (run: CalibrationRun) => void): Promise<CalibrationRun[]> {
-  const cell = `${guest} ${budget}ms ${load}${SWITCHOVER_COST !== undefined ? ` cost ${SWITCHOVER_COST}` : ''}`;
+  const cell = `${guest} ${budget}ms ${load}${SWITCHOVER_COST !== undefined ? ` cost ${SWITCHOVER_COST}` : ''}${GATE ? ` gate ${GATE}` : ''}`;
   const name = `cal-${guest.replace(/\W/g, '')}`;
   const guestSpec: GuestSpec = { ...spec, watchMonitor: true };
   for (const h of ['a', 'b']) await lab.stopVm(h, name);
@@ -239,6 +241,8 @@ export function cellRow(runs: CalibrationRun[]): Record<string, string> {
     'ferry done': `${done.length}/${n}`,
     'ferry dt med/max': measured.length ? `${med(measured)}/${Math.max(...measured)}` : '-',
     'est med': med(estimates),
+    // Switchovers the gate next to QEMU let go (switchoverGate 'source'), of those completed.
+    'by guard': `${done.filter((r) => r.ferry.gate?.decidedBy === 'source').length}/${done.length}`,
     'est−meas med/worst': errors.length ? `${med(errors)}/${Math.min(...errors)}` : '-',
     'over budget': String(over),
     'raw ≤budget': `${rawIn.length}/${n}`,

@@ -30,7 +30,7 @@ export { quote, sh } from './transport/posix-quote.ts';
 export type { FerryConfig, HostConfig } from './model/config-schema.ts';
 export type { VmSummary, HostFacts } from './model/host.ts';
 export type { VmStatus } from './model/vm.ts';
-export type { MigrationOptions, ResolvedMigrationOptions, TimeoutAction } from './migration/migration-options.ts';
+export type { MigrationOptions, ResolvedMigrationOptions, SwitchoverGatePlace, TimeoutAction } from './migration/migration-options.ts';
 export type { MigrationResult, ConvergenceReport, MigrationDiskReport } from './migration/migration-result.ts';
 export type { GuestCheckHook, GuestCheckReport } from './migration/guest-check.ts';
 export type { DowntimeOverrun } from './migration/downtime-overrun.ts';

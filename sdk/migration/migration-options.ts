@@ -10,6 +10,9 @@ import { SWITCHOVER_OVERHEAD_MS } from './policy/switchover-gate.ts';
 import { HEAVY_THROTTLE, HEAVY_THROTTLE_LIMIT_MS } from './policy/throttle-steps.ts';
 import { resolveTls, TLS_OPTION_SCHEMA, type ResolvedTls, type TlsOptions } from './tls/tls-options.ts';
 
+/** Where the downtime gate answers QEMU's pause: next to the source QEMU, in ferry's guard, or in ferry. */
+export type SwitchoverGatePlace = 'source' | 'ferry';
+
 /** What to do when a migration's `timeout` passes. */
 export type TimeoutAction = 'cancel' | 'postcopy' | 'pause';
 
@@ -62,6 +65,14 @@ export interface MigrationOptions {
    */
   switchoverCost?: number;
   /**
+   * Where the downtime gate answers QEMU's pause before switchover:
+   * `'source'` (default), in ferry's guard next to the source QEMU, one local
+   * round trip after the pause, from a table ferry keeps up to date; a pause
+   * that does not fit there is left to ferry. `'ferry'`: always in ferry's own
+   * process, so the pause also waits on ferry's link to the source host.
+   */
+  switchoverGate?: SwitchoverGatePlace;
+  /**
    * Cancel (pre-copy) when the transfer moves no byte for this many ms: QEMU's
    * migration sockets have no keepalive, so a link cut for good would otherwise
    * hang until the timeout. Default 15000.
@@ -110,6 +121,7 @@ export interface ResolvedMigrationOptions {
   allowPause: boolean;
   heavyThrottleLimit: number;
   switchoverCost: number;
+  switchoverGate: SwitchoverGatePlace;
   stallTimeout: number;
   storage: ResolvedStorage;
   guestCheckMs: number;
@@ -123,7 +135,7 @@ type Side = 'source' | 'destination' | 'both' | 'ferry';
 /** One row of the option table, after libvirt's qemu_migration_params.c. */
 export interface MigrationOptionRow {
   option: keyof ResolvedMigrationOptions;
-  unit: 'ms' | 'bytes/s' | 'bytes' | 'channels' | 'flag' | 'action' | 'policy' | 'storage';
+  unit: 'ms' | 'bytes/s' | 'bytes' | 'channels' | 'flag' | 'action' | 'choice' | 'policy' | 'storage';
   side: Side;
   capability?: MigrationCapability;
   parameter?: keyof MigrationParameters;
@@ -144,6 +156,7 @@ export const MIGRATION_OPTION_TABLE: readonly MigrationOptionRow[] = [
   { option: 'allowPause', unit: 'flag', side: 'ferry', cliFlag: '--allow-pause', description: 'let the policy pause the guest to finish' },
   { option: 'heavyThrottleLimit', unit: 'ms', side: 'ferry', cliFlag: '--heavy-throttle-limit', description: `longest the ferry policy keeps the guest throttled at ${HEAVY_THROTTLE}% or more (ms, default ${HEAVY_THROTTLE_LIMIT_MS})` },
   { option: 'switchoverCost', unit: 'ms', side: 'ferry', cliFlag: '--switchover-cost', description: `a switchover's fixed cost on your hosts (ms, default ${SWITCHOVER_OVERHEAD_MS})` },
+  { option: 'switchoverGate', unit: 'choice', side: 'ferry', cliFlag: '--switchover-gate', description: "where the downtime gate answers the pause: source (next to QEMU, default) | ferry" },
   { option: 'stallTimeout', unit: 'ms', side: 'ferry', cliFlag: '--stall-timeout', description: 'cancel when nothing moves for this many ms' },
   { option: 'storage', unit: 'storage', side: 'ferry', cliFlag: '--storage', description: 'disks: auto | shared | copy (default auto: copy what is not shared)' },
   { option: 'tls', unit: 'flag', side: 'both', cliFlag: '--tls', description: "encrypt the stream: TLS, x509 from each host's tlsDir or /etc/pki/qemu" },
@@ -187,6 +200,7 @@ export const MIGRATION_OPTIONS_SCHEMA = {
     allowPause: { type: 'boolean' },
     heavyThrottleLimit: { type: 'number', minimum: 0 },
     switchoverCost: { type: 'number', minimum: 0, maximum: 10_000 },
+    switchoverGate: { enum: ['source', 'ferry'] },
     stallTimeout: { type: 'number', minimum: 1000 },
     storage: {
       anyOf: [
@@ -254,6 +268,7 @@ export function resolveMigrationOptions(options: MigrationOptions = {}): Resolve
     allowPause: options.allowPause ?? false,
     heavyThrottleLimit: options.heavyThrottleLimit ?? HEAVY_THROTTLE_LIMIT_MS,
     switchoverCost: options.switchoverCost ?? SWITCHOVER_OVERHEAD_MS,
+    switchoverGate: options.switchoverGate ?? 'source',
     stallTimeout: options.stallTimeout ?? DEFAULT_STALL_TIMEOUT_MS,
     storage: resolveStorage(options.storage),
     guestCheckMs: options.guestCheckMs ?? DEFAULT_GUEST_CHECK_MS,

@@ -10,7 +10,8 @@ import type { ConvergenceAction, ConvergencePolicy, ConvergenceSample } from './
 import { PolicyRunner, type ConvergenceActionRecord } from './policy/policy-runner.ts';
 import { policyName, resolvePolicy } from './policy/policy-presets.ts';
 import { LinkRate } from './policy/link-rate.ts';
-import { estimateSwitchover, qemuDowntimeLimitFor, switchoverPauseCostMs } from './policy/switchover-gate.ts';
+import { estimateSwitchover, qemuDowntimeLimitFor, switchoverPauseCostMs, type SwitchoverBasis, type SwitchoverEstimate } from './policy/switchover-gate.ts';
+import { SourceGate, type SourceGateVerdict } from './source-gate.ts';
 import { transferState } from './qemu-migration-status.ts';
 import { StallWatch } from './stall-watch.ts';
 import { lostGuardMessage } from './guard/lost-guard-message.ts';
@@ -176,6 +177,9 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
   const stopListening = context.srcGuard?.onControl((line) => {
     if (line === 'gate-expired') gateExpired = true;
   });
+  // The gate next to QEMU, unless disks are copied: their mirrors are finished in the pause by ferry.
+  const sourceGate = context.options.switchoverGate === 'source' && context.srcGuard && !context.storage?.copy.active ? new SourceGate(context.srcGuard) : undefined;
+  let sourceGateWent = false;
   let gateMs = context.options.maxDowntime;
   let destinationResumed = false;
   const copy = context.storage?.copy;
@@ -202,6 +206,8 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         if (!['cancelling', 'cancelled'].includes(transferState(info.status))) throw disks;
       } else if (disks) diskRemaining = disks.totalBytes - disks.copiedBytes;
       context.lastInfo = info;
+      // The guard's verdict comes before any reply that follows its continue: the stages follow QEMU's order.
+      if (!sourceGateWent && sourceGate?.verdict?.went) sourceGateWent = switchedOverBySource(context, sourceGate.verdict);
       const elapsed = performance.now() - started;
       const sample = runner.observe(info, elapsed);
       const progress = tracker.update(info, context.phase, elapsed, { throughput: sample.throughput, ...(sample.sampledDirtyRate !== undefined && { sampledDirtyRate: sample.sampledDirtyRate }), downtimeLimitMs: runner.settings.downtimeLimitMs, lastAction: runner.records.at(-1) });
@@ -235,9 +241,16 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         default:
           break;
       }
-      if (info.status === 'pre-switchover' && preSwitchoverSeenAt === undefined && !cancelSent) {
+      if (info.status === 'pre-switchover' && preSwitchoverSeenAt === undefined && !cancelSent && !sourceGateWent) {
         preSwitchoverSeenAt = performance.now();
         enterStage(context, 'paused-for-switchover');
+        // The guard answers every pause; one it let go is past ferry's gate, one it left is ferry's.
+        const verdict = await sourceGate?.waitVerdict(gateDeadlineMs(gateMs));
+        if (verdict?.went) {
+          sourceGateWent = switchedOverBySource(context, verdict);
+          continue;
+        }
+        if (verdict) log(context, 'debug', `the guard on ${context.source.name} left the pause to ferry: ${verdict.why ?? ''} (${verdict.remainingBytes === undefined ? '?' : mib(verdict.remainingBytes)} MiB left, ${verdict.waitedMs ?? '?'} ms waited)`);
         // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
         const go = await gateSwitchover(context, runner, info, diskRemaining, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips);
         if (!go) {
@@ -288,6 +301,10 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
       }
       if (!cancelSent && progress.transfer === 'transferring' && !runner.settings.postcopy && !runner.settings.paused) {
         qemuLimitMs = await steerSwitchover(context, runner, info, linkRate, qemuLimitMs);
+        sourceGate?.arm(switchoverBasis(context, runner, linkRate.planning || averageThroughput(info)));
+      } else if (cancelSent || runner.settings.postcopy || runner.settings.paused) {
+        // A pause already accepted (post-copy, or the policy's), or a cancel under way: ferry answers.
+        sourceGate?.disarm();
       }
       if (!timeoutActed && !cancelSent && elapsed > timeoutMs) {
         timeoutActed = true;
@@ -307,7 +324,29 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
     }
   } finally {
     stopListening?.();
+    sourceGate?.close();
   }
+}
+
+/**
+ * The guard next to QEMU let the switchover go: the pause is past the gate.
+ * What it decided on is recorded as ferry's own gate records its estimate.
+ */
+function switchedOverBySource(context: MigrationContext, verdict: SourceGateVerdict): boolean {
+  enterStage(context, 'paused-for-switchover');
+  enterStage(context, 'switching-over');
+  if (!verdict.basis) return true;
+  const estimate: SwitchoverEstimate = { ...estimateSwitchover({ ...verdict.basis, remainingBytes: verdict.remainingBytes ?? 0, waitedMs: verdict.waitedMs ?? 0 }), decidedBy: 'source' };
+  const throttlePercent = context.lastInfo?.['cpu-throttle-percentage'] ?? 0;
+  if (throttlePercent > 0) estimate.throttlePercent = throttlePercent;
+  if (context.convergence) context.convergence.switchover = estimate;
+  log(context, 'info', `switchover: the guard on ${context.source.name} let it go next to QEMU: ${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s) + ${estimate.overheadMs} ms overhead + ${estimate.waitedMs} ms waited ≈ ${estimate.estimateMs} ms fits maxDowntime ${estimate.maxDowntimeMs} ms`);
+  return true;
+}
+
+/** What the downtime estimate plans with now, but the pause's own figures: for the gate next to QEMU. */
+function switchoverBasis(context: MigrationContext, runner: PolicyRunner, throughput: number): SwitchoverBasis {
+  return { throughput, maxDowntimeMs: context.options.maxDowntime, fixedCostMs: pauseCostMs(context), ...capOf(runner) };
 }
 
 /**
@@ -320,17 +359,17 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
   const qmp = context.srcQmp;
   if (!qmp) return false;
   const accepted = runner.settings.postcopy || runner.settings.paused;
-  const estimate = estimateSwitchover({
-    // What the disks' mirrors still hold goes over the same link in the same pause.
-    remainingBytes: (info.ram?.remaining ?? 0) + diskRemainingBytes,
-    fixedCostMs: pauseCostMs(context),
-    // The link as steering planned with (see LinkRate); before any look, QEMU's average since the start.
-    throughput,
-    waitedMs: performance.now() - seenAt,
-    roundTripMs: Math.max(0, ...roundTrips),
-    maxDowntimeMs: context.options.maxDowntime,
-    ...capOf(runner),
-  });
+  const estimate: SwitchoverEstimate = {
+    ...estimateSwitchover({
+      // The link as steering planned with (see LinkRate); before any look, QEMU's average since the start.
+      ...switchoverBasis(context, runner, throughput),
+      // What the disks' mirrors still hold goes over the same link in the same pause.
+      remainingBytes: (info.ram?.remaining ?? 0) + diskRemainingBytes,
+      waitedMs: performance.now() - seenAt,
+      roundTripMs: Math.max(0, ...roundTrips),
+    }),
+    decidedBy: 'ferry',
+  };
   const throttlePercent = info['cpu-throttle-percentage'] ?? 0;
   if (throttlePercent > 0) estimate.throttlePercent = throttlePercent;
   if (context.convergence) context.convergence.switchover = estimate;

@@ -11,7 +11,7 @@ const GUARD_SETTLE_MS = 30_000;
  * After a failure or cancel, the migration is settled the same way as when
  * ferry itself is lost, so that there is one path to trust: ferry lets both
  * guards go without telling them all is done, and each acts on its own
- * QEMU's state. Before the source committed, the transfer is cancelled, the
+ * QEMU's state (the source's first, whose rollback it passes on). Before the source committed, the transfer is cancelled, the
  * source runs again with ferry's settings undone, the lock is released and
  * the destination QEMU is ended with its files; once the source committed,
  * the destination runs and the source QEMU is ended. Then where the VM is
@@ -26,7 +26,13 @@ export async function rollback(context: MigrationContext): Promise<VmLocation | 
   }
   enterStage(context, 'settling');
   await Promise.allSettled([context.srcQmp?.close(), context.dstQmp?.close()]);
-  await Promise.all(guards.map((guard) => letGo(context, guard)));
+  // The source first: a destination's guard whose stream is still open waits for it to end (it may be
+  // the source's last state, after a pause the source's guard let go), unless the source rolled back.
+  if (context.srcGuard) await letGo(context, context.srcGuard);
+  if (context.dstGuard) {
+    if (context.srcGuard?.resolved?.startsWith('rolled back')) context.dstGuard.send('source-kept');
+    await letGo(context, context.dstGuard);
+  }
   const { src, dst, location } = await readLocation(context);
   enterStage(context, 'settled');
   log(context, 'info', `after rollback: ${context.source.name} ${describeSide(src)}; ${dst ? `${context.destination.name} ${describeSide(dst)}` : `nothing was started on ${context.destination.name}`}`);

@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { FakeQmpServer } from './fake-qmp-server.ts';
+import { FakeQmpError, FakeQmpServer } from './fake-qmp-server.ts';
 
 /** A QEMU's run state and migration status, as QMP reports them. */
 export interface FakeQemuState {
   runState: string;
   migration: string;
+  /** RAM left to send (`ram.remaining`), reported while migrating. */
+  remaining?: number;
 }
 
 /**
@@ -29,11 +31,18 @@ export class FakeMigratingQemu {
     this.state = { ...state };
     this.process = spawn('sleep', ['600'], { stdio: 'ignore' });
     // QEMU's process ends with `quit`: so does the stand-in.
-    this.server = new FakeQmpServer({ onQuit: () => this.process.kill('SIGKILL') });
+    // Commands a hung-up guard left behind are dropped, as QEMU drops them.
+    this.server = new FakeQmpServer({ onQuit: () => this.process.kill('SIGKILL'), dropOnHangUp: true });
     const answer = <T>(value: () => T) => () => (this.frozen ? new Promise<T>(() => {}) : value());
     this.server
       .handle('query-status', answer(() => ({ status: this.state.runState, running: this.state.runState === 'running', singlestep: false })))
-      .handle('query-migrate', answer(() => (this.state.migration === 'none' ? {} : { status: this.state.migration })))
+      .handle('query-migrate', answer(() => (this.state.migration === 'none' ? {} : { status: this.state.migration, ...(this.state.remaining !== undefined && { ram: { transferred: 1, remaining: this.state.remaining, total: 2 } }) })))
+      // The pause before switchover goes on: here, straight to the end (the destination confirmed).
+      .handle('migrate-continue', answer(() => {
+        if (this.state.migration !== 'pre-switchover') throw new FakeQmpError('GenericError', `Expected migration state 'pre-switchover', was '${this.state.migration}'`);
+        this.state = { runState: 'postmigrate', migration: 'completed' };
+        return {};
+      }))
       .handle('migrate_cancel', answer(() => {
         if (['setup', 'active', 'pre-switchover', 'wait-unplug'].includes(this.state.migration)) {
           this.state.migration = 'cancelled';

@@ -35,7 +35,17 @@ export interface FakeQmpServerOptions {
   quit?: 'reply-then-close' | 'close-without-reply';
   /** Called when a client sends `quit` (a fake with a process ends it here). */
   onQuit?: () => void;
+  /**
+   * As QEMU does: a command is run a moment after it arrives (from the main
+   * loop), and one not yet run when its client hangs up is dropped
+   * (monitor_qmp_cleanup_queues on CHR_EVENT_CLOSED). A client that writes a
+   * command and exits has not had it run.
+   */
+  dropOnHangUp?: boolean;
 }
+
+/** How long the fake's `dropOnHangUp` waits before it runs a command. */
+const DISPATCH_DELAY_MS = 2;
 
 export interface FakeQmpReceived {
   execute: string;
@@ -178,6 +188,7 @@ export class FakeQmpSession {
   readonly #server: FakeQmpServer;
   readonly #stream: Duplex;
   #buffer = '';
+  #hungUp = false;
 
   constructor(server: FakeQmpServer, stream: Duplex) {
     this.#server = server;
@@ -185,7 +196,11 @@ export class FakeQmpSession {
     this.closed = new Promise((resolve) => stream.once('close', () => resolve()));
     stream.on('error', () => {}); // a client vanishing is normal here
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
-    stream.on('end', () => stream.destroy());
+    stream.on('close', () => (this.#hungUp = true));
+    stream.on('end', () => {
+      this.#hungUp = true;
+      stream.destroy();
+    });
     const greeting = server.greetingLine();
     if (greeting !== false) this.sendRaw(`${greeting}\r\n`);
   }
@@ -260,6 +275,10 @@ export class FakeQmpSession {
       return;
     }
     if (command === 'quit') return this.#quit(args, id, withId);
+    if (this.#server.options.dropOnHangUp && message['exec-oob'] === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, DISPATCH_DELAY_MS));
+      if (this.#hungUp) return;
+    }
     try {
       const value = await this.#server.run(command, args, { session: this, id });
       this.send(withId({ return: value ?? {} }));

@@ -20,6 +20,10 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 #                       or not, then say '#cleaned' and exit (ferry lost first: quit it)
 #   #was-running 0|1    resume the guest on rollback (src) or at commit (dst)
 #   #gate MS            cancel a switchover ferry has not answered within MS
+#   #source-kept        (dst) the source's guard rolled back: no stream can complete here
+#   #gate-go W:B ...    (src) the gate next to QEMU: at the pause, with a wait of at
+#                       most W ms, let it go if QEMU holds at most B bytes of RAM
+#                       (ferry's table, smallest W first); '#gate-go off' disarms
 #   #restore {...}      a QMP command that undoes one of ferry's settings (src)
 #   #restore-retry {...} the same, retried for up to 5 s while QEMU says it is
 #                       busy (a node a cancelled block job still holds)
@@ -30,7 +34,9 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 #                       it comes nothing runs here, and ferry gone first leaves nothing;
 #                       '#cleanup' and '#created' lines may come before it
 # Lines to ferry: QEMU's output, and '#' lines: '#guard PID', '#busy live|stale',
-# '#novm', '#vm PID', '#argv HEX', '#gate-expired', '#resolved WHAT', '#cleaned'.
+# '#novm', '#vm PID', '#argv HEX', '#gate-expired', '#resolved WHAT', '#cleaned', and
+# at every pause before switchover '#gate-went BYTES MS' (it let it go, written before
+# the migrate-continue) or '#gate-left BYTES|- MS|- WHY' (it is ferry's to answer).
 use strict;
 use warnings;
 use IO::Socket::UNIX;
@@ -59,6 +65,11 @@ my $label     = $opt{label} // 'vm';
 my $tick      = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
 
 sub now { return (POSIX::times())[0] / $tick }
+# The gate's wait needs finer than clock ticks: Time::HiRes where perl has it (not
+# perl-base). Without it, a tick's worth is added, so the wait is never understated.
+my $hires = eval { require Time::HiRes; Time::HiRes::clock_gettime(Time::HiRes::CLOCK_MONOTONIC()); 1 };
+my $tick_ms = $hires ? 0 : 1000 / $tick;
+sub precise_ms { return $hires ? Time::HiRes::clock_gettime(Time::HiRes::CLOCK_MONOTONIC()) * 1000 : now() * 1000 }
 
 my $out = '';            # to ferry, written without ever blocking
 my $ferry_gone = 0;      # stdin closed
@@ -68,6 +79,10 @@ my $src_pid;             # src: the QEMU found at the start
 my $was_running = 1;
 my $gate_ms;
 my $gate_at;
+my @gate_go;                # [wait ms, bytes], smallest wait first: ferry's table for the gate here
+my $gate_seen;              # when the pause's event was read (precise ms), until the gate here answered
+my $gate_went = 0;          # the gate here let the switchover go: a cancel now would hit QEMU's device state
+my $source_kept = 0;        # dst: ferry saw the source roll back, so an incoming stream cannot complete
 my $saw_stop = 0;
 my $postcopy = 0;
 my $migrate_sent = 0;       # ferry issued this migration's migrate: only then is query-migrate about it
@@ -159,6 +174,7 @@ sub pump_qmp {
       $pauses++ if $1 eq 'postcopy-paused' && $seen_status ne 'postcopy-paused';
       $seen_status = $1;
       $gate_at = now() if $seen_status eq 'pre-switchover' && defined $gate_ms;
+      $gate_seen = precise_ms() if $seen_status eq 'pre-switchover' && $role eq 'src' && $migrate_sent && !$gate_went;
     }
     to_ferry($line) unless $ferry_gone;
   }
@@ -179,6 +195,12 @@ sub qmp_call {
     return undef unless pump_qmp(0.05);
   }
   return delete $replies{$id};
+}
+# Answers ferry's command (its id kept) with an empty return, without QEMU.
+sub answer_empty {
+  my ($line) = @_;
+  my ($id) = $line =~ /"id":\s*("(?:[^"\\]|\\.)*"|\d+)/;
+  to_ferry(defined $id ? qq({"return": {}, "id": $id}\n) : qq({"return": {}}\n));
 }
 sub qmp_send {
   my ($command) = @_;
@@ -309,13 +331,26 @@ sub resolve_source {
 sub resolve_destination {
   my $status = migration_status(3);
   my $state = 'unreachable';
+  # An incoming stream under way may be the source's last state, sent after its pause was let
+  # go: a load that completes just after we looked is the only copy once the source's guard
+  # ends the source (its 'completed' follows ours). So its own end is waited for: failed
+  # (the source's guard cancelled, or the link broke) or completed. Bounded, for a source
+  # host that is gone without a word, and skipped when ferry saw the source roll back
+  # (#source-kept); before the stream (setup) nothing can complete.
+  $status = wait_status(qr/^(?!active$)/, 30) if $status eq 'active' && !$source_kept;
   # A QEMU that does not answer (frozen) is judged by the last event it sent.
   if ($status eq 'unreachable') { $status = $seen_status } else { $state = run_state(3) }
   if ($status eq 'completed' || $status =~ /^postcopy/) {
-    # The source handed the guest over: it runs here now. (Sent without waiting:
-    # in post-copy the main loop may be blocked on a page that has not arrived.)
-    qmp_send('{"execute":"cont"}') if $was_running && ($state eq 'paused' || $state eq 'unreachable');
-    return "committed ($status): the VM runs on the destination" if $status eq 'completed';
+    # The source handed the guest over: it runs here now. Completed, the answer is
+    # waited for: QEMU drops a command it has not run yet when its client hangs up,
+    # and we exit next. In post-copy it is sent without waiting (the main loop may be
+    # blocked on a page that has not arrived) and we stay until post-copy ends.
+    my $resume = $was_running && ($state eq 'paused' || $state eq 'unreachable');
+    if ($status eq 'completed') {
+      qmp_call('{"execute":"cont"}', 10) if $resume;
+      return "committed ($status): the VM runs on the destination";
+    }
+    qmp_send('{"execute":"cont"}') if $resume;
     # Post-copy: listen again each time the link broke (once per pause: listening
     # anew would drop a source already reconnecting), out of band since the main
     # loop may be blocked on a missing page, until the source's guard sent the rest.
@@ -333,6 +368,39 @@ sub resolve_destination {
   }
   end_qemu();
   return "not committed ($status, $state): the destination QEMU was ended and its files removed";
+}
+
+# QEMU paused before switchover: decide here, one local round trip after the
+# pause, rather than after ferry's over SSH. The table is ferry's (its estimate
+# of the pause, inverted): the smallest wait at least this one's, and the RAM
+# that may remain at it. A pause that does not fit is left to ferry, as is every
+# pause when ferry's heartbeat is late (its dying is ours to resolve).
+sub source_gate {
+  my $seen = $gate_seen;
+  $gate_seen = undef;
+  my @table = @gate_go;
+  @gate_go = ();
+  return ctl('gate-left - - unarmed') unless @table;
+  my $asked = precise_ms();
+  my $reply = qmp_call('{"execute":"query-migrate"}', 1);
+  my $answered = precise_ms();
+  # The pause began before its event was read: by up to one round trip, as ferry counts it too.
+  my $waited = ($answered - $seen) + ($answered - $asked) + 2 * $tick_ms;
+  my $why = '';
+  my ($remaining) = ($reply // '') =~ /"remaining":\s*(\d+)/;
+  if (!defined $reply || $reply !~ /"status":\s*"pre-switchover"/ || !defined $remaining) { $why = 'no pause in query-migrate' }
+  elsif (now() - $last_seen > $hb_limit / 2) { $why = 'ferry late' }
+  else {
+    my ($row) = grep { $_->[0] >= $waited } @table;
+    if ($remaining > $table[0][1] || ($row && $remaining > $row->[1])) { $why = 'too much left' }
+    elsif (!$row) { $why = 'waited too long' }
+  }
+  my $figures = sprintf('%s %.1f', $remaining // '-', $waited);
+  return ctl("gate-left $figures $why") if $why;
+  # Said before it is done, so that ferry reads it before any reply that follows the continue.
+  ctl("gate-went $figures");
+  ($gate_went, $gate_at) = (1, undef);
+  qmp_call('{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}', 2);
 }
 
 sub rmdir_lock {
@@ -437,6 +505,7 @@ my $in = IO::Select->new(\*STDIN, $qmp);
 for (;;) {
   my $t = now();
   resolve('no heartbeat for ' . int($t - $last_seen) . ' s') if !$done && $t - $last_seen > $hb_limit;
+  source_gate() if defined $gate_seen;
   if (defined $gate_at && defined $gate_ms && ($t - $gate_at) * 1000 > $gate_ms) {
     # ferry has not answered QEMU's pause in time: the guest must not wait on ferry's network.
     qmp_send('{"execute":"migrate_cancel"}');
@@ -476,6 +545,8 @@ for (;;) {
         elsif ($word eq 'quitting')    { ($done, $quitting) = (1, 1) if $role eq 'src' && $src_pid }
         elsif ($word eq 'was-running') { $was_running = $arg ? 1 : 0 }
         elsif ($word eq 'gate')        { $gate_ms = $arg }
+        elsif ($word eq 'source-kept') { $source_kept = 1 }
+        elsif ($word eq 'gate-go')     { @gate_go = map { [split /:/] } grep { /^\d+(\.\d+)?:\d+$/ } split ' ', $arg }
         elsif ($word eq 'restore')     { push @restore, $arg }
         elsif ($word eq 'restore-retry') { push @restore, "retry:$arg" }
         elsif ($word eq 'cleanup')     { push @cleanup, $arg }
@@ -483,13 +554,17 @@ for (;;) {
         elsif ($word eq 'uri')         { $uri = $arg if $arg =~ /^[\w.:\[\]-]+$/ }
         next;
       }
-      if ($line =~ /"execute":\s*"qmp_capabilities"/) {
-        # Already negotiated by us; answer for QEMU.
-        my ($id) = $line =~ /"id":\s*("(?:[^"\\]|\\.)*"|\d+)/;
-        to_ferry(defined $id ? qq({"return": {}, "id": $id}\n) : qq({"return": {}}\n));
-        next;
+      # Already negotiated by us: answered for QEMU.
+      if ($line =~ /"execute":\s*"qmp_capabilities"/) { answer_empty($line); next }
+      # The switchover went ahead here, and a cancel now would hit QEMU's device state. It is
+      # answered as QEMU answers every cancel; ferry reads where the VM is from query-migrate.
+      if ($gate_went && $line =~ /"execute":\s*"migrate_cancel"/) { answer_empty($line); next }
+      if ($line =~ /"execute":\s*"(migrate-continue|migrate_cancel)"/) {
+        $gate_at = undef;
+        # ferry answered the pause itself before the gate here looked: it stays ferry's.
+        ctl('gate-left - - answered') if defined $gate_seen;
+        $gate_seen = undef;
       }
-      $gate_at = undef if $line =~ /"execute":\s*"(migrate-continue|migrate_cancel)"/;
       $saw_stop = 1 if $line =~ /"execute":\s*"stop"/;
       $postcopy = 1 if $line =~ /"execute":\s*"migrate-start-postcopy"/;
       $migrate_sent = 1 if $line =~ /"execute":\s*"migrate"[,}]/;

@@ -33,6 +33,8 @@ export interface SwitchoverEstimate {
   estimateMs: number;
   maxDowntimeMs: number;
   fits: boolean;
+  /** Who let the switchover go or cancelled it: the gate next to QEMU in the source's guard, or ferry's own. */
+  decidedBy?: 'source' | 'ferry';
   /** The throttle QEMU applied when it paused (`cpu-throttle-percentage`), if any. */
   throttlePercent?: number;
 }
@@ -121,7 +123,7 @@ export const STEERING_MARGIN = 0.5;
  * estimateSwitchover({ remainingBytes: 8 << 20, throughput: 256 << 20, waitedMs: 3, maxDowntimeMs: 300 }).fits // true (125 + 50 + 15 + 3 ≈ 193 ms)
  */
 export function estimateSwitchover(input: { remainingBytes: number; throughput: number; waitedMs: number; maxDowntimeMs: number; capBytesPerSecond?: number; fixedCostMs?: number; roundTripMs?: number }): SwitchoverEstimate {
-  const overheadMs = (input.fixedCostMs ?? SWITCHOVER_OVERHEAD_MS) + PAUSE_AFTER_WAIT_FACTOR * Math.min(PAUSE_AFTER_WAIT_CAP_MS, Math.max(0, input.waitedMs));
+  const overheadMs = pauseOverheadMs(input.fixedCostMs ?? SWITCHOVER_OVERHEAD_MS, input.waitedMs);
   const pauseRate = pauseRateFor(input.throughput, input.capBytesPerSecond);
   const sendMs = pauseRate > 0 ? (input.remainingBytes / pauseRate) * 1000 : input.remainingBytes > 0 ? Number.POSITIVE_INFINITY : 0;
   const estimateMs = sendMs + overheadMs + input.waitedMs;
@@ -136,6 +138,11 @@ export function estimateSwitchover(input: { remainingBytes: number; throughput: 
     maxDowntimeMs: input.maxDowntimeMs,
     fits: estimateMs <= input.maxDowntimeMs,
   };
+}
+
+/** The pause beyond the send and the wait: its fixed cost, and the rest foreseen from the wait (PAUSE_AFTER_WAIT_FACTOR). */
+function pauseOverheadMs(fixedCostMs: number, waitedMs: number): number {
+  return fixedCostMs + PAUSE_AFTER_WAIT_FACTOR * Math.min(PAUSE_AFTER_WAIT_CAP_MS, Math.max(0, waitedMs));
 }
 
 /**
@@ -166,4 +173,38 @@ export function qemuDowntimeLimitFor(targetMs: number, throughput: number, qemuB
   // Whole milliseconds, rounded down: at a tight budget the limit is a few ms, and rounding 1.7 up to 2
   // would raise QEMU's threshold by a sixth over the allowance.
   return Math.max(1, Math.min(Math.floor(limit), Math.max(1, targetMs - fixedCostMs)));
+}
+
+/**
+ * The waits (ms) the gate next to QEMU (the source's guard, `switchoverGate:
+ * 'source'`) is given an allowance for. It answers one local QMP round trip
+ * after the pause: about a millisecond on a quiet host, more on a starved one,
+ * and past the last row the pause is left to ferry.
+ */
+export const SOURCE_GATE_WAITS_MS = [1, 2, 4, 7, 10] as const;
+
+/** One row of the source gate's table: at a wait of up to `waitMs`, at most `bytes` of RAM may remain. */
+export interface SourceGateRow {
+  waitMs: number;
+  bytes: number;
+}
+
+/** What the estimate plans with, but the remaining bytes and the wait: what the source gate's table is computed from. */
+export type SwitchoverBasis = Omit<Parameters<typeof estimateSwitchover>[0], 'remainingBytes' | 'waitedMs' | 'roundTripMs'>;
+
+/**
+ * The most RAM that may remain for `estimateSwitchover` to fit after a wait
+ * of `waitedMs`: its sum, solved for the remaining bytes (0 when nothing fits).
+ *
+ * @example
+ * largestFittingRemaining({ throughput: 256 << 20, maxDowntimeMs: 300 }, 2) // 15.2 MiB: (300 - 50 - 5 × 2 - 2) ms at 64 MiB/s
+ */
+export function largestFittingRemaining(basis: SwitchoverBasis, waitedMs: number): number {
+  const sendMs = basis.maxDowntimeMs - pauseOverheadMs(basis.fixedCostMs ?? SWITCHOVER_OVERHEAD_MS, waitedMs) - waitedMs;
+  return sendMs > 0 ? Math.floor((sendMs / 1000) * pauseRateFor(basis.throughput, basis.capBytesPerSecond)) : 0;
+}
+
+/** The source gate's table for `basis`: a row per wait of SOURCE_GATE_WAITS_MS at which anything fits. */
+export function sourceGateTable(basis: SwitchoverBasis): SourceGateRow[] {
+  return SOURCE_GATE_WAITS_MS.map((waitMs) => ({ waitMs, bytes: largestFittingRemaining(basis, waitMs) })).filter((row) => row.bytes > 0);
 }

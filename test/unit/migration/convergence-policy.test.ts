@@ -9,7 +9,7 @@ import { proxmoxPolicy } from '../../../sdk/migration/policy/proxmox-policy.ts';
 import { resolvePolicy } from '../../../sdk/migration/policy/policy-presets.ts';
 import { PolicyRunner } from '../../../sdk/migration/policy/policy-runner.ts';
 import { outpaced, outpacedLive, stalledPasses } from '../../../sdk/migration/policy/stall-detector.ts';
-import { estimateSwitchover, PAUSE_AFTER_WAIT_FACTOR, qemuDowntimeLimitFor, SWITCHOVER_OVERHEAD_MS, switchoverAllowanceBytes, switchoverPauseCostMs } from '../../../sdk/migration/policy/switchover-gate.ts';
+import { estimateSwitchover, largestFittingRemaining, PAUSE_AFTER_WAIT_FACTOR, qemuDowntimeLimitFor, sourceGateTable, SWITCHOVER_OVERHEAD_MS, switchoverAllowanceBytes, switchoverPauseCostMs } from '../../../sdk/migration/policy/switchover-gate.ts';
 import { heavyThrottleMs } from '../../../sdk/migration/policy/throttle-steps.ts';
 import { DISK_COPY_SWITCHOVER_OVERHEAD_MS } from '../../../sdk/migration/storage/disk-copy.ts';
 import { resolveMigrationOptions, MIGRATION_OPTION_TABLE } from '../../../sdk/migration/migration-options.ts';
@@ -205,6 +205,29 @@ describe('downtime guarantee', () => {
     assert.ok(no.estimateMs > 4000);
     assert.equal(estimateSwitchover({ remainingBytes: 1, throughput: 0, waitedMs: 0, maxDowntimeMs: 50 }).fits, false);
     assert.equal(estimateSwitchover({ remainingBytes: 0, throughput: 0, waitedMs: 0, maxDowntimeMs: 50 }).fits, true);
+  });
+
+  test('the gate next to QEMU gets, per wait, exactly the most RAM ferry\'s own estimate lets go', () => {
+    const cases = [
+      { throughput: 256 * MiB, maxDowntimeMs: 300 },
+      { throughput: 300 * MiB, maxDowntimeMs: 50, fixedCostMs: 10 },
+      { throughput: 64 * MiB, maxDowntimeMs: 300, capBytesPerSecond: 64 * MiB },
+    ];
+    for (const basis of cases) {
+      const table = sourceGateTable(basis);
+      assert.ok(table.length > 0);
+      for (const row of table) {
+        assert.equal(row.bytes, largestFittingRemaining(basis, row.waitMs));
+        assert.equal(estimateSwitchover({ ...basis, remainingBytes: row.bytes, waitedMs: row.waitMs }).fits, true, `${JSON.stringify(basis)} at ${row.waitMs} ms`);
+        assert.equal(estimateSwitchover({ ...basis, remainingBytes: row.bytes + 64 * 1024, waitedMs: row.waitMs }).fits, false, `${JSON.stringify(basis)} at ${row.waitMs} ms + 64 KiB`);
+      }
+      // A longer wait never allows more.
+      for (let i = 1; i < table.length; i++) assert.ok((table[i]?.bytes ?? 0) < (table[i - 1]?.bytes ?? 0));
+    }
+    // 50 ms at the default cost: nothing fits after any wait, so the guard has no table and every pause is ferry's.
+    assert.deepEqual(sourceGateTable({ throughput: 300 * MiB, maxDowntimeMs: 50 }), []);
+    assert.deepEqual(sourceGateTable({ throughput: 300 * MiB, maxDowntimeMs: 50, fixedCostMs: 10 }).map((row) => row.waitMs), [1, 2, 4]);
+    assert.equal(resolveMigrationOptions({}).switchoverGate, 'source');
   });
 
   test('steering sets QEMU\'s limit so its threshold (its bandwidth × limit) is half of what the gate accepts', () => {

@@ -6,7 +6,7 @@ import { formatError, formatValue } from '../../../repl/format-value.ts';
 const result: MigrationResult = {
   status: 'completed', id: 'x', vm: 'web', source: 'a', destination: 'b', wallTimeMs: 12_345, destinationStartMs: 400, totalTimeMs: 11_000,
   setupTimeMs: 10, downtimeMs: 45, transferredBytes: 600 * 1024 ** 2, downtimeBytes: 2 * 1024 ** 2, passes: 5, throughput: 8 * 1024 ** 2, postcopy: false,
-  options: { maxDowntime: 300, bandwidth: 'unlimited', timeout: 'auto', onTimeout: 'cancel', autoConverge: false, xbzrle: false, multifd: false, postcopy: false, policy: 'ferry', allowPause: false, heavyThrottleLimit: 60000, switchoverCost: 50, stallTimeout: 15000, storage: { mode: 'auto', disks: {} }, guestCheckMs: 2000, tls: false, dryRun: false },
+  options: { maxDowntime: 300, bandwidth: 'unlimited', timeout: 'auto', onTimeout: 'cancel', autoConverge: false, xbzrle: false, multifd: false, postcopy: false, policy: 'ferry', allowPause: false, heavyThrottleLimit: 60000, switchoverCost: 50, switchoverGate: 'source', stallTimeout: 15000, storage: { mode: 'auto', disks: {} }, guestCheckMs: 2000, tls: false, dryRun: false },
   phases: {},
 };
 

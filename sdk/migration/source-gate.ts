@@ -1,0 +1,101 @@
+import type { GuardChannel } from './guard/guard-channel.ts';
+import { sourceGateTable, type SourceGateRow, type SwitchoverBasis } from './policy/switchover-gate.ts';
+
+/** What the gate next to QEMU did at the pause before switchover. */
+export interface SourceGateVerdict {
+  /** It sent migrate-continue itself (`#gate-went`), or left the pause to ferry (`#gate-left`). */
+  went: boolean;
+  /** The RAM QEMU held at the pause, as the guard read it. */
+  remainingBytes?: number;
+  /** How long the guest had been paused when the guard decided (ms, never understated). */
+  waitedMs?: number;
+  /** Why it left the pause to ferry: `too much left`, `waited too long`, `unarmed`, ... */
+  why?: string;
+  /** What its table was computed from (the estimate ferry records for a pause the guard let go). */
+  basis?: SwitchoverBasis;
+}
+
+/** A table is sent again when one of its allowances moved by more than this share. */
+const RESEND_SHARE = 0.05;
+
+/**
+ * ferry's end of the downtime gate in the source's guard (guard-script.ts
+ * `source_gate`): ferry keeps the guard's table of what may remain at the
+ * pause (from the same estimate its own gate uses, so both decide alike),
+ * and the guard answers every pause before switchover, one local round trip
+ * after it, with a verdict. A pause it let go never waits on ferry's link; a
+ * pause it left is ferry's to answer as before.
+ */
+export class SourceGate {
+  readonly #guard: GuardChannel;
+  readonly #stopListening: () => void;
+  #sent: SourceGateRow[] = [];
+  #basis: SwitchoverBasis | undefined;
+  #verdict: SourceGateVerdict | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(guard: GuardChannel) {
+    this.#guard = guard;
+    this.#stopListening = guard.onControl((line) => this.#onControl(line));
+  }
+
+  /** Gives the guard the table for `basis` (resent only when it moved). */
+  arm(basis: SwitchoverBasis): void {
+    const table = sourceGateTable(basis);
+    if (table.length === 0) return this.disarm();
+    this.#basis = basis;
+    if (this.#sent.length === table.length && table.every((row, i) => Math.abs(row.bytes - (this.#sent[i]?.bytes ?? 0)) <= RESEND_SHARE * row.bytes)) return;
+    this.#guard.send(`gate-go ${table.map((row) => `${row.waitMs}:${row.bytes}`).join(' ')}`);
+    this.#sent = table;
+  }
+
+  /** The pause is ferry's alone (post-copy or a pause accepted, or nothing fits). */
+  disarm(): void {
+    if (this.#sent.length > 0) this.#guard.send('gate-go off');
+    this.#sent = [];
+    this.#basis = undefined;
+  }
+
+  /** The guard's verdict on the pause, once it came. */
+  get verdict(): SourceGateVerdict | undefined {
+    return this.#verdict;
+  }
+
+  /** Waits up to `timeoutMs` for the guard's verdict; undefined if none came (the guard gone). */
+  async waitVerdict(timeoutMs: number): Promise<SourceGateVerdict | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#verdict && !this.#guard.closed && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now())));
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+    }
+    return this.#verdict;
+  }
+
+  close(): void {
+    this.#stopListening();
+    this.#wake?.();
+  }
+
+  #onControl(line: string): void {
+    const [word, bytes, waited, ...why] = line.split(' ');
+    if (word !== 'gate-went' && word !== 'gate-left') return;
+    // One pause per migration: the first verdict is the one (a late `answered` changes nothing).
+    if (this.#verdict) return;
+    const remainingBytes = Number(bytes);
+    const waitedMs = Number(waited);
+    this.#verdict = {
+      went: word === 'gate-went',
+      ...(Number.isFinite(remainingBytes) && { remainingBytes }),
+      ...(Number.isFinite(waitedMs) && { waitedMs }),
+      ...(why.length > 0 && { why: why.join(' ') }),
+      ...(this.#basis && { basis: this.#basis }),
+    };
+    this.#wake?.();
+  }
+}
