@@ -336,12 +336,17 @@ function switchedOverBySource(context: MigrationContext, verdict: SourceGateVerd
   enterStage(context, 'paused-for-switchover');
   enterStage(context, 'switching-over');
   if (!verdict.basis) return true;
-  const estimate: SwitchoverEstimate = { ...estimateSwitchover({ ...verdict.basis, remainingBytes: verdict.remainingBytes ?? 0, waitedMs: verdict.waitedMs ?? 0 }), decidedBy: 'source' };
-  const throttlePercent = context.lastInfo?.['cpu-throttle-percentage'] ?? 0;
-  if (throttlePercent > 0) estimate.throttlePercent = throttlePercent;
-  if (context.convergence) context.convergence.switchover = estimate;
+  const estimate = recordSwitchover(context, { ...estimateSwitchover({ ...verdict.basis, remainingBytes: verdict.remainingBytes ?? 0, waitedMs: verdict.waitedMs ?? 0 }), decidedBy: 'source' }, context.lastInfo);
   log(context, 'info', `switchover: the guard on ${context.source.name} let it go next to QEMU: ${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s) + ${estimate.overheadMs} ms overhead + ${estimate.waitedMs} ms waited ≈ ${estimate.estimateMs} ms fits maxDowntime ${estimate.maxDowntimeMs} ms`);
   return true;
+}
+
+/** Keeps the estimate the switchover was decided on in the result, with the throttle QEMU applied at the pause. */
+function recordSwitchover(context: MigrationContext, estimate: SwitchoverEstimate, info: MigrationInfo | undefined): SwitchoverEstimate {
+  const throttlePercent = info?.['cpu-throttle-percentage'] ?? 0;
+  if (throttlePercent > 0) estimate.throttlePercent = throttlePercent;
+  if (context.convergence) context.convergence.switchover = estimate;
+  return estimate;
 }
 
 /** What the downtime estimate plans with now, but the pause's own figures: for the gate next to QEMU. */
@@ -359,7 +364,7 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
   const qmp = context.srcQmp;
   if (!qmp) return false;
   const accepted = runner.settings.postcopy || runner.settings.paused;
-  const estimate: SwitchoverEstimate = {
+  const estimate = recordSwitchover(context, {
     ...estimateSwitchover({
       // The link as steering planned with (see LinkRate); before any look, QEMU's average since the start.
       ...switchoverBasis(context, runner, throughput),
@@ -369,10 +374,7 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
       roundTripMs: Math.max(0, ...roundTrips),
     }),
     decidedBy: 'ferry',
-  };
-  const throttlePercent = info['cpu-throttle-percentage'] ?? 0;
-  if (throttlePercent > 0) estimate.throttlePercent = throttlePercent;
-  if (context.convergence) context.convergence.switchover = estimate;
+  }, info);
   const figures = `${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s) + ${estimate.overheadMs} ms overhead (QMP round trips ≤ ${Math.round(estimate.roundTripMs ?? 0)} ms) + ${Math.round(estimate.waitedMs)} ms waited ≈ ${estimate.estimateMs} ms`;
   if (accepted || estimate.fits) {
     const copy = context.storage?.copy;
