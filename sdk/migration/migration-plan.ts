@@ -27,10 +27,18 @@ export function planMigration(vm: string, source: string, destination: string, o
     { phase: 'prepare', side: 'destination', action: `set ${describe(plan.destination)}; migrate-incoming on a free port of ${destination}'s migration address` },
     { phase: 'perform', side: 'source', action: `save the current values (the guard can undo them); set ${describe(plan.source)}` },
     { phase: 'perform', side: 'source', action: `migrate; watch progress until completed (timeout: ${options.timeout === 'auto' ? 'auto' : `${options.timeout} ms`}, then ${options.onTimeout})` },
+    gateStep(source, options),
     { phase: 'finish', side: 'destination', action: `once the source reports completed (the destination has loaded everything), resume ${vm} on ${destination}` },
     ...(options.tls ? [{ phase: 'finish' as const, side: 'destination' as const, action: `remove the TLS objects and reset tls-creds on ${destination}` }] : []),
     { phase: 'confirm', side: 'source', action: `quit the source QEMU (postmigrate); its guard, told first, removes its files and the lock once it is gone` },
   ];
+}
+
+/** Where QEMU's pause before switchover is answered, and by what rule (switchover-gate.ts, source-gate.ts). */
+function gateStep(source: string, options: ResolvedMigrationOptions): MigrationStep {
+  const rule = `continue only if the pause fits maxDowntime ${options.maxDowntime} ms (else migrate_cancel: the VM runs on at ${source})`;
+  if (options.switchoverGate === 'ferry') return { phase: 'perform', side: 'ferry', action: `at QEMU's pause before switchover: ${rule}` };
+  return { phase: 'perform', side: 'source', action: `at QEMU's pause before switchover, the guard on ${source} answers next to QEMU from ferry's table (ferry answers a pause that does not fit it, and every pause when disks are copied): ${rule}` };
 }
 
 function describe(settings: SideSettings): string {

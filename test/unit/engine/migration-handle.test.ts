@@ -18,6 +18,10 @@ test('a dry run returns the plan, side by side, and touches nothing', async () =
   const steps = result.plan ?? [];
   assert.deepEqual([...new Set(steps.map((s) => s.phase))], ['preflight', 'prepare', 'perform', 'finish', 'confirm']);
   assert.ok(steps.some((s) => s.side === 'destination' && /multifd/.test(s.action)), 'multifd is set on the destination too');
+  // Where the pause is answered: next to QEMU by default, in ferry when asked.
+  assert.ok(steps.some((s) => s.phase === 'perform' && s.side === 'source' && /guard on a answers next to QEMU/.test(s.action)));
+  const inFerry = await a.vm('web').migrateTo('b', { dryRun: true, switchoverGate: 'ferry' });
+  assert.ok((inFerry.plan ?? []).some((s) => s.phase === 'perform' && s.side === 'ferry' && /maxDowntime 300 ms/.test(s.action)));
 });
 
 test('options can change until the migration starts, then a TooLateError', async () => {
