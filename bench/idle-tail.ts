@@ -13,8 +13,8 @@
 //   node --import tsx bench/idle-tail.ts 15 200 50      (the guest boots on a)
 //   at once  downtime: n 15, median 35, p90 91, max 94, over 50 ms: 7 (all: 6 7 7 9 10 17 27 35 52 55 69 78 90 91 94)
 //   held     downtime: n 15, median 12, p90 67, max 69, over 50 ms: 2 (all: 6 8 9 9 9 9 10 12 26 27 30 31 35 67 69)
-//   Every long pause was a move a→b (26–94 ms, total-time 339–565 ms); every b→a move paused 6–27 ms
-//   (total-time 180–269 ms), held or not.
+//   By direction: a→b paused 26–94 ms (median 55; total-time 339–565 ms), b→a 6–27 ms (median 9;
+//   total-time 180–269 ms), held or not.
 //   node --import tsx bench/idle-tail.ts 5 200 50 b      (the guest boots on b)
 //   a→b      downtime: n 5, median 9, max 10 (all: 6 8 9 9 10)
 //   b→a      downtime: n 5, median 44, max 53 (all: 23 33 44 48 53)
