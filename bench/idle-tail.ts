@@ -18,9 +18,10 @@
 //   node --import tsx bench/idle-tail.ts 5 200 50 b      (the guest boots on b)
 //   a→b      downtime: n 5, median 9, max 10 (all: 6 8 9 9 10)
 //   b→a      downtime: n 5, median 44, max 53 (all: 23 33 44 48 53)
-//   So the tail follows the direction away from the host the guest booted on, for every move that way,
-//   and the whole transfer is twice as slow then: not the destination's backlog at the pause (holding the
-//   pause did not remove it). What about the boot host makes it so is not found yet.
+//   So the slow moves are the guest's 1st, 3rd, 5th, …, whichever host it booted on, and the whole
+//   transfer is twice as slow in them: not the destination's backlog at the pause (holding the pause did
+//   not remove it). What alternates from one move to the next (the source QEMU's memory, as the move
+//   before left it?) is not found yet.
 import { testLab } from '../test/e2e/lab-fixture.ts';
 import { rawMigrate } from '../test/lab/raw-migration.ts';
 
