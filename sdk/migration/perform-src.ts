@@ -207,7 +207,10 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
       } else if (disks) diskRemaining = disks.totalBytes - disks.copiedBytes;
       context.lastInfo = info;
       // The guard's verdict comes before any reply that follows its continue: the stages follow QEMU's order.
-      if (!sourceGateWent && sourceGate?.verdict?.went) sourceGateWent = switchedOverBySource(context, sourceGate.verdict);
+      if (!sourceGateWent && sourceGate?.verdict?.went) {
+        switchedOverBySource(context, sourceGate.verdict);
+        sourceGateWent = true;
+      }
       const elapsed = performance.now() - started;
       const sample = runner.observe(info, elapsed);
       const progress = tracker.update(info, context.phase, elapsed, { throughput: sample.throughput, ...(sample.sampledDirtyRate !== undefined && { sampledDirtyRate: sample.sampledDirtyRate }), downtimeLimitMs: runner.settings.downtimeLimitMs, lastAction: runner.records.at(-1) });
@@ -247,7 +250,8 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         // The guard answers every pause; one it let go is past ferry's gate, one it left is ferry's.
         const verdict = await sourceGate?.waitVerdict(gateDeadlineMs(gateMs));
         if (verdict?.went) {
-          sourceGateWent = switchedOverBySource(context, verdict);
+          switchedOverBySource(context, verdict);
+          sourceGateWent = true;
           continue;
         }
         if (verdict) log(context, 'debug', `the guard on ${context.source.name} left the pause to ferry: ${verdict.why ?? ''} (${verdict.remainingBytes === undefined ? '?' : mib(verdict.remainingBytes)} MiB left, ${verdict.waitedMs ?? '?'} ms waited)`);
@@ -332,13 +336,12 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
  * The guard next to QEMU let the switchover go: the pause is past the gate.
  * What it decided on is recorded as ferry's own gate records its estimate.
  */
-function switchedOverBySource(context: MigrationContext, verdict: SourceGateVerdict): boolean {
+function switchedOverBySource(context: MigrationContext, verdict: SourceGateVerdict): void {
   enterStage(context, 'paused-for-switchover');
   enterStage(context, 'switching-over');
-  if (!verdict.basis) return true;
+  if (!verdict.basis) return;
   const estimate = recordSwitchover(context, { ...estimateSwitchover({ ...verdict.basis, remainingBytes: verdict.remainingBytes ?? 0, waitedMs: verdict.waitedMs ?? 0 }), decidedBy: 'source' }, context.lastInfo);
   log(context, 'info', `switchover: the guard on ${context.source.name} let it go next to QEMU: ${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s) + ${estimate.overheadMs} ms overhead + ${estimate.waitedMs} ms waited ≈ ${estimate.estimateMs} ms fits maxDowntime ${estimate.maxDowntimeMs} ms`);
-  return true;
 }
 
 /** Keeps the estimate the switchover was decided on in the result, with the throttle QEMU applied at the pause. */

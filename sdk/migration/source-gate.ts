@@ -29,13 +29,16 @@ const RESEND_SHARE = 0.05;
 export class SourceGate {
   readonly #guard: GuardChannel;
   readonly #stopListening: () => void;
+  /** The table the guard holds, and what it was computed from (not a later basis within RESEND_SHARE of it). */
   #sent: SourceGateRow[] = [];
-  #basis: SwitchoverBasis | undefined;
+  #sentBasis: SwitchoverBasis | undefined;
   #verdict: SourceGateVerdict | undefined;
-  #wake: (() => void) | undefined;
+  readonly #arrived: Promise<void>;
+  #arrive: () => void = () => {};
 
   constructor(guard: GuardChannel) {
     this.#guard = guard;
+    this.#arrived = new Promise((resolve) => (this.#arrive = resolve));
     this.#stopListening = guard.onControl((line) => this.#onControl(line));
   }
 
@@ -43,17 +46,17 @@ export class SourceGate {
   arm(basis: SwitchoverBasis): void {
     const table = sourceGateTable(basis);
     if (table.length === 0) return this.disarm();
-    this.#basis = basis;
     if (this.#sent.length === table.length && table.every((row, i) => Math.abs(row.bytes - (this.#sent[i]?.bytes ?? 0)) <= RESEND_SHARE * row.bytes)) return;
     this.#guard.send(`gate-go ${table.map((row) => `${row.waitMs}:${row.bytes}`).join(' ')}`);
     this.#sent = table;
+    this.#sentBasis = basis;
   }
 
   /** The pause is ferry's alone (post-copy or a pause accepted, or nothing fits). */
   disarm(): void {
     if (this.#sent.length > 0) this.#guard.send('gate-go off');
     this.#sent = [];
-    this.#basis = undefined;
+    this.#sentBasis = undefined;
   }
 
   /** The guard's verdict on the pause, once it came. */
@@ -63,23 +66,15 @@ export class SourceGate {
 
   /** Waits up to `timeoutMs` for the guard's verdict; undefined if none came (the guard gone). */
   async waitVerdict(timeoutMs: number): Promise<SourceGateVerdict | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.#verdict && !this.#guard.closed && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now())));
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#arrived, this.#guard.ended, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
     return this.#verdict;
   }
 
   close(): void {
     this.#stopListening();
-    this.#wake?.();
+    this.#arrive();
   }
 
   #onControl(line: string): void {
@@ -94,8 +89,8 @@ export class SourceGate {
       ...(Number.isFinite(remainingBytes) && { remainingBytes }),
       ...(Number.isFinite(waitedMs) && { waitedMs }),
       ...(why.length > 0 && { why: why.join(' ') }),
-      ...(this.#basis && { basis: this.#basis }),
+      ...(this.#sentBasis && { basis: this.#sentBasis }),
     };
-    this.#wake?.();
+    this.#arrive();
   }
 }
