@@ -21,11 +21,6 @@ export interface RawMigrationOptions {
   capabilities?: string[];
   /** Cancel (`migrate_cancel`, the guest runs on at the source) and throw RawMigrationTimeout after this long; default: wait forever. */
   timeoutMs?: number;
-  /**
-   * An experiment (bench/idle-tail.ts), not an operator's script: `downtime-limit` 0 (QEMU pauses only with
-   * nothing left) until this long after QEMU's first dirty sync past the bulk pass, then downtimeLimitMs.
-   */
-  holdAfterBulkMs?: number;
 }
 
 /** A raw migration that did not complete within its timeout and was cancelled: the guest runs on at the source. */
@@ -52,23 +47,13 @@ export async function rawMigrate(lab: Lab, source: string, destination: string, 
   try {
     if (options.capabilities?.length) await src.execute('migrate-set-capabilities', { capabilities: options.capabilities.map((capability) => ({ capability, state: true })) });
     // QEMU's default 128 MiB/s cap is far below the link; lift it.
-    const hold = options.holdAfterBulkMs;
-    await src.execute('migrate-set-parameters', { 'max-bandwidth': 10 * 1024 ** 3, 'downtime-limit': hold !== undefined ? 0 : (options.downtimeLimitMs ?? 300) });
+    await src.execute('migrate-set-parameters', { 'max-bandwidth': 10 * 1024 ** 3, 'downtime-limit': options.downtimeLimitMs ?? 300 });
     const started = performance.now();
     await src.execute('migrate', { uri: `tcp:${lab.hostAddress(destination)}:${port}` });
     let info: Record<string, unknown>;
-    let bulkEndedAt: number | undefined;
-    let released = hold === undefined;
     for (;;) {
       info = (await src.execute('query-migrate')) as Record<string, unknown>;
       if (info['status'] === 'completed') break;
-      if (!released) {
-        bulkEndedAt ??= Number((info['ram'] as { 'dirty-sync-count'?: number } | undefined)?.['dirty-sync-count'] ?? 0) >= 2 ? performance.now() : undefined;
-        if (bulkEndedAt !== undefined && performance.now() - bulkEndedAt >= (hold ?? 0)) {
-          await src.execute('migrate-set-parameters', { 'downtime-limit': options.downtimeLimitMs ?? 300 });
-          released = true;
-        }
-      }
       if (info['status'] === 'failed' || info['status'] === 'cancelled') throw new Error(`raw migration ${info['status']}: ${JSON.stringify(info)}`);
       if (options.timeoutMs !== undefined && performance.now() - started > options.timeoutMs) {
         await src.execute('migrate_cancel');

@@ -1,0 +1,32 @@
+import { readFile, writeFile } from 'node:fs/promises';
+
+const ORDER = '/sys/module/page_reporting/parameters/page_reporting_order';
+// Beyond the largest buddy order (10): no free block is large enough to be reported.
+const HELD_ORDER = '11';
+
+/**
+ * This lab's machine is itself a virtual machine whose kernel reports freed
+ * memory to its hypervisor at once (virtio-balloon free page reporting), and
+ * touching reported memory again faults in the hypervisor: 2 GiB written to
+ * tmpfs took 4.2 s on such memory and 0.75 s on memory kept. A destination QEMU
+ * that faults its RAM in on reported memory loads the stream at 200–250 MB/s
+ * instead of 600–800, so about 10 MiB wait in the sockets' buffers when QEMU
+ * pauses an idle guest, and the pause waits for them (bench/idle-tail.ts).
+ * Hosts that run on their own hardware keep their memory: a bench that
+ * judges pauses against a tight budget holds the reporting for its run.
+ *
+ * Returns the restore; a machine without the setting (or that refuses it) is
+ * left as it is, and `held` says so.
+ */
+export async function holdFreePageReporting(): Promise<{ held: boolean; restore: () => Promise<void> }> {
+  if (process.env['FERRY_LAB_PAGE_REPORTING'] === 'keep') return { held: false, restore: async () => undefined };
+  const before = (await readFile(ORDER, 'utf8').catch(() => '')).trim();
+  if (!before) return { held: false, restore: async () => undefined };
+  try {
+    await writeFile(ORDER, HELD_ORDER);
+  } catch {
+    return { held: false, restore: async () => undefined };
+  }
+  return { held: true, restore: async () => void (await writeFile(ORDER, before).catch(() => undefined)) };
+}
+
