@@ -178,7 +178,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
     if (line === 'gate-expired') gateExpired = true;
   });
   // The gate next to QEMU, unless disks are copied: their mirrors are finished in the pause by ferry.
-  const sourceGate = context.options.switchoverGate === 'source' && context.srcGuard && !context.storage?.copy.active ? new SourceGate(context.srcGuard) : undefined;
+  const sourceGate = context.options.switchoverGate === 'source' && context.srcGuard && !context.storage?.copy.active ? new SourceGate(context.srcGuard, context.dstGuard) : undefined;
   let sourceGateWent = false;
   let gateMs = context.options.maxDowntime;
   let destinationResumed = false;
@@ -254,9 +254,9 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
           sourceGateWent = true;
           continue;
         }
-        if (verdict) log(context, 'debug', `the guard on ${context.source.name} left the pause to ferry: ${verdict.why ?? ''} (${verdict.remainingBytes === undefined ? '?' : mib(verdict.remainingBytes)} MiB left, ${verdict.waitedMs ?? '?'} ms waited)`);
+        if (verdict) log(context, 'debug', `the guard on ${context.source.name} left the pause to ferry: ${verdict.why ?? ''} (${verdict.remainingBytes === undefined ? '?' : mib(verdict.remainingBytes)} MiB left, ${verdict.inFlightBytes === undefined ? '?' : mib(verdict.inFlightBytes)} MiB in the sockets, ${verdict.waitedMs ?? '?'} ms waited)`);
         // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
-        const go = await gateSwitchover(context, runner, info, diskRemaining, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips);
+        const go = await gateSwitchover(context, runner, info, diskRemaining, verdict?.inFlightBytes ?? 0, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips);
         if (!go) {
           cancelSent = 'downtime';
           cancelWhy = runner.records.at(-1)?.reason ?? 'the switchover would exceed maxDowntime';
@@ -340,8 +340,13 @@ function switchedOverBySource(context: MigrationContext, verdict: SourceGateVerd
   enterStage(context, 'paused-for-switchover');
   enterStage(context, 'switching-over');
   if (!verdict.basis) return;
-  const estimate = recordSwitchover(context, { ...estimateSwitchover({ ...verdict.basis, remainingBytes: verdict.remainingBytes ?? 0, waitedMs: verdict.waitedMs ?? 0 }), decidedBy: 'source' }, context.lastInfo);
-  log(context, 'info', `switchover: the guard on ${context.source.name} let it go next to QEMU: ${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s) + ${estimate.overheadMs} ms overhead + ${estimate.waitedMs} ms waited ≈ ${estimate.estimateMs} ms fits maxDowntime ${estimate.maxDowntimeMs} ms`);
+  const estimate = recordSwitchover(context, { ...estimateSwitchover({ ...verdict.basis, remainingBytes: verdict.remainingBytes ?? 0, inFlightBytes: verdict.inFlightBytes ?? 0, waitedMs: verdict.waitedMs ?? 0 }), decidedBy: 'source' }, context.lastInfo);
+  log(context, 'info', `switchover: the guard on ${context.source.name} let it go next to QEMU: ${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s)${inFlightText(estimate)} + ${estimate.overheadMs} ms overhead + ${estimate.waitedMs} ms waited ≈ ${estimate.estimateMs} ms fits maxDowntime ${estimate.maxDowntimeMs} ms`);
+}
+
+/** The stream still in the sockets, as the switchover's log line says it: loaded at the link's pace. */
+function inFlightText(estimate: SwitchoverEstimate): string {
+  return estimate.inFlightBytes ? ` + ${mib(estimate.inFlightBytes)} MiB still in the sockets, loaded at the link's rate` : '';
 }
 
 /** Keeps the estimate the switchover was decided on in the result, with the throttle QEMU applied at the pause. */
@@ -363,7 +368,7 @@ function switchoverBasis(context: MigrationContext, runner: PolicyRunner, throug
  * pause that would not fit ends in a cancel, and the guest runs on at the
  * source. Post-copy and a permitted pause have already accepted the stop.
  */
-async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, diskRemainingBytes: number, before: ConvergenceSample, throughput: number, seenAt: number, roundTrips: readonly number[]): Promise<boolean> {
+async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, diskRemainingBytes: number, inFlightBytes: number, before: ConvergenceSample, throughput: number, seenAt: number, roundTrips: readonly number[]): Promise<boolean> {
   const qmp = context.srcQmp;
   if (!qmp) return false;
   const accepted = runner.settings.postcopy || runner.settings.paused;
@@ -373,12 +378,14 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
       ...switchoverBasis(context, runner, throughput),
       // What the disks' mirrors still hold goes over the same link in the same pause.
       remainingBytes: (info.ram?.remaining ?? 0) + diskRemainingBytes,
+      // What the source's guard found still in the sockets at the pause (it leaves such a pause to ferry).
+      inFlightBytes,
       waitedMs: performance.now() - seenAt,
       roundTripMs: Math.max(0, ...roundTrips),
     }),
     decidedBy: 'ferry',
   }, info);
-  const figures = `${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s) + ${estimate.overheadMs} ms overhead (QMP round trips ≤ ${Math.round(estimate.roundTripMs ?? 0)} ms) + ${Math.round(estimate.waitedMs)} ms waited ≈ ${estimate.estimateMs} ms`;
+  const figures = `${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s)${inFlightText(estimate)} + ${estimate.overheadMs} ms overhead (QMP round trips ≤ ${Math.round(estimate.roundTripMs ?? 0)} ms) + ${Math.round(estimate.waitedMs)} ms waited ≈ ${estimate.estimateMs} ms`;
   if (accepted || estimate.fits) {
     const copy = context.storage?.copy;
     if (copy?.active && context.dstQmp) {

@@ -9,7 +9,9 @@ export interface SourceGateVerdict {
   remainingBytes?: number;
   /** How long the guest had been paused when the guard decided (ms, never understated). */
   waitedMs?: number;
-  /** Why it left the pause to ferry: `too much left`, `waited too long`, `unarmed`, ... */
+  /** The stream's bytes still in the sockets at the pause (the guard's `in_flight`): the destination loads them in the pause too. */
+  inFlightBytes?: number;
+  /** Why it left the pause to ferry: `too much left`, `waited too long`, `destination behind`, `unarmed`, ... */
   why?: string;
   /** What its table was computed from (the estimate ferry records for a pause the guard let go). */
   basis?: SwitchoverBasis;
@@ -24,11 +26,13 @@ const RESEND_SHARE = 0.05;
  * pause (from the same estimate its own gate uses, so both decide alike),
  * and the guard answers every pause before switchover, one local round trip
  * after it, with a verdict. A pause it let go never waits on ferry's link; a
- * pause it left is ferry's to answer as before.
+ * pause it left is ferry's to answer as before. What the destination's guard
+ * says its QEMU has yet to read (`#behind`) is passed on to the source's.
  */
 export class SourceGate {
   readonly #guard: GuardChannel;
   readonly #stopListening: () => void;
+  readonly #stopRelaying: () => void;
   /** The table the guard holds, and what it was computed from (not a later basis within RESEND_SHARE of it). */
   #sent: SourceGateRow[] = [];
   #sentBasis: SwitchoverBasis | undefined;
@@ -36,10 +40,14 @@ export class SourceGate {
   readonly #arrived: Promise<void>;
   #arrive: () => void = () => {};
 
-  constructor(guard: GuardChannel) {
+  constructor(guard: GuardChannel, destinationGuard?: GuardChannel) {
     this.#guard = guard;
     this.#arrived = new Promise((resolve) => (this.#arrive = resolve));
     this.#stopListening = guard.onControl((line) => this.#onControl(line));
+    this.#stopRelaying = destinationGuard?.onControl((line) => {
+      const [word, bytes] = line.split(' ');
+      if (word === 'behind' && bytes && /^\d+$/.test(bytes)) guard.send(`gate-behind ${bytes}`);
+    }) ?? (() => {});
   }
 
   /** Gives the guard the table for `basis` (resent only when it moved). */
@@ -74,20 +82,23 @@ export class SourceGate {
 
   close(): void {
     this.#stopListening();
+    this.#stopRelaying();
     this.#arrive();
   }
 
   #onControl(line: string): void {
-    const [word, bytes, waited, ...why] = line.split(' ');
+    const [word, bytes, waited, flight, ...why] = line.split(' ');
     if (word !== 'gate-went' && word !== 'gate-left') return;
     // One pause per migration: the first verdict is the one (a late `answered` changes nothing).
     if (this.#verdict) return;
     const remainingBytes = Number(bytes);
     const waitedMs = Number(waited);
+    const inFlightBytes = Number(flight);
     this.#verdict = {
       went: word === 'gate-went',
       ...(Number.isFinite(remainingBytes) && { remainingBytes }),
       ...(Number.isFinite(waitedMs) && { waitedMs }),
+      ...(Number.isFinite(inFlightBytes) && { inFlightBytes }),
       ...(why.length > 0 && { why: why.join(' ') }),
       ...(this.#sentBasis && { basis: this.#sentBasis }),
     };

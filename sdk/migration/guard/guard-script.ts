@@ -24,6 +24,8 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 #   #gate-go W:B ...    (src) the gate next to QEMU: at the pause, with a wait of at
 #                       most W ms, let it go if QEMU holds at most B bytes of RAM
 #                       (ferry's table, smallest W first); '#gate-go off' disarms
+#   #gate-behind BYTES  (src) what the destination's guard last said its QEMU has yet
+#                       to read from the stream (its '#behind')
 #   #restore {...}      a QMP command that undoes one of ferry's settings (src)
 #   #restore-retry {...} the same, retried for up to 5 s while QEMU says it is
 #                       busy (a node a cancelled block job still holds)
@@ -35,8 +37,10 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 #                       '#cleanup' and '#created' lines may come before it
 # Lines to ferry: QEMU's output, and '#' lines: '#guard PID', '#busy live|stale',
 # '#novm', '#vm PID', '#argv HEX', '#gate-expired', '#resolved WHAT', '#cleaned', and
-# at every pause before switchover '#gate-went BYTES MS' (it let it go, written before
-# the migrate-continue) or '#gate-left BYTES|- MS|- WHY' (it is ferry's to answer).
+# at every pause before switchover '#gate-went BYTES MS FLIGHT' (it let it go, written
+# before the migrate-continue) or '#gate-left BYTES|- MS|- FLIGHT|- WHY' (it is ferry's
+# to answer); FLIGHT: the stream's bytes still in the sockets (see in_flight). (dst)
+# '#behind BYTES': the stream its QEMU has yet to read, when that moved.
 use strict;
 use warnings;
 use IO::Socket::UNIX;
@@ -83,6 +87,8 @@ my @gate_go;                # [wait ms, bytes], smallest wait first: ferry's tab
 my $gate_seen;              # when the pause's event was read (precise ms), until the gate here answered
 my $gate_went = 0;          # the gate here let the switchover go: a cancel now would hit QEMU's device state
 my $source_kept = 0;        # dst: ferry saw the source roll back, so an incoming stream cannot complete
+my $behind = 0;             # src: the destination's unread stream, as its guard last said (via ferry)
+my $behind_said = 0;        # dst: the unread stream as last said to ferry
 my $saw_stop = 0;
 my $postcopy = 0;
 my $migrate_sent = 0;       # ferry issued this migration's migrate: only then is query-migrate about it
@@ -370,6 +376,41 @@ sub resolve_destination {
   return "not committed ($status, $state): the destination QEMU was ended and its files removed";
 }
 
+# What the migration stream holds in this host's TCP sockets: the send queue
+# (src: written by QEMU, not yet acknowledged) or the receive queue (dst: not
+# yet read by QEMU) of the connections on the migration's port, which the
+# destination's QEMU picked for this migration. From QEMU's own network
+# namespace; 0 where the stream is not TCP.
+sub stream_queue {
+  my ($side) = @_;
+  my ($port) = $uri =~ /^tcp:.*:(\d+)$/;
+  my $pid = qemu_pid();
+  return 0 unless $port && $pid;
+  my $hex = sprintf(':%04X', $port);
+  my $sum = 0;
+  for my $table ("/proc/$pid/net/tcp", "/proc/$pid/net/tcp6") {
+    open(my $fh, '<', $table) or next;
+    while (my $line = <$fh>) {
+      my (undef, $local, $remote, $state, $queues) = split ' ', $line;
+      next unless defined $queues && $state eq '01' && substr($side eq 'src' ? $remote : $local, -5) eq $hex;
+      my ($tx, $rx) = split /:/, $queues;
+      $sum += hex($side eq 'src' ? $tx : $rx);
+    }
+    close $fh;
+  }
+  return $sum;
+}
+
+# At the pause, the stream's bytes still on their way: the send queue here, and
+# when it shows the destination's window shut, what that side last said it has
+# yet to read. The destination loads all of it before the guest runs there:
+# when it loads slower than the link (its host starved, or its memory slow to
+# fault in), about 10 MiB waited in the lab's sockets and the pause waited for them.
+sub in_flight {
+  my $unsent = stream_queue('src');
+  return $unsent >= 65536 || $behind >= 1048576 ? $unsent + $behind : $unsent;
+}
+
 # QEMU paused before switchover: decide here, one local round trip after the
 # pause, rather than after ferry's over SSH. The table is ferry's (its estimate
 # of the pause, inverted): the smallest wait at least this one's, and the RAM
@@ -380,9 +421,10 @@ sub source_gate {
   $gate_seen = undef;
   my @table = @gate_go;
   @gate_go = ();
-  return ctl('gate-left - - unarmed') unless @table;
+  return ctl('gate-left - - - unarmed') unless @table;
   my $asked = precise_ms();
   my $reply = qmp_call('{"execute":"query-migrate"}', 1);
+  my $flight = in_flight();
   my $answered = precise_ms();
   # The pause began before its event was read: by up to one round trip, as ferry counts it too.
   my $waited = ($answered - $seen) + ($answered - $asked) + 2 * $tick_ms;
@@ -390,17 +432,28 @@ sub source_gate {
   my ($remaining) = ($reply // '') =~ /"remaining":\s*(\d+)/;
   if (!defined $reply || $reply !~ /"status":\s*"pre-switchover"/ || !defined $remaining) { $why = 'no pause in query-migrate' }
   elsif (now() - $last_seen > $hb_limit / 2) { $why = 'ferry late' }
+  # ferry's estimate drains it at the destination's pace, not the final send's: its call.
+  elsif ($flight >= 65536) { $why = 'destination behind' }
   else {
     my ($row) = grep { $_->[0] >= $waited } @table;
     if ($remaining > $table[0][1] || ($row && $remaining > $row->[1])) { $why = 'too much left' }
     elsif (!$row) { $why = 'waited too long' }
   }
-  my $figures = sprintf('%s %.1f', $remaining // '-', $waited);
+  my $figures = sprintf('%s %.1f %d', $remaining // '-', $waited, $flight);
   return ctl("gate-left $figures $why") if $why;
   # Said before it is done, so that ferry reads it before any reply that follows the continue.
   ctl("gate-went $figures");
   ($gate_went, $gate_at) = (1, undef);
   qmp_call('{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}', 2);
+}
+
+# (dst) Tells ferry what the stream holds unread here when it moved by 512 KiB or
+# more, or emptied: for the source's gate (see in_flight).
+sub say_behind {
+  my $unread = stream_queue('dst');
+  return if abs($unread - $behind_said) < 524288 && ($unread == 0) == ($behind_said == 0);
+  $behind_said = $unread;
+  ctl("behind $unread");
 }
 
 sub rmdir_lock {
@@ -506,6 +559,7 @@ for (;;) {
   my $t = now();
   resolve('no heartbeat for ' . int($t - $last_seen) . ' s') if !$done && $t - $last_seen > $hb_limit;
   source_gate() if defined $gate_seen;
+  say_behind() if $role eq 'dst' && !$done && $uri;
   if (defined $gate_at && defined $gate_ms && ($t - $gate_at) * 1000 > $gate_ms) {
     # ferry has not answered QEMU's pause in time: the guest must not wait on ferry's network.
     qmp_send('{"execute":"migrate_cancel"}');
@@ -513,7 +567,8 @@ for (;;) {
     logline("switchover not answered within $gate_ms ms: cancelled");
     ctl('gate-expired');
   }
-  for my $fh ($in->can_read(0.05)) {
+  # An incoming stream's backlog is looked at every 10 ms: the source's gate may need it any moment.
+  for my $fh ($in->can_read($role eq 'dst' && !$done && $uri ? 0.01 : 0.05)) {
     if ($fh == $qmp) {
       next if pump_qmp(0);
       finish_quit(0) if $quitting;
@@ -547,6 +602,7 @@ for (;;) {
         elsif ($word eq 'gate')        { $gate_ms = $arg }
         elsif ($word eq 'source-kept') { $source_kept = 1 }
         elsif ($word eq 'gate-go')     { @gate_go = map { [split /:/] } grep { /^\d+(\.\d+)?:\d+$/ } split ' ', $arg }
+        elsif ($word eq 'gate-behind') { $behind = $arg if $arg =~ /^\d+$/ }
         elsif ($word eq 'restore')     { push @restore, $arg }
         elsif ($word eq 'restore-retry') { push @restore, "retry:$arg" }
         elsif ($word eq 'cleanup')     { push @cleanup, $arg }
@@ -562,7 +618,7 @@ for (;;) {
       if ($line =~ /"execute":\s*"(migrate-continue|migrate_cancel)"/) {
         $gate_at = undef;
         # ferry answered the pause itself before the gate here looked: it stays ferry's.
-        ctl('gate-left - - answered') if defined $gate_seen;
+        ctl('gate-left - - - answered') if defined $gate_seen;
         $gate_seen = undef;
       }
       $saw_stop = 1 if $line =~ /"execute":\s*"stop"/;

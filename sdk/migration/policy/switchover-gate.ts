@@ -17,6 +17,12 @@ import { DISK_COPY_SWITCHOVER_OVERHEAD_MS } from '../storage/disk-copy.ts';
  */
 export interface SwitchoverEstimate {
   remainingBytes: number;
+  /**
+   * The stream's bytes still in the sockets at the pause (the source's send queue and, when the destination
+   * lags, its unread receive queue): loaded in the pause at the destination's pace, which the link's rate is
+   * when the destination is what holds the stream back.
+   */
+  inFlightBytes?: number;
   /** Bytes/s the link carried lately, as LinkRate keeps it. */
   throughput: number;
   /** The rate the estimate assumes for the final send: a share of `throughput` (see PAUSE_RATE_SHARE). */
@@ -122,13 +128,16 @@ export const STEERING_MARGIN = 0.5;
  * @example
  * estimateSwitchover({ remainingBytes: 8 << 20, throughput: 256 << 20, waitedMs: 3, maxDowntimeMs: 300 }).fits // true (125 + 50 + 15 + 3 ≈ 193 ms)
  */
-export function estimateSwitchover(input: { remainingBytes: number; throughput: number; waitedMs: number; maxDowntimeMs: number; capBytesPerSecond?: number; fixedCostMs?: number; roundTripMs?: number }): SwitchoverEstimate {
+export function estimateSwitchover(input: { remainingBytes: number; inFlightBytes?: number; throughput: number; waitedMs: number; maxDowntimeMs: number; capBytesPerSecond?: number; fixedCostMs?: number; roundTripMs?: number }): SwitchoverEstimate {
   const overheadMs = pauseOverheadMs(input.fixedCostMs ?? SWITCHOVER_OVERHEAD_MS, input.waitedMs);
   const pauseRate = pauseRateFor(input.throughput, input.capBytesPerSecond);
   const sendMs = pauseRate > 0 ? (input.remainingBytes / pauseRate) * 1000 : input.remainingBytes > 0 ? Number.POSITIVE_INFINITY : 0;
-  const estimateMs = sendMs + overheadMs + input.waitedMs;
+  const inFlight = input.inFlightBytes ?? 0;
+  const drainMs = inFlight > 0 ? (input.throughput > 0 ? (inFlight / input.throughput) * 1000 : Number.POSITIVE_INFINITY) : 0;
+  const estimateMs = sendMs + drainMs + overheadMs + input.waitedMs;
   return {
     remainingBytes: input.remainingBytes,
+    ...(inFlight > 0 && { inFlightBytes: inFlight }),
     throughput: input.throughput,
     pauseRate,
     overheadMs: Math.round(overheadMs),
@@ -190,7 +199,7 @@ export interface SourceGateRow {
 }
 
 /** What the estimate plans with, but the remaining bytes and the wait: what the source gate's table is computed from. */
-export type SwitchoverBasis = Omit<Parameters<typeof estimateSwitchover>[0], 'remainingBytes' | 'waitedMs' | 'roundTripMs'>;
+export type SwitchoverBasis = Omit<Parameters<typeof estimateSwitchover>[0], 'remainingBytes' | 'inFlightBytes' | 'waitedMs' | 'roundTripMs'>;
 
 /**
  * The most RAM that may remain for `estimateSwitchover` to fit after a wait

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { guardArgv, GuardChannel, type GuardStart } from '../../../sdk/migration/guard/guard-channel.ts';
 import { GUARD_SCRIPT } from '../../../sdk/migration/guard/guard-script.ts';
 import { SourceGate, type SourceGateVerdict } from '../../../sdk/migration/source-gate.ts';
@@ -62,6 +63,28 @@ async function rig(role: 'src' | 'dst', state: FakeQemuState, extra: Partial<Gua
   // As ferry does: the guard judges the source's migration status only once it relayed `migrate`.
   if (migrating) await qmp.execute('migrate', { uri: 'tcp:10.0.0.2:4444' });
   return { dir, qemu, guard, qmp, lock, cleanupFile };
+}
+
+/** A TCP connection on loopback whose reader never reads, with `bytes` written into it: both sides' queues fill. */
+async function stalledConnection(bytes: number): Promise<{ port: number; close: () => void }> {
+  const accepted: Socket[] = [];
+  const server = createServer((socket) => {
+    socket.pause();
+    accepted.push(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const client = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve) => client.once('connect', resolve));
+  client.write(Buffer.alloc(bytes));
+  return {
+    port,
+    close: () => {
+      client.destroy();
+      for (const socket of accepted) socket.destroy();
+      server.close();
+    },
+  };
 }
 
 /** ferry goes away (its session ends) and the guard is left to act; resolves with what it said it did. */
@@ -264,6 +287,33 @@ describe('the guard on the source', () => {
     const verdict = await gate.waitVerdict(2000);
     assert.equal(verdict?.went, false);
     assert.equal(verdict?.why, 'ferry late');
+  });
+
+  test('the gate next to QEMU leaves to ferry a pause whose stream still waits in the sockets (the destination behind), with what they hold', async () => {
+    // A real TCP connection whose reader does not read: its send queue fills here, its receive queue there.
+    const stalled = await stalledConnection(8 << 20);
+    cleanups.push(() => stalled.close());
+    const uri = `tcp:127.0.0.1:${stalled.port}`;
+    const dst = await rig('dst', { runState: 'inmigrate', migration: 'active' }, {}, false);
+    const src = await rig('src', { runState: 'running', migration: 'active' });
+    const gate = new SourceGate(src.guard, dst.guard);
+    cleanups.push(() => gate.close());
+    const behind = new Promise<number>((resolve) => dst.guard.onControl((line) => line.startsWith('behind ') && resolve(Number(line.split(' ')[1]))));
+    for (const guard of [src.guard, dst.guard]) guard.send(`uri ${uri}`);
+    gate.arm({ throughput: 256 << 20, maxDowntimeMs: 300 });
+    const unread = await behind;
+    // (Loopback's reader holds only its default buffer, 128 KiB: the rest waits in the sender's queue.)
+    assert.ok(unread > 64 << 10, `the destination's guard said ${unread} bytes unread`);
+    await sleep(100); // the relay reaches the source's guard
+    src.qemu.state = { runState: 'finish-migrate', migration: 'pre-switchover', remaining: 1 << 20 };
+    src.qemu.server.emitEvent('MIGRATION', { status: 'pre-switchover' });
+    const verdict = await gate.waitVerdict(2000);
+    assert.equal(verdict?.went, false, JSON.stringify(verdict));
+    assert.equal(verdict?.why, 'destination behind');
+    assert.equal(verdict?.remainingBytes, 1 << 20, 'the RAM alone: the stream in flight is said apart');
+    assert.ok((verdict?.inFlightBytes ?? 0) > unread, `in flight ${verdict?.inFlightBytes}: the send queue here and the ${unread} unread there`);
+    await sleep(100);
+    assert.equal(src.qemu.state.migration, 'pre-switchover', 'the pause waits for ferry');
   });
 
   test('told all is done, it leaves the VM alone when ferry closes its session', async () => {
