@@ -12,6 +12,7 @@ import { configure, disconnect, host } from '../../sdk/index.ts';
 import { Probe, type ProbeReport } from '../lab/probe.ts';
 import { rawVmState, type RawVmState } from '../lab/local-qmp.ts';
 import { guardsAlive } from '../lab/guard-processes.ts';
+import { slowLoader } from '../lab/slow-destination.ts';
 import { testLab } from './lab-fixture.ts';
 
 const lab = testLab();
@@ -195,6 +196,23 @@ describe('crash safety: the controller killed, frozen or cut off', { timeout: 90
       checkProbe(report, phase);
     });
   }
+
+  test('kill -9 as a pause with the stream still in the sockets is left to ferry (a destination loading slowly): the VM runs on a alone, by itself, and nothing is left', async (t) => {
+    const probe = await startGuest('crash', idle);
+    // The destination QEMU stopped 30 ms of every 35: the stream waits in the sockets at the pause.
+    const slow = slowLoader(lab, 'b', 'crash');
+    try {
+      const controller = Controller.migrate('crash', { maxDowntime: 300 }, 'destination-behind');
+      await controller.waitFor('died', (line) => line['type'] === 'dying', 120_000);
+      assert.equal(await controller.exited, null, 'the controller was killed');
+    } finally {
+      await slow.stop();
+    }
+    const { ms, on } = await settledOn('crash', 'a');
+    const report = await probe.finish(500);
+    t.diagnostic(`kill -9 in destination-behind: settled on ${on} ${ms} ms after the kill; guest unreachable at most ${report.maxGapMs} ms`);
+    checkProbe(report, 'destination-behind');
+  });
 
   test('a frozen controller (SIGSTOP): its guards settle the VM on the source in under 5 s; woken, it says so', async (t) => {
     const probe = await startGuest('crash', busy);

@@ -2,7 +2,7 @@
 // off the controller at the moment it chooses and then judge the hosts.
 //   node --import tsx test/support/migration-controller.ts HOST/VM DEST OPTIONS_JSON [DIE_AT]
 // FERRY_CONFIG names the lab's config. One JSON line per event on stdout.
-// DIE_AT: prepare | disk-copy | transfer | cancel | pre-switchover | source-gate | postcopy | confirm | source-quit
+// DIE_AT: prepare | disk-copy | transfer | cancel | pre-switchover | source-gate | destination-behind | postcopy | confirm | source-quit
 // (SIGKILL itself there, synchronously, before ferry's next step) or stop-in-transfer (SIGSTOP).
 // source-quit: in confirm, once the source's guard was told ferry quits its QEMU and the quit was sent.
 // cancel: once ferry's own migrate_cancel (a policy's, or the timeout's) was sent, before its rollback.
@@ -28,6 +28,8 @@ migration.on('log', (entry) => {
   if (dieAt === 'source-quit' && /^quitting the source QEMU/.test(entry.message)) die('SIGKILL');
   // The source's guard let QEMU's pause go next to it (switchoverGate 'source'), and ferry has just read so.
   if (dieAt === 'source-gate' && /^switchover: the guard on \S+ let it go/.test(entry.message)) die('SIGKILL');
+  // The source's guard left QEMU's pause to ferry because the stream still waited in the sockets.
+  if (dieAt === 'destination-behind' && /left the pause to ferry: destination behind/.test(entry.message)) die('SIGKILL');
   // The destination's guard starts beside preflight and waits for its launch: the checks are being logged.
   if (dieAt === 'preflight' && /^preflight /.test(entry.message)) die('SIGKILL');
 });
