@@ -29,7 +29,7 @@ const SWITCHOVER_COST = process.env['FERRY_CAL_SWITCHOVER_COST'] ? Number(proces
 const GATE = process.env['FERRY_CAL_GATE'] === 'ferry' ? ('ferry' as const) : process.env['FERRY_CAL_GATE'] === 'source' ? ('source' as const) : undefined;
 
 /** The gate's figures, from the result (completed) or from its cancel's reason. */
-interface GateFigures { estimateMs: number; remainingMiB: number; inFlightMiB?: number; pauseRateMiBps: number; linkMiBps: number; overheadMs: number; waitedMs: number; roundTripMs?: number; decidedBy?: 'source' | 'ferry' }
+interface GateFigures { estimateMs: number; remainingMiB: number; inFlightMiB?: number; inFlightPaceMiBps?: number; pauseRateMiBps: number; linkMiBps: number; overheadMs: number; waitedMs: number; roundTripMs?: number; decidedBy?: 'source' | 'ferry' }
 
 export interface CalibrationRun {
   cell: string; round: number; guest: string; budget: number; load: Load;
@@ -98,17 +98,17 @@ function gateFromResult(result: MigrationResult): GateFigures | undefined {
   const s = result.convergence?.switchover;
   if (!s) return undefined;
   const mib = (b: number) => b / 1024 ** 2;
-  return { estimateMs: s.estimateMs, remainingMiB: mib(s.remainingBytes), ...(s.inFlightBytes !== undefined && { inFlightMiB: mib(s.inFlightBytes) }), pauseRateMiBps: mib(s.pauseRate), linkMiBps: mib(s.throughput), overheadMs: s.overheadMs, waitedMs: Math.round(s.waitedMs * 10) / 10, ...(s.roundTripMs !== undefined && { roundTripMs: s.roundTripMs }), ...(s.decidedBy && { decidedBy: s.decidedBy }) };
+  return { estimateMs: s.estimateMs, remainingMiB: mib(s.remainingBytes), ...(s.inFlight && { inFlightMiB: mib(s.inFlight.bytes), inFlightPaceMiBps: mib(s.inFlight.bytesPerSecond) }), pauseRateMiBps: mib(s.pauseRate), linkMiBps: mib(s.throughput), overheadMs: s.overheadMs, waitedMs: Math.round(s.waitedMs * 10) / 10, ...(s.roundTripMs !== undefined && { roundTripMs: s.roundTripMs }), ...(s.decidedBy && { decidedBy: s.decidedBy }) };
 }
 
 /**
  * The gate's figures from its cancel's reason ("X MiB left at Y MiB/s (planned from the link's Z MiB/s)
- * [+ F MiB still in the sockets, loaded at the link's rate] + O ms overhead (QMP round trips ≤ R ms) + W ms waited ≈ E ms").
+ * [+ F MiB still in the sockets, loaded at the destination's P MiB/s] + O ms overhead (QMP round trips ≤ R ms) + W ms waited ≈ E ms").
  */
 export function gateFromReason(reason: string): GateFigures | undefined {
-  const m = /([\d.]+) MiB left at ([\d.]+) MiB\/s \(planned from the link's ([\d.]+) MiB\/s\)(?: \+ ([\d.]+) MiB still in the sockets, loaded at the link's rate)? \+ (\d+) ms overhead \(QMP round trips ≤ (\d+) ms\) \+ (\d+) ms waited ≈ (\d+|Infinity) ms/.exec(reason);
+  const m = /([\d.]+) MiB left at ([\d.]+) MiB\/s \(planned from the link's ([\d.]+) MiB\/s\)(?: \+ ([\d.]+) MiB still in the sockets, loaded at the destination's ([\d.]+) MiB\/s)? \+ (\d+) ms overhead \(QMP round trips ≤ (\d+) ms\) \+ (\d+) ms waited ≈ (\d+|Infinity) ms/.exec(reason);
   if (!m) return undefined;
-  return { remainingMiB: Number(m[1]), pauseRateMiBps: Number(m[2]), linkMiBps: Number(m[3]), ...(m[4] !== undefined && { inFlightMiB: Number(m[4]) }), overheadMs: Number(m[5]), roundTripMs: Number(m[6]), waitedMs: Number(m[7]), estimateMs: Number(m[8]) };
+  return { remainingMiB: Number(m[1]), pauseRateMiBps: Number(m[2]), linkMiBps: Number(m[3]), ...(m[4] !== undefined && { inFlightMiB: Number(m[4]), inFlightPaceMiBps: Number(m[5]) }), overheadMs: Number(m[6]), roundTripMs: Number(m[7]), waitedMs: Number(m[8]), estimateMs: Number(m[9]) };
 }
 
 async function ferryRun(lab: Lab, from: string, to: string, name: string, budget: number): Promise<CalibrationRun['ferry']> {

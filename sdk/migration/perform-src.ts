@@ -10,7 +10,7 @@ import type { ConvergenceAction, ConvergencePolicy, ConvergenceSample } from './
 import { PolicyRunner, type ConvergenceActionRecord } from './policy/policy-runner.ts';
 import { policyName, resolvePolicy } from './policy/policy-presets.ts';
 import { LinkRate } from './policy/link-rate.ts';
-import { estimateSwitchover, qemuDowntimeLimitFor, switchoverPauseCostMs, type SwitchoverBasis, type SwitchoverEstimate } from './policy/switchover-gate.ts';
+import { estimateSwitchover, qemuDowntimeLimitFor, switchoverPauseCostMs, type StreamInFlight, type SwitchoverBasis, type SwitchoverEstimate } from './policy/switchover-gate.ts';
 import { SourceGate, type SourceGateVerdict } from './source-gate.ts';
 import { transferState } from './qemu-migration-status.ts';
 import { StallWatch } from './stall-watch.ts';
@@ -254,9 +254,9 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
           sourceGateWent = true;
           continue;
         }
-        if (verdict) log(context, 'debug', `the guard on ${context.source.name} left the pause to ferry: ${verdict.why ?? ''} (${verdict.remainingBytes === undefined ? '?' : mib(verdict.remainingBytes)} MiB left, ${verdict.inFlightBytes === undefined ? '?' : mib(verdict.inFlightBytes)} MiB in the sockets, ${verdict.waitedMs ?? '?'} ms waited)`);
+        if (verdict) log(context, 'debug', `the guard on ${context.source.name} left the pause to ferry: ${verdict.why ?? ''} (${verdict.remainingBytes === undefined ? '?' : mib(verdict.remainingBytes)} MiB left, ${verdict.inFlight ? mib(verdict.inFlight.bytes) : 0} MiB in the sockets of a lagging destination, ${verdict.waitedMs ?? '?'} ms waited)`);
         // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
-        const go = await gateSwitchover(context, runner, info, diskRemaining, verdict?.inFlightBytes ?? 0, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips);
+        const go = await gateSwitchover(context, runner, info, diskRemaining, verdict?.inFlight, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips);
         if (!go) {
           cancelSent = 'downtime';
           cancelWhy = runner.records.at(-1)?.reason ?? 'the switchover would exceed maxDowntime';
@@ -340,13 +340,13 @@ function switchedOverBySource(context: MigrationContext, verdict: SourceGateVerd
   enterStage(context, 'paused-for-switchover');
   enterStage(context, 'switching-over');
   if (!verdict.basis) return;
-  const estimate = recordSwitchover(context, { ...estimateSwitchover({ ...verdict.basis, remainingBytes: verdict.remainingBytes ?? 0, inFlightBytes: verdict.inFlightBytes ?? 0, waitedMs: verdict.waitedMs ?? 0 }), decidedBy: 'source' }, context.lastInfo);
+  const estimate = recordSwitchover(context, { ...estimateSwitchover({ ...verdict.basis, remainingBytes: verdict.remainingBytes ?? 0, inFlight: verdict.inFlight, waitedMs: verdict.waitedMs ?? 0 }), decidedBy: 'source' }, context.lastInfo);
   log(context, 'info', `switchover: the guard on ${context.source.name} let it go next to QEMU: ${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s)${inFlightText(estimate)} + ${estimate.overheadMs} ms overhead + ${estimate.waitedMs} ms waited ≈ ${estimate.estimateMs} ms fits maxDowntime ${estimate.maxDowntimeMs} ms`);
 }
 
-/** The stream still in the sockets, as the switchover's log line says it: loaded at the link's pace. */
+/** The stream still in the sockets of a destination that lags, as the switchover's log line says it. */
 function inFlightText(estimate: SwitchoverEstimate): string {
-  return estimate.inFlightBytes ? ` + ${mib(estimate.inFlightBytes)} MiB still in the sockets, loaded at the link's rate` : '';
+  return estimate.inFlight ? ` + ${mib(estimate.inFlight.bytes)} MiB still in the sockets, loaded at the destination's ${mib(estimate.inFlight.bytesPerSecond)} MiB/s` : '';
 }
 
 /** Keeps the estimate the switchover was decided on in the result, with the throttle QEMU applied at the pause. */
@@ -368,7 +368,7 @@ function switchoverBasis(context: MigrationContext, runner: PolicyRunner, throug
  * pause that would not fit ends in a cancel, and the guest runs on at the
  * source. Post-copy and a permitted pause have already accepted the stop.
  */
-async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, diskRemainingBytes: number, inFlightBytes: number, before: ConvergenceSample, throughput: number, seenAt: number, roundTrips: readonly number[]): Promise<boolean> {
+async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, diskRemainingBytes: number, inFlight: StreamInFlight | undefined, before: ConvergenceSample, throughput: number, seenAt: number, roundTrips: readonly number[]): Promise<boolean> {
   const qmp = context.srcQmp;
   if (!qmp) return false;
   const accepted = runner.settings.postcopy || runner.settings.paused;
@@ -378,8 +378,8 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
       ...switchoverBasis(context, runner, throughput),
       // What the disks' mirrors still hold goes over the same link in the same pause.
       remainingBytes: (info.ram?.remaining ?? 0) + diskRemainingBytes,
-      // What the source's guard found still in the sockets at the pause (it leaves such a pause to ferry).
-      inFlightBytes,
+      // What the source's guard found still in the sockets of a destination that lags.
+      inFlight,
       waitedMs: performance.now() - seenAt,
       roundTripMs: Math.max(0, ...roundTrips),
     }),

@@ -1,5 +1,5 @@
 import type { GuardChannel } from './guard/guard-channel.ts';
-import { sourceGateTable, type SourceGateRow, type SwitchoverBasis } from './policy/switchover-gate.ts';
+import { pauseRateFor, sourceGateTable, type SourceGateRow, type StreamInFlight, type SwitchoverBasis } from './policy/switchover-gate.ts';
 
 /** What the gate next to QEMU did at the pause before switchover. */
 export interface SourceGateVerdict {
@@ -9,9 +9,9 @@ export interface SourceGateVerdict {
   remainingBytes?: number;
   /** How long the guest had been paused when the guard decided (ms, never understated). */
   waitedMs?: number;
-  /** The stream's bytes still in the sockets at the pause (the guard's `in_flight`): the destination loads them in the pause too. */
-  inFlightBytes?: number;
-  /** Why it left the pause to ferry: `too much left`, `waited too long`, `destination behind`, `unarmed`, ... */
+  /** The stream still in the sockets of a destination that lags, and its pace (the guard's `in_flight`): loaded in the pause too. */
+  inFlight?: StreamInFlight;
+  /** Why it left the pause to ferry: `too much left`, `waited too long`, `unarmed`, ... */
   why?: string;
   /** What its table was computed from (the estimate ferry records for a pause the guard let go). */
   basis?: SwitchoverBasis;
@@ -45,8 +45,8 @@ export class SourceGate {
     this.#arrived = new Promise((resolve) => (this.#arrive = resolve));
     this.#stopListening = guard.onControl((line) => this.#onControl(line));
     this.#stopRelaying = destinationGuard?.onControl((line) => {
-      const [word, bytes] = line.split(' ');
-      if (word === 'behind' && bytes && /^\d+$/.test(bytes)) guard.send(`gate-behind ${bytes}`);
+      const [word, bytes, rate] = line.split(' ');
+      if (word === 'behind' && bytes && /^\d+$/.test(bytes) && rate && /^\d+$/.test(rate)) guard.send(`gate-behind ${bytes} ${rate}`);
     }) ?? (() => {});
   }
 
@@ -55,7 +55,8 @@ export class SourceGate {
     const table = sourceGateTable(basis);
     if (table.length === 0) return this.disarm();
     if (this.#sent.length === table.length && table.every((row, i) => Math.abs(row.bytes - (this.#sent[i]?.bytes ?? 0)) <= RESEND_SHARE * row.bytes)) return;
-    this.#guard.send(`gate-go ${table.map((row) => `${row.waitMs}:${row.bytes}`).join(' ')}`);
+    // With the pause's send rate: the guard turns a lagging destination's backlog into RAM's worth of pause.
+    this.#guard.send(`gate-go ${table.map((row) => `${row.waitMs}:${row.bytes}`).join(' ')} rate:${Math.round(pauseRateFor(basis.throughput, basis.capBytesPerSecond))}`);
     this.#sent = table;
     this.#sentBasis = basis;
   }
@@ -87,18 +88,18 @@ export class SourceGate {
   }
 
   #onControl(line: string): void {
-    const [word, bytes, waited, flight, ...why] = line.split(' ');
+    const [word, bytes, waited, flight, pace, ...why] = line.split(' ');
     if (word !== 'gate-went' && word !== 'gate-left') return;
     // One pause per migration: the first verdict is the one (a late `answered` changes nothing).
     if (this.#verdict) return;
     const remainingBytes = Number(bytes);
     const waitedMs = Number(waited);
-    const inFlightBytes = Number(flight);
+    const inFlight = { bytes: Number(flight), bytesPerSecond: Number(pace) };
     this.#verdict = {
       went: word === 'gate-went',
       ...(Number.isFinite(remainingBytes) && { remainingBytes }),
       ...(Number.isFinite(waitedMs) && { waitedMs }),
-      ...(Number.isFinite(inFlightBytes) && { inFlightBytes }),
+      ...(inFlight.bytes > 0 && inFlight.bytesPerSecond > 0 && { inFlight }),
       ...(why.length > 0 && { why: why.join(' ') }),
       ...(this.#sentBasis && { basis: this.#sentBasis }),
     };

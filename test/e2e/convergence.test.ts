@@ -199,7 +199,7 @@ describe('convergence on the lab', { timeout: 600_000 }, () => {
       assert.ok(!(outcome instanceof Error), String(outcome));
       const estimate = outcome.convergence?.switchover;
       assert.equal(estimate?.decidedBy, 'ferry');
-      assert.ok((estimate?.inFlightBytes ?? 0) > 1 << 20, JSON.stringify(estimate));
+      assert.ok((estimate?.inFlight?.bytes ?? 0) > 1 << 20, JSON.stringify(estimate));
       assert.equal(qemu.status, 'completed');
       assert.ok(qemu.downtimeMs !== undefined && qemu.downtimeMs <= maxDowntime, `QEMU downtime ${qemu.downtimeMs} ms within ${maxDowntime} ms`);
       assert.equal(await lab.vmPid('a', 'cv-idle'), undefined, 'the source QEMU is gone');

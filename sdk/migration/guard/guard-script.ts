@@ -24,8 +24,8 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 #   #gate-go W:B ...    (src) the gate next to QEMU: at the pause, with a wait of at
 #                       most W ms, let it go if QEMU holds at most B bytes of RAM
 #                       (ferry's table, smallest W first); '#gate-go off' disarms
-#   #gate-behind BYTES  (src) what the destination's guard last said its QEMU has yet
-#                       to read from the stream (its '#behind')
+#                       and 'rate:R': the pause's send rate (bytes/s) the table plans with
+#   #gate-behind BYTES RATE  (src) the destination's guard's last '#behind' (relayed)
 #   #restore {...}      a QMP command that undoes one of ferry's settings (src)
 #   #restore-retry {...} the same, retried for up to 5 s while QEMU says it is
 #                       busy (a node a cancelled block job still holds)
@@ -38,9 +38,10 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 # Lines to ferry: QEMU's output, and '#' lines: '#guard PID', '#busy live|stale',
 # '#novm', '#vm PID', '#argv HEX', '#gate-expired', '#resolved WHAT', '#cleaned', and
 # at every pause before switchover '#gate-went BYTES MS FLIGHT' (it let it go, written
-# before the migrate-continue) or '#gate-left BYTES|- MS|- FLIGHT|- WHY' (it is ferry's
-# to answer); FLIGHT: the stream's bytes still in the sockets (see in_flight). (dst)
-# '#behind BYTES': the stream its QEMU has yet to read, when that moved.
+# before the migrate-continue) or '#gate-left BYTES|- MS|- FLIGHT|- RATE|- WHY' (it is
+# ferry's to answer); FLIGHT, RATE: the stream still in the sockets of a destination
+# that lags, and its pace (see in_flight). (dst) '#behind BYTES RATE': its QEMU lags
+# BYTES behind the stream, reading RATE bytes/s ('#behind 0 0': it keeps up again).
 use strict;
 use warnings;
 use IO::Socket::UNIX;
@@ -84,11 +85,13 @@ my $was_running = 1;
 my $gate_ms;
 my $gate_at;
 my @gate_go;                # [wait ms, bytes], smallest wait first: ferry's table for the gate here
+my $gate_rate = 0;          # the pause's send rate that table plans with (bytes/s)
 my $gate_seen;              # when the pause's event was read (precise ms), until the gate here answered
 my $gate_went = 0;          # the gate here let the switchover go: a cancel now would hit QEMU's device state
 my $source_kept = 0;        # dst: ferry saw the source roll back, so an incoming stream cannot complete
-my $behind = 0;             # src: the destination's unread stream, as its guard last said (via ferry)
-my $behind_said = 0;        # dst: the unread stream as last said to ferry
+my @behind = (0, 0);        # src: the destination's lag and its pace, as its guard last said (via ferry)
+my @said = (0, 0);          # dst: the lag and pace last said to ferry
+my @looks;                  # dst: [precise ms, unread, consumed] of the last 50 ms
 my $saw_stop = 0;
 my $postcopy = 0;
 my $migrate_sent = 0;       # ferry issued this migration's migrate: only then is query-migrate about it
@@ -379,48 +382,64 @@ sub resolve_destination {
 # What the migration stream holds in this host's TCP sockets: the send queue
 # (src: written by QEMU, not yet acknowledged) or the receive queue (dst: not
 # yet read by QEMU) of the established connections on the migration's port,
-# which the destination's QEMU picked for this migration. Asked of the kernel
-# over netlink (sock_diag), in this namespace, QEMU's: 0.3 ms, where reading
-# /proc/net/tcp walks the whole connection table (6.5 ms on a 24 GiB host). 0
-# where the stream is not TCP or the kernel will not say.
+# which the destination's QEMU picked for this migration, and (dst) the bytes
+# they received. Asked of the kernel over netlink (sock_diag), in this
+# namespace, QEMU's: 0.2 ms, where reading /proc/net/tcp walks the whole
+# connection table (6.5 ms on a 24 GiB host). (0, 0) where the stream is not
+# TCP or the kernel will not say.
 sub stream_queue {
   my ($side) = @_;
   my ($host, $port) = $uri =~ /^tcp:\[?(.*?)\]?:(\d+)$/;
-  return 0 unless $port;
+  return (0, 0) unless $port;
   my @families = $host =~ /^[\d.]+$/ ? (2) : $host =~ /:/ ? (10) : (2, 10);   # AF_INET, AF_INET6
-  my $sum = 0;
+  my ($sum, $received) = (0, 0);
   for my $family (@families) {
-    socket(my $nl, 16, 3, 4) or return 0;   # AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG
-    # SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST|NLM_F_DUMP; inet_diag_req_v2: TCP, ESTABLISHED only, any socket id
-    my $req = pack('CCCCL', $family, 6, 0, 0, 1 << 1) . ("\0" x 48);
-    send($nl, pack('LSSLL', 16 + length $req, 20, 0x301, 1, 0) . $req, 0) or return 0;
+    socket(my $nl, 16, 3, 4) or return (0, 0);   # AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG
+    # SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST|NLM_F_DUMP; inet_diag_req_v2: TCP, tcp_info wanted
+    # (dst), ESTABLISHED only, any socket id
+    my $req = pack('CCCCL', $family, 6, $side eq 'dst' ? 2 : 0, 0, 1 << 1) . ("\0" x 48);
+    send($nl, pack('LSSLL', 16 + length $req, 20, 0x301, 1, 0) . $req, 0) or return (0, 0);
     my $end = 0;
     while (!$end) {
-      defined(recv($nl, my $buf, 65536, 0)) or return 0;
+      defined(recv($nl, my $buf, 65536, 0)) or return (0, 0);
       my $off = 0;
       while ($off + 16 <= length $buf) {
         my ($len, $type) = unpack('LS', substr($buf, $off, 6));
         if ($len < 16 || $type == 2 || $type == 3) { $end = 1; last }   # NLMSG_ERROR, NLMSG_DONE
-        # inet_diag_msg: 4 bytes, then its id (sport, dport big-endian, ...: 48 bytes), expires, rqueue, wqueue
+        # inet_diag_msg: 4 bytes, its id (sport, dport big-endian, ...: 48 bytes), expires,
+        # rqueue, wqueue, uid, inode; then attributes, INET_DIAG_INFO (2) a struct tcp_info
         my ($sport, $dport) = unpack('nn', substr($buf, $off + 20, 4));
         my ($unread, $unsent) = unpack('LL', substr($buf, $off + 72, 8));
-        $sum += $side eq 'src' ? ($dport == $port ? $unsent : 0) : ($sport == $port ? $unread : 0);
+        if ($side eq 'src' && $dport == $port) { $sum += $unsent }
+        elsif ($side eq 'dst' && $sport == $port) {
+          $sum += $unread;
+          for (my $a = $off + 88; $a + 4 <= $off + $len;) {
+            my ($alen, $atype) = unpack('SS', substr($buf, $a, 4));
+            last if $alen < 4;
+            $received += unpack('Q', substr($buf, $a + 4 + 128, 8)) if $atype == 2 && $alen >= 4 + 136;   # tcpi_bytes_received
+            $a += ($alen + 3) & ~3;
+          }
+        }
         $off += ($len + 3) & ~3;
       }
     }
     close $nl;
   }
-  return $sum;
+  return ($sum, $received);
 }
 
-# At the pause, the stream's bytes still on their way: the send queue here, and
-# when it shows the destination's window shut, what that side last said it has
-# yet to read. The destination loads all of it before the guest runs there:
-# when it loads slower than the link (its host starved, or its memory slow to
-# fault in), about 10 MiB waited in the lab's sockets and the pause waited for them.
+# At the pause, the stream still on its way when the destination lags (its
+# guard said so: 1 MiB or more unread, for 50 ms): that, the send queue here,
+# and the destination's pace. Its QEMU loads all of it before the guest runs
+# there: on the lab, a destination slow to fault its memory in read 200 MB/s
+# and ~10 MiB waited at the pause. A destination that keeps up empties its
+# sockets at the network's pace, and then a full send queue costs little
+# (2-15 MiB at the pause, pauses of 8-20 ms): not counted.
 sub in_flight {
-  my $unsent = stream_queue('src');
-  return $unsent >= 65536 || $behind >= 1048576 ? $unsent + $behind : $unsent;
+  my ($unread, $rate) = @behind;
+  return (0, 0) if $unread < 1048576 || $rate <= 0;
+  my ($unsent) = stream_queue('src');
+  return ($unread + $unsent, $rate);
 }
 
 # QEMU paused before switchover: decide here, one local round trip after the
@@ -433,10 +452,10 @@ sub source_gate {
   $gate_seen = undef;
   my @table = @gate_go;
   @gate_go = ();
-  return ctl('gate-left - - - unarmed') unless @table;
+  return ctl('gate-left - - - - unarmed') unless @table;
   my $asked = precise_ms();
   my $reply = qmp_call('{"execute":"query-migrate"}', 1);
-  my $flight = in_flight();
+  my ($flight, $pace) = in_flight();
   my $answered = precise_ms();
   # The pause began before its event was read: by up to one round trip, as ferry counts it too.
   my $waited = ($answered - $seen) + ($answered - $asked) + 2 * $tick_ms;
@@ -444,14 +463,15 @@ sub source_gate {
   my ($remaining) = ($reply // '') =~ /"remaining":\s*(\d+)/;
   if (!defined $reply || $reply !~ /"status":\s*"pre-switchover"/ || !defined $remaining) { $why = 'no pause in query-migrate' }
   elsif (now() - $last_seen > $hb_limit / 2) { $why = 'ferry late' }
-  # ferry's estimate drains it at the destination's pace, not the final send's: its call.
-  elsif ($flight >= 65536) { $why = 'destination behind' }
   else {
+    # The stream in flight loads in the pause at the destination's pace: as much RAM
+    # as the table's send rate carries in that time.
+    my $due = $remaining + ($flight && $gate_rate ? $flight / $pace * $gate_rate : 0);
     my ($row) = grep { $_->[0] >= $waited } @table;
-    if ($remaining > $table[0][1] || ($row && $remaining > $row->[1])) { $why = 'too much left' }
+    if ($due > $table[0][1] || ($row && $due > $row->[1])) { $why = 'too much left' }
     elsif (!$row) { $why = 'waited too long' }
   }
-  my $figures = sprintf('%s %.1f %d', $remaining // '-', $waited, $flight);
+  my $figures = sprintf('%s %.1f %d %d', $remaining // '-', $waited, $flight, $pace);
   return ctl("gate-left $figures $why") if $why;
   # Said before it is done, so that ferry reads it before any reply that follows the continue.
   ctl("gate-went $figures");
@@ -459,13 +479,23 @@ sub source_gate {
   qmp_call('{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}', 2);
 }
 
-# (dst) Tells ferry what the stream holds unread here when it moved by 512 KiB or
-# more, or emptied: for the source's gate (see in_flight).
+# (dst) Whether its QEMU lags behind the stream: 1 MiB or more unread in every
+# look of the last 50 ms (a burst it reads at once is not a lag), and its pace
+# then, from what it consumed (received less unread). Said to ferry when it
+# moved by a fifth, or ended; for the source's gate (see in_flight).
 sub say_behind {
-  my $unread = stream_queue('dst');
-  return if abs($unread - $behind_said) < 524288 && ($unread == 0) == ($behind_said == 0);
-  $behind_said = $unread;
-  ctl("behind $unread");
+  my $t = precise_ms();
+  return if @looks && $t - $looks[-1][0] < 10;
+  my ($unread, $received) = stream_queue('dst');
+  push @looks, [$t, $unread, $received - $unread];
+  shift @looks while @looks > 2 && $t - $looks[1][0] >= 50;
+  my $span = $t - $looks[0][0];
+  my $lags = $span >= 40 && !grep { $_->[1] < 1048576 } @looks;
+  my $rate = $lags ? int(($looks[-1][2] - $looks[0][2]) / $span * 1000) : 0;
+  my @now = $lags && $rate > 0 ? ($unread, $rate) : (0, 0);
+  return if ($now[0] == 0) == ($said[0] == 0) && abs($now[0] - $said[0]) <= $said[0] / 5 && abs($now[1] - $said[1]) <= $said[1] / 5;
+  @said = @now;
+  ctl("behind @now");
 }
 
 sub rmdir_lock {
@@ -613,8 +643,8 @@ for (;;) {
         elsif ($word eq 'was-running') { $was_running = $arg ? 1 : 0 }
         elsif ($word eq 'gate')        { $gate_ms = $arg }
         elsif ($word eq 'source-kept') { $source_kept = 1 }
-        elsif ($word eq 'gate-go')     { @gate_go = map { [split /:/] } grep { /^\d+(\.\d+)?:\d+$/ } split ' ', $arg }
-        elsif ($word eq 'gate-behind') { $behind = $arg if $arg =~ /^\d+$/ }
+        elsif ($word eq 'gate-go')     { @gate_go = map { [split /:/] } grep { /^\d+(\.\d+)?:\d+$/ } split ' ', $arg; ($gate_rate) = $arg =~ /\brate:(\d+)/; $gate_rate //= 0 }
+        elsif ($word eq 'gate-behind') { @behind = ($1, $2) if $arg =~ /^(\d+) (\d+)$/ }
         elsif ($word eq 'restore')     { push @restore, $arg }
         elsif ($word eq 'restore-retry') { push @restore, "retry:$arg" }
         elsif ($word eq 'cleanup')     { push @cleanup, $arg }
@@ -630,7 +660,7 @@ for (;;) {
       if ($line =~ /"execute":\s*"(migrate-continue|migrate_cancel)"/) {
         $gate_at = undef;
         # ferry answered the pause itself before the gate here looked: it stays ferry's.
-        ctl('gate-left - - - answered') if defined $gate_seen;
+        ctl('gate-left - - - - answered') if defined $gate_seen;
         $gate_seen = undef;
       }
       $saw_stop = 1 if $line =~ /"execute":\s*"stop"/;

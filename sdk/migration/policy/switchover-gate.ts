@@ -15,14 +15,19 @@ import { DISK_COPY_SWITCHOVER_OVERHEAD_MS } from '../storage/disk-copy.ts';
  * Steering leaves the gate a margin, so it says go unless QEMU decided on
  * figures that changed under it.
  */
+/** The stream still on its way to a destination that lags behind it, and how fast that destination reads. */
+export interface StreamInFlight {
+  bytes: number;
+  bytesPerSecond: number;
+}
+
 export interface SwitchoverEstimate {
   remainingBytes: number;
   /**
-   * The stream's bytes still in the sockets at the pause (the source's send queue and, when the destination
-   * lags, its unread receive queue): loaded in the pause at the destination's pace, which the link's rate is
-   * when the destination is what holds the stream back.
+   * The stream still in the sockets at the pause of a destination that lags (its unread receive queue and the
+   * source's send queue), and the pace its QEMU read at: the pause waits for it to load.
    */
-  inFlightBytes?: number;
+  inFlight?: StreamInFlight;
   /** Bytes/s the link carried lately, as LinkRate keeps it. */
   throughput: number;
   /** The rate the estimate assumes for the final send: a share of `throughput` (see PAUSE_RATE_SHARE). */
@@ -64,6 +69,10 @@ export interface SwitchoverEstimate {
  * 50 ms switchovers through that QEMU then measured at 46–53 ms. A higher
  * one (about 80 covers every pause seen, with PAUSE_AFTER_WAIT_FACTOR) also
  * shrinks steering's allowance below STEERING_MARGIN's design: not changed yet.
+ * Some of those long pauses were later told apart: a destination loading
+ * slower than the link (on the lab, memory its machine had handed back to
+ * its hypervisor) leaves ~10 MiB of the stream in the sockets at the pause,
+ * which the estimate now counts (SwitchoverEstimate.inFlightBytes).
  */
 export const SWITCHOVER_OVERHEAD_MS = 50;
 
@@ -128,16 +137,16 @@ export const STEERING_MARGIN = 0.5;
  * @example
  * estimateSwitchover({ remainingBytes: 8 << 20, throughput: 256 << 20, waitedMs: 3, maxDowntimeMs: 300 }).fits // true (125 + 50 + 15 + 3 ≈ 193 ms)
  */
-export function estimateSwitchover(input: { remainingBytes: number; inFlightBytes?: number; throughput: number; waitedMs: number; maxDowntimeMs: number; capBytesPerSecond?: number; fixedCostMs?: number; roundTripMs?: number }): SwitchoverEstimate {
+export function estimateSwitchover(input: { remainingBytes: number; inFlight?: StreamInFlight | undefined; throughput: number; waitedMs: number; maxDowntimeMs: number; capBytesPerSecond?: number; fixedCostMs?: number; roundTripMs?: number }): SwitchoverEstimate {
   const overheadMs = pauseOverheadMs(input.fixedCostMs ?? SWITCHOVER_OVERHEAD_MS, input.waitedMs);
   const pauseRate = pauseRateFor(input.throughput, input.capBytesPerSecond);
   const sendMs = pauseRate > 0 ? (input.remainingBytes / pauseRate) * 1000 : input.remainingBytes > 0 ? Number.POSITIVE_INFINITY : 0;
-  const inFlight = input.inFlightBytes ?? 0;
-  const drainMs = inFlight > 0 ? (input.throughput > 0 ? (inFlight / input.throughput) * 1000 : Number.POSITIVE_INFINITY) : 0;
+  const inFlight = input.inFlight && input.inFlight.bytes > 0 ? input.inFlight : undefined;
+  const drainMs = inFlight ? (inFlight.bytesPerSecond > 0 ? (inFlight.bytes / inFlight.bytesPerSecond) * 1000 : Number.POSITIVE_INFINITY) : 0;
   const estimateMs = sendMs + drainMs + overheadMs + input.waitedMs;
   return {
     remainingBytes: input.remainingBytes,
-    ...(inFlight > 0 && { inFlightBytes: inFlight }),
+    ...(inFlight && { inFlight: { ...inFlight } }),
     throughput: input.throughput,
     pauseRate,
     overheadMs: Math.round(overheadMs),
@@ -199,7 +208,7 @@ export interface SourceGateRow {
 }
 
 /** What the estimate plans with, but the remaining bytes and the wait: what the source gate's table is computed from. */
-export type SwitchoverBasis = Omit<Parameters<typeof estimateSwitchover>[0], 'remainingBytes' | 'inFlightBytes' | 'waitedMs' | 'roundTripMs'>;
+export type SwitchoverBasis = Omit<Parameters<typeof estimateSwitchover>[0], 'remainingBytes' | 'inFlight' | 'waitedMs' | 'roundTripMs'>;
 
 /**
  * The most RAM that may remain for `estimateSwitchover` to fit after a wait

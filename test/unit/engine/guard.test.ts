@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { guardArgv, GuardChannel, type GuardStart } from '../../../sdk/migration/guard/guard-channel.ts';
 import { GUARD_SCRIPT } from '../../../sdk/migration/guard/guard-script.ts';
@@ -83,6 +83,61 @@ async function stalledConnection(bytes: number): Promise<{ port: number; close: 
       client.destroy();
       for (const socket of accepted) socket.destroy();
       server.close();
+    },
+  };
+}
+
+// A reader on loopback with a receive buffer as large as a real migration's (loopback's own stays at 128 KiB for
+// a slow reader): it takes CHUNK bytes every 10 ms, and everything once sent SIGUSR1. SO_RCVBUFFORCE needs root.
+const SLOW_READER = String.raw`
+use Socket;
+my $chunk = shift;
+socket(my $l, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+setsockopt($l, SOL_SOCKET, 33, pack('i', 16 << 20)) or die "SO_RCVBUFFORCE: $!";
+bind($l, pack_sockaddr_in(0, inet_aton('127.0.0.1'))) or die "bind: $!";
+listen($l, 1) or die "listen: $!";
+my ($port) = unpack_sockaddr_in(getsockname($l));
+$| = 1;
+print "$port\n";
+accept(my $c, $l) or die "accept: $!";
+my $drain = 0;
+$SIG{USR1} = sub { $drain = 1 };
+while (1) {
+  my $n = sysread($c, my $buf, $drain ? 1 << 20 : $chunk);
+  last unless $n;
+  select(undef, undef, undef, 0.01) unless $drain;
+}
+`;
+
+/**
+ * A TCP connection on loopback whose reader takes `chunk` bytes every 10 ms, and whose writer keeps its
+ * send queue full; `drain()` lets the reader take everything and the writer stop.
+ */
+async function slowReader(chunk: number): Promise<{ port: number; drain: () => void; close: () => void }> {
+  const reader = spawn('perl', ['-e', SLOW_READER, String(chunk)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    reader.stdout.once('data', (data: Buffer) => resolve(Number(String(data).trim())));
+    reader.once('exit', () => reject(new Error('the slow reader exited before listening')));
+  });
+  const client = connect(port, '127.0.0.1');
+  client.on('error', () => undefined);
+  await new Promise<void>((resolve) => client.once('connect', resolve));
+  let writing = true;
+  const write = (): void => {
+    while (writing && client.write(Buffer.alloc(1 << 20)));
+    if (writing) client.once('drain', write);
+  };
+  write();
+  return {
+    port,
+    drain: () => {
+      writing = false;
+      reader.kill('SIGUSR1');
+    },
+    close: () => {
+      writing = false;
+      client.destroy();
+      reader.kill();
     },
   };
 }
@@ -289,31 +344,60 @@ describe('the guard on the source', () => {
     assert.equal(verdict?.why, 'ferry late');
   });
 
-  test('the gate next to QEMU leaves to ferry a pause whose stream still waits in the sockets (the destination behind), with what they hold', async () => {
-    // A real TCP connection whose reader does not read: its send queue fills here, its receive queue there.
+  test('the gate next to QEMU and the stream in the sockets: a destination that keeps up does not count (a full send queue alone empties at the network\'s pace); one that lags adds its backlog at its pace', async () => {
+    // A real TCP connection whose reader does not read: its send queue fills here (~4 MiB), its receive
+    // queue there (loopback's default buffer, 128 KiB: under the 1 MiB that says a destination lags).
     const stalled = await stalledConnection(8 << 20);
     cleanups.push(() => stalled.close());
     const uri = `tcp:127.0.0.1:${stalled.port}`;
     const dst = await rig('dst', { runState: 'inmigrate', migration: 'active' }, {}, false);
-    const src = await rig('src', { runState: 'running', migration: 'active' });
-    const gate = new SourceGate(src.guard, dst.guard);
-    cleanups.push(() => gate.close());
-    const behind = new Promise<number>((resolve) => dst.guard.onControl((line) => line.startsWith('behind ') && resolve(Number(line.split(' ')[1]))));
-    for (const guard of [src.guard, dst.guard]) guard.send(`uri ${uri}`);
-    gate.arm({ throughput: 256 << 20, maxDowntimeMs: 300 });
-    const unread = await behind;
-    // (Loopback's reader holds only its default buffer, 128 KiB: the rest waits in the sender's queue.)
-    assert.ok(unread > 64 << 10, `the destination's guard said ${unread} bytes unread`);
-    await sleep(100); // the relay reaches the source's guard
-    src.qemu.state = { runState: 'finish-migrate', migration: 'pre-switchover', remaining: 1 << 20 };
-    src.qemu.server.emitEvent('MIGRATION', { status: 'pre-switchover' });
-    const verdict = await gate.waitVerdict(2000);
-    assert.equal(verdict?.went, false, JSON.stringify(verdict));
-    assert.equal(verdict?.why, 'destination behind');
-    assert.equal(verdict?.remainingBytes, 1 << 20, 'the RAM alone: the stream in flight is said apart');
-    assert.ok((verdict?.inFlightBytes ?? 0) > unread, `in flight ${verdict?.inFlightBytes}: the send queue here and the ${unread} unread there`);
-    await sleep(100);
-    assert.equal(src.qemu.state.migration, 'pre-switchover', 'the pause waits for ferry');
+    const said: string[] = [];
+    dst.guard.onControl((line) => void (line.startsWith('behind ') && said.push(line)));
+    dst.guard.send(`uri ${uri}`);
+    await sleep(300);
+    assert.deepEqual(said, [], 'a reader 128 KiB behind does not lag');
+    // At 256 MiB/s and 150 ms, the table lets 4-6 MiB remain after a short wait: 1 MiB left and ~12 MiB in
+    // flight read at 100 MiB/s (120 ms, 7.7 MiB's worth at a quarter of the link) does not fit; at 1 GiB/s it does.
+    for (const [pace, fits] of [[0, true], [100 << 20, false], [1 << 30, true]] as const) {
+      const src = await rig('src', { runState: 'running', migration: 'active' });
+      const gate = new SourceGate(src.guard, dst.guard);
+      cleanups.push(() => gate.close());
+      src.guard.send(`uri ${uri}`);
+      // Relayed by ferry from the destination's guard (SourceGate passes on each `behind`); here said outright.
+      if (pace) src.guard.send(`gate-behind ${8 << 20} ${pace}`);
+      gate.arm({ throughput: 256 << 20, maxDowntimeMs: 150 });
+      await sleep(100);
+      src.qemu.state = { runState: 'finish-migrate', migration: 'pre-switchover', remaining: 1 << 20 };
+      src.qemu.server.emitEvent('MIGRATION', { status: 'pre-switchover' });
+      const verdict = await gate.waitVerdict(2000);
+      assert.equal(verdict?.remainingBytes, 1 << 20, 'the RAM alone: the stream in flight is said apart');
+      if (!pace) assert.equal(verdict?.inFlight, undefined, JSON.stringify(verdict));
+      else {
+        assert.equal(verdict?.inFlight?.bytesPerSecond, pace, JSON.stringify(verdict));
+        assert.ok((verdict?.inFlight?.bytes ?? 0) > (8 << 20) + (1 << 20), `in flight ${verdict?.inFlight?.bytes}: the send queue here and the 8 MiB unread there`);
+      }
+      // A starved test machine may keep the guard past its last wait: then, rightly, the pause is ferry's.
+      if (verdict?.why === 'waited too long') continue;
+      assert.equal(verdict?.went, fits, JSON.stringify(verdict));
+      if (!fits) assert.equal(verdict?.why, 'too much left');
+    }
+  });
+
+  test('the destination\'s guard says its QEMU lags only when it stays 1 MiB or more behind for 50 ms, with the pace it reads at, and says when it caught up', async () => {
+    const dst = await rig('dst', { runState: 'inmigrate', migration: 'active' }, {}, false);
+    const said: string[] = [];
+    dst.guard.onControl((line) => void (line.startsWith('behind ') && said.push(line)));
+    // A reader that takes 64 KiB every 10 ms (at most 6.5 MB/s) of a stream that arrives faster: it lags.
+    const slow = await slowReader(64 << 10);
+    cleanups.push(() => slow.close());
+    dst.guard.send(`uri tcp:127.0.0.1:${slow.port}`);
+    await sleep(600);
+    const lag = said.at(-1)?.split(' ').map(Number) ?? [];
+    assert.ok((lag[1] ?? 0) >= 1 << 20, `said: ${said.join(' | ')}`);
+    assert.ok((lag[2] ?? 0) > 2e6 && (lag[2] ?? 0) < 20e6, `its pace ${lag[2]} B/s (it reads 6.4 MB/s): ${said.join(' | ')}`);
+    slow.drain();
+    await sleep(300);
+    assert.equal(said.at(-1), 'behind 0 0', said.join(' | '));
   });
 
   test('told all is done, it leaves the VM alone when ferry closes its session', async () => {

@@ -207,17 +207,18 @@ describe('downtime guarantee', () => {
     assert.equal(estimateSwitchover({ remainingBytes: 0, throughput: 0, waitedMs: 0, maxDowntimeMs: 50 }).fits, true);
   });
 
-  test('the stream still in the sockets at the pause is loaded at the link\'s pace, not the final send\'s quarter of it', () => {
-    const base = { remainingBytes: 256 * 1024, throughput: 200 * MiB, waitedMs: 1, maxDowntimeMs: 50, fixedCostMs: 10 };
+  test('the stream still in the sockets of a lagging destination is loaded in the pause at that destination\'s pace', () => {
+    const base = { remainingBytes: 256 * 1024, throughput: 300 * MiB, waitedMs: 1, maxDowntimeMs: 50, fixedCostMs: 10 };
     const without = estimateSwitchover(base);
     assert.equal(without.fits, true);
-    assert.equal(without.inFlightBytes, undefined);
-    // The lab's lagging destination: 7.6 MiB unread at the pause, which then lasted 53 ms.
-    const lagging = estimateSwitchover({ ...base, inFlightBytes: 7.6 * MiB });
-    assert.equal(lagging.inFlightBytes, 7.6 * MiB);
+    assert.equal(without.inFlight, undefined);
+    // The lab's lagging destination: 7.6 MiB unread at the pause, read at 200 MiB/s; that pause lasted 53 ms.
+    const lagging = estimateSwitchover({ ...base, inFlight: { bytes: 7.6 * MiB, bytesPerSecond: 200 * MiB } });
+    assert.deepEqual(lagging.inFlight, { bytes: 7.6 * MiB, bytesPerSecond: 200 * MiB });
     assert.equal(lagging.estimateMs, Math.round(without.estimateMs + 38));
     assert.equal(lagging.fits, false);
-    assert.equal(estimateSwitchover({ ...base, throughput: 0, remainingBytes: 0, inFlightBytes: 1 }).fits, false);
+    assert.equal(estimateSwitchover({ ...base, remainingBytes: 0, inFlight: { bytes: 1, bytesPerSecond: 0 } }).fits, false);
+    assert.equal(estimateSwitchover({ ...base, inFlight: { bytes: 0, bytesPerSecond: 0 } }).inFlight, undefined);
   });
 
   test('the gate next to QEMU gets, per wait, exactly the most RAM ferry\'s own estimate lets go', () => {
