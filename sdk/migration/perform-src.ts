@@ -11,6 +11,7 @@ import { PolicyRunner, type ConvergenceActionRecord } from './policy/policy-runn
 import { policyName, resolvePolicy } from './policy/policy-presets.ts';
 import { LinkRate } from './policy/link-rate.ts';
 import { estimateSwitchover, qemuDowntimeLimitFor, switchoverPauseCostMs, type StreamInFlight, type SwitchoverBasis, type SwitchoverEstimate } from './policy/switchover-gate.ts';
+import { DestinationLag } from './destination-lag.ts';
 import { SourceGate, type SourceGateVerdict } from './source-gate.ts';
 import { transferState } from './qemu-migration-status.ts';
 import { StallWatch } from './stall-watch.ts';
@@ -179,6 +180,8 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
   });
   // The gate next to QEMU, unless disks are copied: their mirrors are finished in the pause by ferry.
   const sourceGate = context.options.switchoverGate === 'source' && context.srcGuard && !context.storage?.copy.active ? new SourceGate(context.srcGuard, context.dstGuard) : undefined;
+  // ferry's own gate counts a lagging destination's backlog from what its guard last said (the send queue unseen).
+  const destinationLag = !sourceGate && context.dstGuard ? new DestinationLag(context.dstGuard) : undefined;
   let sourceGateWent = false;
   let gateMs = context.options.maxDowntime;
   let destinationResumed = false;
@@ -256,7 +259,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         }
         if (verdict) log(context, 'debug', `the guard on ${context.source.name} left the pause to ferry: ${verdict.why ?? ''} (${verdict.remainingBytes === undefined ? '?' : mib(verdict.remainingBytes)} MiB left, ${verdict.inFlight ? mib(verdict.inFlight.bytes) : 0} MiB in the sockets of a lagging destination, ${verdict.waitedMs ?? '?'} ms waited)`);
         // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
-        const go = await gateSwitchover(context, runner, info, diskRemaining, verdict?.inFlight, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips);
+        const go = await gateSwitchover(context, runner, info, diskRemaining, verdict ? verdict.inFlight : destinationLag?.latest, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips);
         if (!go) {
           cancelSent = 'downtime';
           cancelWhy = runner.records.at(-1)?.reason ?? 'the switchover would exceed maxDowntime';
@@ -329,6 +332,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
   } finally {
     stopListening?.();
     sourceGate?.close();
+    destinationLag?.close();
   }
 }
 
@@ -378,7 +382,7 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
       ...switchoverBasis(context, runner, throughput),
       // What the disks' mirrors still hold goes over the same link in the same pause.
       remainingBytes: (info.ram?.remaining ?? 0) + diskRemainingBytes,
-      // What the source's guard found still in the sockets of a destination that lags.
+      // The stream still in the sockets of a destination that lags (the source's guard's count, or its guard's word).
       inFlight,
       waitedMs: performance.now() - seenAt,
       roundTripMs: Math.max(0, ...roundTrips),

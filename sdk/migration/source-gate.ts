@@ -1,3 +1,4 @@
+import { DestinationLag } from './destination-lag.ts';
 import type { GuardChannel } from './guard/guard-channel.ts';
 import { pauseRateFor, sourceGateTable, type SourceGateRow, type StreamInFlight, type SwitchoverBasis } from './policy/switchover-gate.ts';
 
@@ -32,7 +33,7 @@ const RESEND_SHARE = 0.05;
 export class SourceGate {
   readonly #guard: GuardChannel;
   readonly #stopListening: () => void;
-  readonly #stopRelaying: () => void;
+  readonly #lag: DestinationLag | undefined;
   /** The table the guard holds, and what it was computed from (not a later basis within RESEND_SHARE of it). */
   #sent: SourceGateRow[] = [];
   #sentBasis: SwitchoverBasis | undefined;
@@ -44,10 +45,7 @@ export class SourceGate {
     this.#guard = guard;
     this.#arrived = new Promise((resolve) => (this.#arrive = resolve));
     this.#stopListening = guard.onControl((line) => this.#onControl(line));
-    this.#stopRelaying = destinationGuard?.onControl((line) => {
-      const [word, bytes, rate] = line.split(' ');
-      if (word === 'behind' && bytes && /^\d+$/.test(bytes) && rate && /^\d+$/.test(rate)) guard.send(`gate-behind ${bytes} ${rate}`);
-    }) ?? (() => {});
+    this.#lag = destinationGuard && new DestinationLag(destinationGuard, (lag) => guard.send(`gate-behind ${lag.bytes} ${lag.bytesPerSecond}`));
   }
 
   /** Gives the guard the table for `basis` (resent only when it moved). */
@@ -83,7 +81,7 @@ export class SourceGate {
 
   close(): void {
     this.#stopListening();
-    this.#stopRelaying();
+    this.#lag?.close();
     this.#arrive();
   }
 

@@ -10,6 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { guardArgv, GuardChannel, type GuardStart } from '../../../sdk/migration/guard/guard-channel.ts';
 import { GUARD_SCRIPT } from '../../../sdk/migration/guard/guard-script.ts';
+import { DestinationLag } from '../../../sdk/migration/destination-lag.ts';
 import { SourceGate, type SourceGateVerdict } from '../../../sdk/migration/source-gate.ts';
 import { QmpClient } from '../../../sdk/qmp/index.ts';
 import { LocalTransport } from '../../../sdk/transport/index.ts';
@@ -387,6 +388,9 @@ describe('the guard on the source', () => {
     const dst = await rig('dst', { runState: 'inmigrate', migration: 'active' }, {}, false);
     const said: string[] = [];
     dst.guard.onControl((line) => void (line.startsWith('behind ') && said.push(line)));
+    // What ferry keeps of it (for its own gate; the source's gate relays the same lines).
+    const kept = new DestinationLag(dst.guard);
+    cleanups.push(() => kept.close());
     // A reader that takes 64 KiB every 10 ms (at most 6.5 MB/s) of a stream that arrives faster: it lags.
     const slow = await slowReader(64 << 10);
     cleanups.push(() => slow.close());
@@ -395,9 +399,11 @@ describe('the guard on the source', () => {
     const lag = said.at(-1)?.split(' ').map(Number) ?? [];
     assert.ok((lag[1] ?? 0) >= 1 << 20, `said: ${said.join(' | ')}`);
     assert.ok((lag[2] ?? 0) > 2e6 && (lag[2] ?? 0) < 20e6, `its pace ${lag[2]} B/s (it reads 6.4 MB/s): ${said.join(' | ')}`);
+    assert.deepEqual(kept.latest, { bytes: lag[1], bytesPerSecond: lag[2] });
     slow.drain();
     await sleep(300);
     assert.equal(said.at(-1), 'behind 0 0', said.join(' | '));
+    assert.equal(kept.latest, undefined);
   });
 
   test('told all is done, it leaves the VM alone when ferry closes its session', async () => {
