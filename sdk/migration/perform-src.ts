@@ -257,7 +257,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
           sourceGateWent = true;
           continue;
         }
-        if (verdict) log(context, 'debug', `the guard on ${context.source.name} left the pause to ferry: ${verdict.why ?? ''} (${verdict.remainingBytes === undefined ? '?' : mib(verdict.remainingBytes)} MiB left, ${verdict.inFlight ? mib(verdict.inFlight.bytes) : 0} MiB in the sockets of a lagging destination, ${verdict.waitedMs ?? '?'} ms waited)`);
+        if (verdict) log(context, 'debug', `the guard on ${context.source.name} left the pause to ferry: ${verdict.why ?? ''} (${verdict.remainingBytes === undefined ? '?' : mib(verdict.remainingBytes)} MiB left, ${verdict.inFlight ? `${mib(verdict.inFlight.bytes)} MiB in the sockets of a lagging destination, ` : verdict.unsentBytes !== undefined ? `a lagging destination caught up (${mib(verdict.unsentBytes)} MiB unsent), ` : ''}${verdict.waitedMs ?? '?'} ms waited)`);
         // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
         const go = await gateSwitchover(context, runner, info, diskRemaining, verdict ? verdict.inFlight : destinationLag?.latest, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips);
         if (!go) {

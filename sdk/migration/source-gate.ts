@@ -12,6 +12,8 @@ export interface SourceGateVerdict {
   waitedMs?: number;
   /** The stream still in the sockets of a destination that lags, and its pace (the guard's `in_flight`): loaded in the pause too. */
   inFlight?: StreamInFlight;
+  /** The source's send queue at the pause, when the guard read it (a destination said it lags). */
+  unsentBytes?: number;
   /** Why it left the pause to ferry: `too much left`, `waited too long`, `unarmed`, ... */
   why?: string;
   /** What its table was computed from (the estimate ferry records for a pause the guard let go). */
@@ -86,7 +88,7 @@ export class SourceGate {
   }
 
   #onControl(line: string): void {
-    const [word, bytes, waited, flight, pace, ...why] = line.split(' ');
+    const [word, bytes, waited, flight, pace, unsent, ...why] = line.split(' ');
     if (word !== 'gate-went' && word !== 'gate-left') return;
     // One pause per migration: the first verdict is the one (a late `answered` changes nothing).
     if (this.#verdict) return;
@@ -98,6 +100,7 @@ export class SourceGate {
       ...(Number.isFinite(remainingBytes) && { remainingBytes }),
       ...(Number.isFinite(waitedMs) && { waitedMs }),
       ...(inFlight.bytes > 0 && inFlight.bytesPerSecond > 0 && { inFlight }),
+      ...(Number(unsent) > 0 && { unsentBytes: Number(unsent) }),
       ...(why.length > 0 && { why: why.join(' ') }),
       ...(this.#sentBasis && { basis: this.#sentBasis }),
     };

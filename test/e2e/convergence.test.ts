@@ -174,20 +174,19 @@ describe('convergence on the lab', { timeout: 600_000 }, () => {
     assert.equal(report.counterWentBackwards, false, 'the guest kept its state');
   });
 
-  test('a destination that loads slower than the link: the stream waiting in the sockets at the pause is counted; a budget it breaks is cancelled, the VM running on the source by raw QMP, and one it fits completes within it by QEMU\'s figure', async (t) => {
-    // The destination QEMU stopped 30 ms of every 35: it reads the stream at a seventh of its pace, and ~10 MiB
-    // wait in the sockets when QEMU pauses this idle guest. Without counting them the gate saw 0.2 MiB left.
+  test('a destination that loads slower than the link: its backlog in the sockets at the pause is counted at its pace; a budget it breaks is cancelled, the VM running on the source by raw QMP, and one it fits completes within it by QEMU\'s figure', async (t) => {
+    // The destination QEMU stopped 30 ms of every 35: it reads the stream at a seventh of its pace, and
+    // megabytes wait in the sockets when QEMU pauses this idle guest; the gate saw only 0.2 MiB left before.
     const spec = { memoryMiB: 512, watchMonitor: true };
     await lab.startVm('a', 'cv-idle', spec);
-    for (const [maxDowntime, expect] of [[100, 'cancelled'], [400, 'completed']] as const) {
+    for (const [maxDowntime, expect] of [[100, 'cancelled'], [1500, 'completed']] as const) {
       const slow = slowLoader(lab, 'b', 'cv-idle');
       const lines: string[] = [];
       const { outcome, qemu } = await migrateWatched('a', 'b', 'cv-idle', { maxDowntime, timeout: 60_000 }, (migration) => {
         migration.on('log', (entry) => lines.push(entry.message));
       }).finally(() => slow.stop());
-      const left = lines.find((line) => line.includes('left the pause to ferry'));
-      t.diagnostic(`maxDowntime ${maxDowntime}: ${outcome instanceof Error ? outcome.message : `completed, QEMU downtime ${qemu.downtimeMs} ms, estimate ${outcome.convergence?.switchover?.estimateMs} ms`}; ${left ?? 'the guard decided'}`);
-      assert.match(left ?? '', /destination behind/, 'the source\'s guard saw the stream waiting and left the pause to ferry');
+      const lagged = lines.filter((line) => /switchover:|left the pause to ferry/.test(line)).join(' | ');
+      t.diagnostic(`maxDowntime ${maxDowntime}: ${outcome instanceof Error ? outcome.message : `completed, QEMU downtime ${qemu.downtimeMs} ms, estimate ${outcome.convergence?.switchover?.estimateMs} ms`}; ${lagged}`);
       if (expect === 'cancelled') {
         assert.ok(outcome instanceof MigrationCancelledError, String(outcome));
         assert.match(outcome.message, /MiB still in the sockets/);
@@ -198,7 +197,6 @@ describe('convergence on the lab', { timeout: 600_000 }, () => {
       }
       assert.ok(!(outcome instanceof Error), String(outcome));
       const estimate = outcome.convergence?.switchover;
-      assert.equal(estimate?.decidedBy, 'ferry');
       assert.ok((estimate?.inFlight?.bytes ?? 0) > 1 << 20, JSON.stringify(estimate));
       assert.equal(qemu.status, 'completed');
       assert.ok(qemu.downtimeMs !== undefined && qemu.downtimeMs <= maxDowntime, `QEMU downtime ${qemu.downtimeMs} ms within ${maxDowntime} ms`);

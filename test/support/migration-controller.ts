@@ -28,8 +28,8 @@ migration.on('log', (entry) => {
   if (dieAt === 'source-quit' && /^quitting the source QEMU/.test(entry.message)) die('SIGKILL');
   // The source's guard let QEMU's pause go next to it (switchoverGate 'source'), and ferry has just read so.
   if (dieAt === 'source-gate' && /^switchover: the guard on \S+ let it go/.test(entry.message)) die('SIGKILL');
-  // The source's guard left QEMU's pause to ferry because the stream still waited in the sockets.
-  if (dieAt === 'destination-behind' && /left the pause to ferry: destination behind/.test(entry.message)) die('SIGKILL');
+  // The source's guard left QEMU's pause to ferry, a lagging destination's backlog counted in it.
+  if (dieAt === 'destination-behind' && /left the pause to ferry: .*in the sockets of a lagging destination/.test(entry.message)) die('SIGKILL');
   // The destination's guard starts beside preflight and waits for its launch: the checks are being logged.
   if (dieAt === 'preflight' && /^preflight /.test(entry.message)) die('SIGKILL');
 });

@@ -38,9 +38,9 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 # Lines to ferry: QEMU's output, and '#' lines: '#guard PID', '#busy live|stale',
 # '#novm', '#vm PID', '#argv HEX', '#gate-expired', '#resolved WHAT', '#cleaned', and
 # at every pause before switchover '#gate-went BYTES MS FLIGHT' (it let it go, written
-# before the migrate-continue) or '#gate-left BYTES|- MS|- FLIGHT|- RATE|- WHY' (it is
-# ferry's to answer); FLIGHT, RATE: the stream still in the sockets of a destination
-# that lags, and its pace (see in_flight). (dst) '#behind BYTES RATE': its QEMU lags
+# before the migrate-continue) or '#gate-left BYTES|- MS|- FLIGHT|- RATE|- UNSENT|- WHY'
+# (it is ferry's to answer); FLIGHT, RATE: the stream still in the sockets of a
+# destination that lags, and its pace; UNSENT: the send queue, if read (see in_flight). (dst) '#behind BYTES RATE': its QEMU lags
 # BYTES behind the stream, reading RATE bytes/s ('#behind 0 0': it keeps up again).
 use strict;
 use warnings;
@@ -428,18 +428,19 @@ sub stream_queue {
   return ($sum, $received);
 }
 
-# At the pause, the stream still on its way when the destination lags (its
-# guard said so: 1 MiB or more unread, for 50 ms): that, the send queue here,
-# and the destination's pace. Its QEMU loads all of it before the guest runs
-# there: on the lab, a destination slow to fault its memory in read 200 MB/s
-# and ~10 MiB waited at the pause. A destination that keeps up empties its
-# sockets at the network's pace, and then a full send queue costs little
-# (2-15 MiB at the pause, pauses of 8-20 ms): not counted.
+# At the pause, the stream still on its way to a destination that lags: its
+# guard said so (1 MiB or more unread for 50 ms, and its pace), and the send
+# queue here still holds 64 KiB or more, so it had not caught up when QEMU
+# paused. Its QEMU loads all of it before the guest runs there: on the lab, a
+# destination slow to fault its memory in read 200 MB/s and ~10 MiB waited at
+# the pause. Otherwise nothing is counted: a destination that keeps up empties
+# its sockets at the network's pace (2-15 MiB at the pause, pauses of 8-20 ms).
+# Returns what is counted, its pace, and the send queue (when it was read).
 sub in_flight {
   my ($unread, $rate) = @behind;
-  return (0, 0) if $unread < 1048576 || $rate <= 0;
+  return (0, 0, 0) if $unread < 1048576 || $rate <= 0;
   my ($unsent) = stream_queue('src');
-  return ($unread + $unsent, $rate);
+  return $unsent < 65536 ? (0, 0, $unsent) : ($unread + $unsent, $rate, $unsent);
 }
 
 # QEMU paused before switchover: decide here, one local round trip after the
@@ -452,10 +453,10 @@ sub source_gate {
   $gate_seen = undef;
   my @table = @gate_go;
   @gate_go = ();
-  return ctl('gate-left - - - - unarmed') unless @table;
+  return ctl('gate-left - - - - - unarmed') unless @table;
   my $asked = precise_ms();
   my $reply = qmp_call('{"execute":"query-migrate"}', 1);
-  my ($flight, $pace) = in_flight();
+  my ($flight, $pace, $unsent) = in_flight();
   my $answered = precise_ms();
   # The pause began before its event was read: by up to one round trip, as ferry counts it too.
   my $waited = ($answered - $seen) + ($answered - $asked) + 2 * $tick_ms;
@@ -471,7 +472,7 @@ sub source_gate {
     if ($due > $table[0][1] || ($row && $due > $row->[1])) { $why = 'too much left' }
     elsif (!$row) { $why = 'waited too long' }
   }
-  my $figures = sprintf('%s %.1f %d %d', $remaining // '-', $waited, $flight, $pace);
+  my $figures = sprintf('%s %.1f %d %d %d', $remaining // '-', $waited, $flight, $pace, $unsent);
   return ctl("gate-left $figures $why") if $why;
   # Said before it is done, so that ferry reads it before any reply that follows the continue.
   ctl("gate-went $figures");
@@ -660,7 +661,7 @@ for (;;) {
       if ($line =~ /"execute":\s*"(migrate-continue|migrate_cancel)"/) {
         $gate_at = undef;
         # ferry answered the pause itself before the gate here looked: it stays ferry's.
-        ctl('gate-left - - - - answered') if defined $gate_seen;
+        ctl('gate-left - - - - - answered') if defined $gate_seen;
         $gate_seen = undef;
       }
       $saw_stop = 1 if $line =~ /"execute":\s*"stop"/;
