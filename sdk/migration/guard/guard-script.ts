@@ -428,19 +428,28 @@ sub stream_queue {
   return ($sum, $received);
 }
 
-# At the pause, the stream still on its way to a destination that lags: its
-# guard said so (1 MiB or more unread for 50 ms, and its pace), and the send
-# queue here still holds 64 KiB or more, so it had not caught up when QEMU
-# paused. Its QEMU loads all of it before the guest runs there: on the lab, a
-# destination slow to fault its memory in read 200 MB/s and ~10 MiB waited at
-# the pause. Otherwise nothing is counted: a destination that keeps up empties
-# its sockets at the network's pace (2-15 MiB at the pause, pauses of 8-20 ms).
-# Returns what is counted, its pace, and the send queue (when it was read).
+# At the pause, the stream still on its way to a destination that lags. Its
+# guard said so (1 MiB or more unread for 50 ms), and the send queue here still
+# holds 64 KiB or more 2 ms into the pause: the destination's QEMU loads it all
+# before the guest runs there, at the pace that queue empties now (the pace its
+# guard saw before the pause may be lower than now, when the guest no longer
+# runs: on the lab the hosts share the cores). On the lab, a destination slow
+# to fault its memory in read 200 MB/s and ~10 MiB waited at the pause. A
+# destination that keeps up empties its sockets at the network's pace: it is
+# not counted (2-15 MiB at the pause, pauses of 8-20 ms).
+# Returns what is counted, its pace, and the send queue as last read.
 sub in_flight {
   my ($unread, $rate) = @behind;
   return (0, 0, 0) if $unread < 1048576 || $rate <= 0;
+  my ($before) = stream_queue('src');
+  return (0, 0, $before) if $before < 65536;
+  my $from = precise_ms();
+  select(undef, undef, undef, 0.002);
   my ($unsent) = stream_queue('src');
-  return $unsent < 65536 ? (0, 0, $unsent) : ($unread + $unsent, $rate, $unsent);
+  my $ms = precise_ms() - $from;
+  return (0, 0, $unsent) if $unsent < 65536;
+  my $now = $ms > 0 ? int(($before - $unsent) / $ms * 1000) : 0;
+  return ($unread + $unsent, $now > 0 ? $now : $rate, $unsent);
 }
 
 # QEMU paused before switchover: decide here, one local round trip after the
