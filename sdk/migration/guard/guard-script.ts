@@ -430,26 +430,32 @@ sub stream_queue {
 
 # At the pause, the stream still on its way to a destination that lags. Its
 # guard said so (1 MiB or more unread for 50 ms), and the send queue here still
-# holds 64 KiB or more 2 ms into the pause: the destination's QEMU loads it all
-# before the guest runs there, at the pace that queue empties now (the pace its
-# guard saw before the pause may be lower than now, when the guest no longer
-# runs: on the lab the hosts share the cores). On the lab, a destination slow
-# to fault its memory in read 200 MB/s and ~10 MiB waited at the pause. A
-# destination that keeps up empties its sockets at the network's pace: it is
-# not counted (2-15 MiB at the pause, pauses of 8-20 ms).
-# Returns what is counted, its pace, and the send queue as last read.
-sub in_flight {
+# holds 64 KiB or more after the query of QEMU that the gate makes anyway (about
+# a millisecond): the destination's QEMU loads it all before the guest runs
+# there, at the pace that queue empties now (the pace its guard saw before the
+# pause can be lower than now, when the guest no longer runs: on the lab the
+# hosts share two cores). On the lab, a destination slow to fault its memory in
+# read 200 MB/s and ~10 MiB waited at the pause. A destination that keeps up
+# empties its sockets at the network's pace: it is not counted (2-15 MiB at the
+# pause, pauses of 8-20 ms).
+# lag_look() before the query, in_flight(LOOK) after it: what is counted, its
+# pace, and the send queue as last read.
+sub lag_look {
   my ($unread, $rate) = @behind;
-  return (0, 0, 0) if $unread < 1048576 || $rate <= 0;
-  my ($before) = stream_queue('src');
+  return undef if $unread < 1048576 || $rate <= 0;
+  my ($unsent) = stream_queue('src');
+  return [$unsent, precise_ms()];
+}
+sub in_flight {
+  my ($look) = @_;
+  return (0, 0, 0) unless $look;
+  my ($before, $from) = @$look;
   return (0, 0, $before) if $before < 65536;
-  my $from = precise_ms();
-  select(undef, undef, undef, 0.002);
   my ($unsent) = stream_queue('src');
   my $ms = precise_ms() - $from;
   return (0, 0, $unsent) if $unsent < 65536;
   my $now = $ms > 0 ? int(($before - $unsent) / $ms * 1000) : 0;
-  return ($unread + $unsent, $now > 0 ? $now : $rate, $unsent);
+  return ($behind[0] + $unsent, $now > 0 ? $now : $behind[1], $unsent);
 }
 
 # QEMU paused before switchover: decide here, one local round trip after the
@@ -463,12 +469,13 @@ sub source_gate {
   my @table = @gate_go;
   @gate_go = ();
   return ctl('gate-left - - - - - unarmed') unless @table;
+  my $look = lag_look();
   my $asked = precise_ms();
   my $reply = qmp_call('{"execute":"query-migrate"}', 1);
-  my ($flight, $pace, $unsent) = in_flight();
   my $answered = precise_ms();
+  my ($flight, $pace, $unsent) = in_flight($look);
   # The pause began before its event was read: by up to one round trip, as ferry counts it too.
-  my $waited = ($answered - $seen) + ($answered - $asked) + 2 * $tick_ms;
+  my $waited = (precise_ms() - $seen) + ($answered - $asked) + 2 * $tick_ms;
   my $why = '';
   my ($remaining) = ($reply // '') =~ /"remaining":\s*(\d+)/;
   if (!defined $reply || $reply !~ /"status":\s*"pre-switchover"/ || !defined $remaining) { $why = 'no pause in query-migrate' }
