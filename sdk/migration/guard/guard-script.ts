@@ -432,9 +432,10 @@ sub stream_queue {
 # guard said so (1 MiB or more unread for 50 ms), and the send queue here still
 # holds 64 KiB or more after the query of QEMU that the gate makes anyway (about
 # a millisecond): the destination's QEMU loads it all before the guest runs
-# there, at the pace that queue empties now (the pace its guard saw before the
-# pause can be lower than now, when the guest no longer runs: on the lab the
-# hosts share two cores). On the lab, a destination slow to fault its memory in
+# there, at the faster of the pace that queue empties now and the pace its guard
+# saw over 50 ms before the pause (the one before can be lower, while the guest
+# still ran: on the lab the hosts share two cores; a millisecond can catch a
+# reader between two reads). On the lab, a destination slow to fault its memory in
 # read 200 MB/s and ~10 MiB waited at the pause. A destination that keeps up
 # empties its sockets at the network's pace: it is not counted (2-15 MiB at the
 # pause, pauses of 8-20 ms).
@@ -455,7 +456,7 @@ sub in_flight {
   my $ms = precise_ms() - $from;
   return (0, 0, $unsent) if $unsent < 65536;
   my $now = $ms > 0 ? int(($before - $unsent) / $ms * 1000) : 0;
-  return ($behind[0] + $unsent, $now > 0 ? $now : $behind[1], $unsent);
+  return ($behind[0] + $unsent, $now > $behind[1] ? $now : $behind[1], $unsent);
 }
 
 # QEMU paused before switchover: decide here, one local round trip after the
