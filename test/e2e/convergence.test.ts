@@ -175,33 +175,41 @@ describe('convergence on the lab', { timeout: 600_000 }, () => {
   });
 
   test('a destination that loads slower than the link: its backlog in the sockets at the pause is counted at its pace; a budget it breaks is cancelled, the VM running on the source by raw QMP, and one it fits completes within it by QEMU\'s figure', async (t) => {
-    // The destination QEMU stopped 30 ms of every 35: it reads the stream at a seventh of its pace, and
-    // megabytes wait in the sockets when QEMU pauses this idle guest; the gate saw only 0.2 MiB left before.
+    // The destination QEMU stopped 45 ms of every 50: it reads the stream at a tenth of its pace, and megabytes
+    // wait in the sockets when QEMU pauses this idle guest; the gate saw only 0.2 MiB left before. Whether its
+    // guard has seen the lag for 50 ms by the pause depends on the kernel's buffers and the stops' timing: a
+    // move it missed must still keep its budget, and at 100 ms one of three tries must be cancelled for it.
     const spec = { memoryMiB: 512, watchMonitor: true };
     await lab.startVm('a', 'cv-idle', spec);
-    for (const [maxDowntime, expect] of [[100, 'cancelled'], [1500, 'completed']] as const) {
-      const slow = slowLoader(lab, 'b', 'cv-idle');
-      const lines: string[] = [];
-      const { outcome, qemu } = await migrateWatched('a', 'b', 'cv-idle', { maxDowntime, timeout: 60_000 }, (migration) => {
-        migration.on('log', (entry) => lines.push(entry.message));
-      }).finally(() => slow.stop());
-      const lagged = lines.filter((line) => /switchover:|left the pause to ferry/.test(line)).join(' | ');
-      t.diagnostic(`maxDowntime ${maxDowntime}: ${outcome instanceof Error ? outcome.message : `completed, QEMU downtime ${qemu.downtimeMs} ms, estimate ${outcome.convergence?.switchover?.estimateMs} ms, in flight ${JSON.stringify(outcome.convergence?.switchover?.inFlight ?? null)}`}; ${lagged}`);
-      if (expect === 'cancelled') {
-        assert.ok(outcome instanceof MigrationCancelledError, String(outcome));
-        assert.match(outcome.message, /MiB still in the sockets/);
-        assert.equal(outcome.vmState, 'running-on-source');
-        assert.deepEqual(await rawVmState(lab.watchSocket('a', 'cv-idle')), { runState: 'running', migration: 'cancelled' });
-        assert.equal(await lab.vmPid('b', 'cv-idle'), undefined);
-        continue;
+    let where = 'a';
+    let cancelledForLag = false;
+    for (const [maxDowntime, tries] of [[100, 3], [1500, 1]] as const) {
+      for (let attempt = 1; attempt <= tries && !(maxDowntime === 100 && cancelledForLag); attempt++) {
+        const to = where === 'a' ? 'b' : 'a';
+        const slow = slowLoader(lab, to, 'cv-idle', 45, 5);
+        const lines: string[] = [];
+        const { outcome, qemu } = await migrateWatched(where, to, 'cv-idle', { maxDowntime, timeout: 60_000 }, (migration) => {
+          migration.on('log', (entry) => lines.push(entry.message));
+        }).finally(() => slow.stop());
+        const lagged = lines.filter((line) => /switchover:|left the pause to ferry/.test(line)).join(' | ');
+        t.diagnostic(`maxDowntime ${maxDowntime}, ${where}→${to}: ${outcome instanceof Error ? outcome.message : `completed, QEMU downtime ${qemu.downtimeMs} ms, estimate ${outcome.convergence?.switchover?.estimateMs} ms, in flight ${JSON.stringify(outcome.convergence?.switchover?.inFlight ?? null)}`}; ${lagged}`);
+        if (outcome instanceof Error) {
+          assert.ok(outcome instanceof MigrationCancelledError, String(outcome));
+          assert.match(outcome.message, /MiB still in the sockets, loaded at the destination's/, 'cancelled for the lagging destination\'s backlog');
+          assert.equal(outcome.vmState, 'running-on-source');
+          assert.deepEqual(await rawVmState(lab.watchSocket(where, 'cv-idle')), { runState: 'running', migration: 'cancelled' });
+          assert.equal(await lab.vmPid(to, 'cv-idle'), undefined);
+          cancelledForLag = true;
+          continue;
+        }
+        assert.equal(qemu.status, 'completed');
+        assert.ok(qemu.downtimeMs !== undefined && qemu.downtimeMs <= maxDowntime, `QEMU downtime ${qemu.downtimeMs} ms within ${maxDowntime} ms`);
+        assert.equal(await lab.vmPid(where, 'cv-idle'), undefined, 'the source QEMU is gone');
+        assert.equal((await rawVmState(`${lab.runDir(to)}/cv-idle.qmp`))?.runState, 'running');
+        where = to;
       }
-      assert.ok(!(outcome instanceof Error), String(outcome));
-      // Whether a backlog is left at this pause depends on when QEMU pauses (at 1500 ms, early): only the budget is the contract.
-      assert.equal(qemu.status, 'completed');
-      assert.ok(qemu.downtimeMs !== undefined && qemu.downtimeMs <= maxDowntime, `QEMU downtime ${qemu.downtimeMs} ms within ${maxDowntime} ms`);
-      assert.equal(await lab.vmPid('a', 'cv-idle'), undefined, 'the source QEMU is gone');
-      assert.equal((await rawVmState(`${lab.runDir('b')}/cv-idle.qmp`))?.runState, 'running');
     }
+    assert.ok(cancelledForLag, 'at 100 ms, one of three moves to the lagging destination was cancelled for its backlog');
   });
 
   test('a guest no throttle converges: the default policy keeps it at 95 % or more only for heavyThrottleLimit, then cancels, the guest running on the source by raw QMP on both hosts', async (t) => {
