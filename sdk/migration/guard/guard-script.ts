@@ -23,8 +23,8 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 #   #source-kept        (dst) the source's guard rolled back: no stream can complete here
 #   #gate-go W:B ...    (src) the gate next to QEMU: at the pause, with a wait of at
 #                       most W ms, let it go if QEMU holds at most B bytes of RAM
-#                       (ferry's table, smallest W first); '#gate-go off' disarms
-#                       and 'rate:R': the pause's send rate (bytes/s) the table plans with
+#                       (ferry's table, smallest W first, then 'rate:R': the pause's
+#                       send rate it plans with, bytes/s); '#gate-go off' disarms
 #   #gate-behind BYTES RATE  (src) the destination's guard's last '#behind' (relayed)
 #   #restore {...}      a QMP command that undoes one of ferry's settings (src)
 #   #restore-retry {...} the same, retried for up to 5 s while QEMU says it is
@@ -37,11 +37,12 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 #                       '#cleanup' and '#created' lines may come before it
 # Lines to ferry: QEMU's output, and '#' lines: '#guard PID', '#busy live|stale',
 # '#novm', '#vm PID', '#argv HEX', '#gate-expired', '#resolved WHAT', '#cleaned', and
-# at every pause before switchover '#gate-went BYTES MS FLIGHT' (it let it go, written
-# before the migrate-continue) or '#gate-left BYTES|- MS|- FLIGHT|- RATE|- UNSENT|- WHY'
-# (it is ferry's to answer); FLIGHT, RATE: the stream still in the sockets of a
-# destination that lags, and its pace; UNSENT: the send queue, if read (see in_flight). (dst) '#behind BYTES RATE': its QEMU lags
-# BYTES behind the stream, reading RATE bytes/s ('#behind 0 0': it keeps up again).
+# at every pause before switchover '#gate-went BYTES MS FLIGHT RATE UNSENT' (it let it
+# go, written before the migrate-continue) or '#gate-left BYTES|- MS|- FLIGHT|- RATE|-
+# UNSENT|- WHY' (it is ferry's to answer): the RAM QEMU holds, the wait, the stream still
+# in the sockets of a destination that lags and its pace, and the send queue if it was
+# read (see in_flight). (dst) '#behind BYTES RATE': its QEMU lags BYTES behind the
+# stream, reading RATE bytes/s ('#behind 0 0': it keeps up again).
 use strict;
 use warnings;
 use IO::Socket::UNIX;

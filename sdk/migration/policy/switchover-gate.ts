@@ -1,5 +1,11 @@
 import { DISK_COPY_SWITCHOVER_OVERHEAD_MS } from '../storage/disk-copy.ts';
 
+/** The stream still on its way to a destination that lags behind it, and how fast that destination reads. */
+export interface StreamInFlight {
+  bytes: number;
+  bytesPerSecond: number;
+}
+
 /**
  * The downtime guarantee, in two halves.
  *
@@ -15,12 +21,6 @@ import { DISK_COPY_SWITCHOVER_OVERHEAD_MS } from '../storage/disk-copy.ts';
  * Steering leaves the gate a margin, so it says go unless QEMU decided on
  * figures that changed under it.
  */
-/** The stream still on its way to a destination that lags behind it, and how fast that destination reads. */
-export interface StreamInFlight {
-  bytes: number;
-  bytesPerSecond: number;
-}
-
 export interface SwitchoverEstimate {
   remainingBytes: number;
   /**
@@ -72,7 +72,7 @@ export interface SwitchoverEstimate {
  * Some of those long pauses were later told apart: a destination loading
  * slower than the link (on the lab, memory its machine had handed back to
  * its hypervisor) leaves ~10 MiB of the stream in the sockets at the pause,
- * which the estimate now counts (SwitchoverEstimate.inFlightBytes).
+ * which the estimate now counts (SwitchoverEstimate.inFlight).
  */
 export const SWITCHOVER_OVERHEAD_MS = 50;
 

@@ -42,8 +42,9 @@ export function tlsFailureOf(sourceError: string, destinationLog: string, authz 
   if (destinationTls && /not trusted|signer not found|untrusted|issuer/i.test(destinationTls)) return { failure: 'untrusted-certificate', qemuMessage: destinationTls.trim() };
   // A daemonized destination logs its authz refusal nowhere ferry can read: the source sees
   // only its channel closed mid-handshake (7.2: "Cannot write to TLS channel", 10.0: "Connection
-  // reset by peer"), which with authz on and nothing sent yet is most likely that refusal.
-  if (authz && /TLS channel|Connection reset by peer/i.test(sourceError)) return { failure: 'authz-denied', qemuMessage: sourceError };
+  // reset by peer", or "Broken pipe" when its write comes after the close), which with authz on and
+  // nothing sent yet is most likely that refusal.
+  if (authz && /TLS channel|Connection reset by peer|Broken pipe/i.test(sourceError)) return { failure: 'authz-denied', qemuMessage: sourceError };
   if (/TLS|handshake|certificate/i.test(sourceError)) return { failure: 'handshake-failed', qemuMessage: sourceError };
   if (destinationTls) return { failure: 'handshake-failed', qemuMessage: destinationTls.trim() };
   return undefined;
