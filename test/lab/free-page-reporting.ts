@@ -37,7 +37,6 @@ export async function holdFreePageReporting(): Promise<{ held: boolean; restore:
   return { held: true, restore: async () => void (await writeFile(ORDER, before).catch(() => undefined)) };
 }
 
-
 /** Writes `mib` MiB to tmpfs and removes it: the kernel takes that memory from its free lists and gives it back. */
 async function touchOnce(mib: number): Promise<void> {
   const chunk = Buffer.alloc(1024 * 1024, 1);
