@@ -163,6 +163,15 @@
 //   lagging destination's backlog (5-35 MiB, read at 130-273 MiB/s but one at 761; estimates 51-237 ms);
 //   the other 3 had 2.2-4.1 MiB left. Raw QMP's runs of the same rounds go the other way, to another destination, so "needless" here
 //   counts moves to a lagging destination against moves to one that kept up.
+//   node --import tsx bench/convergence.ts calibrate 10 300ms    (reporting held)
+//   ------------------ | ---------- | ---------------- | ------- | -------- | ------------------ | ----------- | ----------- | -------------- | ---------------- | -------------- | ---------
+//   idle 300ms none    | 10/10      | 10/14            | 59      | 10/10    | 49/45              | 0           | 10/10       | 8/21           | 0                | -              | 0
+//   50MB/s 300ms none  | 10/10      | 11/13            | 61      | 10/10    | 50/44              | 0           | 10/10       | 13/29          | 0                | -              | 0
+//   200MB/s 300ms none | 10/10      | 13/21            | 70      | 10/10    | 55/40              | 0           | 10/10       | 40/59          | 0                | -              | 0
+//   idle 300ms hog     | 10/10      | 10/15            | 57      | 10/10    | 47/41              | 0           | 10/10       | 12/22          | 0                | -              | 0
+//   50MB/s 300ms hog   | 10/10      | 12/16            | 66      | 10/10    | 55/41              | 0           | 10/10       | 26/50          | 0                | -              | 0
+//   200MB/s 300ms hog  | 10/10      | 12/23            | 66      | 10/10    | 54/41              | 0           | 10/10       | 96/115         | 0                | -              | 0
+//   done-when: completed over budget 0 → PASS; cancels where raw completed within budget 0 → PASS; 60 rounds
 import { configure, disconnect, host, type MigrationOptions, type PolicyPresetName } from '../sdk/index.ts';
 import { testLab } from '../test/e2e/lab-fixture.ts';
 import { holdFreePageReporting } from '../test/lab/free-page-reporting.ts';
