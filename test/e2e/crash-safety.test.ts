@@ -198,17 +198,31 @@ describe('crash safety: the controller killed, frozen or cut off', { timeout: 90
   }
 
   test('kill -9 as a pause with a lagging destination\'s backlog is left to ferry (its QEMU loading slowly): the VM runs on a alone, by itself, and nothing is left', async (t) => {
-    const probe = await startGuest('crash', idle);
     // The destination QEMU stopped 30 ms of every 35: the stream waits in the sockets at the pause, too long
-    // for 100 ms, so the source's guard leaves the pause to ferry, and ferry dies as it reads so.
-    const slow = slowLoader(lab, 'b', 'crash');
-    try {
-      const controller = Controller.migrate('crash', { maxDowntime: 100 }, 'destination-behind');
-      await controller.waitFor('died', (line) => line['type'] === 'dying', 120_000);
-      assert.equal(await controller.exited, null, 'the controller was killed');
-    } finally {
-      await slow.stop();
+    // for 100 ms, so the source's guard leaves the pause to ferry, and ferry dies as it reads so. Whether the
+    // destination's guard has seen the lag for 50 ms by the pause depends on the kernel's buffers and the
+    // stops' timing: a move that missed it ends by itself, and the guest starts over on a (three tries).
+    let probe: Probe | undefined;
+    let died = false;
+    for (let attempt = 1; attempt <= 3 && !died; attempt++) {
+      if (probe) {
+        probe.stop();
+        for (const h of ['a', 'b']) await lab.stopVm(h, 'crash');
+      }
+      probe = await startGuest('crash', idle);
+      const slow = slowLoader(lab, 'b', 'crash');
+      try {
+        const controller = Controller.migrate('crash', { maxDowntime: 100 }, 'destination-behind');
+        const said = await controller.waitFor('died or ended', (line) => ['dying', 'done', 'error'].includes(String(line['type'])), 120_000);
+        const code = await controller.exited;
+        died = said['type'] === 'dying';
+        if (died) assert.equal(code, null, 'the controller was killed');
+        else t.diagnostic(`try ${attempt}: the pause came without a lag seen, and the move ended by itself: ${JSON.stringify(said)}`);
+      } finally {
+        await slow.stop();
+      }
     }
+    assert.ok(died && probe, 'one of three moves left a lagging destination\'s pause to ferry');
     const { ms, on } = await settledOn('crash', 'a');
     const report = await probe.finish(500);
     t.diagnostic(`kill -9 in destination-behind: settled on ${on} ${ms} ms after the kill; guest unreachable at most ${report.maxGapMs} ms`);
