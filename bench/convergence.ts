@@ -134,7 +134,7 @@
 //   done-when: completed over budget 0 → PASS; cancels where raw completed within budget 0 → PASS; 60 rounds
 //
 // 2026-11-29, later: those idle pauses were destinations loading slower than the link. This machine hands
-// freed memory back to its hypervisor at once, and a destination QEMU faulting its RAM in there read 200-250
+// freed memory back to its hypervisor at once, and a destination QEMU faulting its RAM in there read 200-330
 // MB/s with ~10 MiB waiting in the sockets (bench/idle-tail.ts). The calibration now holds that reporting for
 // its run, as hosts on their own hardware keep their memory (FERRY_LAB_PAGE_REPORTING=keep leaves it), and the
 // guards count a lagging destination's backlog (README, "A destination that lags").

@@ -11,8 +11,8 @@ const WARM_FILE = '/dev/shm/ferry-lab-warm';
  * memory to its hypervisor at once (virtio-balloon free page reporting), and
  * touching reported memory again faults in the hypervisor: 2 GiB written to
  * tmpfs took 4.2 s on such memory and 0.75 s on memory kept. A destination QEMU
- * that faults its RAM in on reported memory loads the stream at 200–250 MB/s
- * instead of 600–800, so about 10 MiB wait in the sockets' buffers when QEMU
+ * that faults its RAM in on reported memory loads the stream at 200–330 MB/s
+ * instead of 500–1150 (QEMU's own rate), so about 10 MiB wait in the sockets' buffers when QEMU
  * pauses an idle guest, and the pause waits for them (bench/idle-tail.ts).
  * Hosts that run on their own hardware keep their memory: a bench that
  * judges pauses against a tight budget holds the reporting for its run.

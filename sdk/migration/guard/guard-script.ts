@@ -385,7 +385,7 @@ sub resolve_destination {
 # yet read by QEMU) of the established connections on the migration's port,
 # which the destination's QEMU picked for this migration, and (dst) the bytes
 # they received. Asked of the kernel over netlink (sock_diag), in this
-# namespace, QEMU's: 0.2 ms, where reading /proc/net/tcp walks the whole
+# namespace, QEMU's: 0.2-0.3 ms, where reading /proc/net/tcp walks the whole
 # connection table (6.5 ms on a 24 GiB host). (0, 0) where the stream is not
 # TCP or the kernel will not say.
 sub stream_queue {
@@ -437,7 +437,7 @@ sub stream_queue {
 # saw over 50 ms before the pause (the one before can be lower, while the guest
 # still ran: on the lab the hosts share two cores; a millisecond can catch a
 # reader between two reads). On the lab, a destination slow to fault its memory in
-# read 200 MB/s and ~10 MiB waited at the pause. A destination that keeps up
+# read 200-330 MB/s and ~10 MiB waited at the pause. A destination that keeps up
 # empties its sockets at the network's pace: it is not counted (2-15 MiB at the
 # pause, pauses of 8-20 ms).
 # lag_look() before the query, in_flight(LOOK) after it: what is counted, its
