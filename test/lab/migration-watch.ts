@@ -15,6 +15,10 @@ export interface WatchedMigration {
   totalTimeMs?: number;
   /** The highest cpu-throttle-percentage seen. */
   maxThrottlePercent: number;
+  /** QEMU's MIGRATION events in order: how it ended, not only where. */
+  events: string[];
+  /** QEMU's error-desc, when a poll caught one. */
+  errorDesc?: string;
 }
 
 /**
@@ -25,7 +29,7 @@ export interface WatchedMigration {
  * quits the source, so a 5 ms poll sees it too.
  */
 export function watchMigration(socketPath: string, intervalMs = 5): { done: Promise<WatchedMigration>; stop: () => void } {
-  const seen: WatchedMigration = { status: 'none', maxThrottlePercent: 0 };
+  const seen: WatchedMigration = { status: 'none', maxThrottlePercent: 0, events: [] };
   const socket = connect({ path: socketPath });
   let timer: NodeJS.Timeout | undefined;
   let stoppedAt: number | undefined;
@@ -46,13 +50,17 @@ export function watchMigration(socketPath: string, intervalMs = 5): { done: Prom
       // Events reach every monitor, stamped by QEMU: they tell the end even when the quit beats a poll.
       if (message['event'] === 'STOP') stoppedAt = eventTime(message);
       const status = message['event'] === 'MIGRATION' ? (message['data'] as { status?: string } | undefined)?.status : undefined;
-      if (status) seen.status = status;
+      if (status) {
+        seen.status = status;
+        seen.events.push(status);
+      }
       if (status === 'completed') completedAt = eventTime(message);
       if ('QMP' in message) socket.write(JSON.stringify({ execute: 'qmp_capabilities', id: 'caps' }) + '\n');
       else if (message['id'] === 'caps') ask();
       else if ('return' in message) {
         const info = message['return'] as Record<string, unknown>;
         if (typeof info['status'] === 'string') seen.status = info['status'];
+        if (typeof info['error-desc'] === 'string') seen.errorDesc = info['error-desc'];
         seen.maxThrottlePercent = Math.max(seen.maxThrottlePercent, Number(info['cpu-throttle-percentage'] ?? 0));
         if (Number(info['downtime'] ?? 0) > 0) Object.assign(seen, { downtimeMs: Number(info['downtime']), downtimeFrom: 'query-migrate' });
         if (Number(info['total-time'] ?? 0) > 0) seen.totalTimeMs = Number(info['total-time']);
@@ -67,4 +75,16 @@ export function watchMigration(socketPath: string, intervalMs = 5): { done: Prom
 function eventTime(message: Record<string, unknown>): number {
   const stamp = message['timestamp'] as { seconds: number; microseconds: number } | undefined;
   return stamp ? stamp.seconds * 1000 + stamp.microseconds / 1000 : performance.now();
+}
+
+/**
+ * Did a cancel end this migration, by QEMU's own account? Its last status is
+ * `cancelled`, or `failed` right after `cancelling`: a cancel that lands as
+ * QEMU's own switchover begins ends `failed` (migration_completion's
+ * `state == CANCELLING → goto fail`, "this ends up going from
+ * CANCELLING->FAILED" in its review), the VM running on where it was.
+ */
+export function endedByCancel(watched: WatchedMigration, finalStatus: string | undefined): boolean {
+  if (finalStatus === 'cancelled') return true;
+  return finalStatus === 'failed' && watched.events.includes('cancelling') && watched.events.at(-1) !== 'cancelling' && !watched.events.includes('completed');
 }
