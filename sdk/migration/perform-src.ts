@@ -259,7 +259,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         }
         if (verdict) log(context, 'debug', `the guard on ${context.source.name} left the pause to ferry: ${verdict.why ?? ''} (${verdict.remainingBytes === undefined ? '?' : mib(verdict.remainingBytes)} MiB left, ${verdict.inFlight ? `${mib(verdict.inFlight.bytes)} MiB in the sockets of a lagging destination, ` : verdict.unsentBytes !== undefined ? `a lagging destination caught up (${mib(verdict.unsentBytes)} MiB unsent), ` : ''}${verdict.waitedMs ?? '?'} ms waited)`);
         // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
-        const go = await gateSwitchover(context, runner, info, diskRemaining, verdict ? verdict.inFlight : destinationLag?.latest, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips);
+        const go = await gateSwitchover(context, runner, info, diskRemaining, verdict ? verdict.inFlight : destinationLag?.latest, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips, verdict?.vcpuSleepMs);
         if (!go) {
           cancelSent = 'downtime';
           cancelWhy = runner.records.at(-1)?.reason ?? 'the switchover would exceed maxDowntime';
@@ -344,7 +344,7 @@ function switchedOverBySource(context: MigrationContext, verdict: SourceGateVerd
   enterStage(context, 'paused-for-switchover');
   enterStage(context, 'switching-over');
   if (!verdict.basis) return;
-  const estimate = recordSwitchover(context, { ...estimateSwitchover({ ...verdict.basis, remainingBytes: verdict.remainingBytes ?? 0, inFlight: verdict.inFlight, waitedMs: verdict.waitedMs ?? 0 }), decidedBy: 'source' }, context.lastInfo);
+  const estimate = recordSwitchover(context, { ...estimateSwitchover({ ...verdict.basis, remainingBytes: verdict.remainingBytes ?? 0, inFlight: verdict.inFlight, waitedMs: verdict.waitedMs ?? 0 }), decidedBy: 'source' }, context.lastInfo, verdict.vcpuSleepMs);
   log(context, 'info', `switchover: the guard on ${context.source.name} let it go next to QEMU: ${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s)${inFlightText(estimate)} + ${estimate.overheadMs} ms overhead + ${estimate.waitedMs} ms waited ≈ ${estimate.estimateMs} ms fits maxDowntime ${estimate.maxDowntimeMs} ms`);
 }
 
@@ -353,10 +353,16 @@ function inFlightText(estimate: SwitchoverEstimate): string {
   return estimate.inFlight ? ` + ${mib(estimate.inFlight.bytes)} MiB still in the sockets, loaded at the destination's ${mib(estimate.inFlight.bytesPerSecond)} MiB/s` : '';
 }
 
-/** Keeps the estimate the switchover was decided on in the result, with the throttle QEMU applied at the pause. */
-function recordSwitchover(context: MigrationContext, estimate: SwitchoverEstimate, info: MigrationInfo | undefined): SwitchoverEstimate {
+/**
+ * Keeps the estimate the switchover was decided on in the result, with the throttle QEMU applied at the pause
+ * and the vCPUs' throttle sleep the source's guard saw still to come.
+ */
+function recordSwitchover(context: MigrationContext, estimate: SwitchoverEstimate, info: MigrationInfo | undefined, vcpuSleepMs: number | undefined): SwitchoverEstimate {
   const throttlePercent = info?.['cpu-throttle-percentage'] ?? 0;
   if (throttlePercent > 0) estimate.throttlePercent = throttlePercent;
+  if (vcpuSleepMs !== undefined) estimate.vcpuSleepMs = vcpuSleepMs;
+  // Not counted against the budget: a cancel resumes a vCPU that sleeps on just as long.
+  if (vcpuSleepMs) log(context, 'warn', `the pause lasts ${vcpuSleepMs} ms more at least: a vCPU on ${context.source.name} is in QEMU's throttle sleep, begun after the stop, which QEMU's last steps wait for (a QEMU defect; the guest would not run sooner on the source)`);
   if (context.convergence) context.convergence.switchover = estimate;
   return estimate;
 }
@@ -372,7 +378,7 @@ function switchoverBasis(context: MigrationContext, runner: PolicyRunner, throug
  * pause that would not fit ends in a cancel, and the guest runs on at the
  * source. Post-copy and a permitted pause have already accepted the stop.
  */
-async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, diskRemainingBytes: number, inFlight: StreamInFlight | undefined, before: ConvergenceSample, throughput: number, seenAt: number, roundTrips: readonly number[]): Promise<boolean> {
+async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, diskRemainingBytes: number, inFlight: StreamInFlight | undefined, before: ConvergenceSample, throughput: number, seenAt: number, roundTrips: readonly number[], vcpuSleepMs?: number): Promise<boolean> {
   const qmp = context.srcQmp;
   if (!qmp) return false;
   const accepted = runner.settings.postcopy || runner.settings.paused;
@@ -388,7 +394,7 @@ async function gateSwitchover(context: MigrationContext, runner: PolicyRunner, i
       roundTripMs: Math.max(0, ...roundTrips),
     }),
     decidedBy: 'ferry',
-  }, info);
+  }, info, vcpuSleepMs);
   const figures = `${mib(estimate.remainingBytes)} MiB left at ${mib(estimate.pauseRate)} MiB/s (planned from the link's ${mib(estimate.throughput)} MiB/s)${inFlightText(estimate)} + ${estimate.overheadMs} ms overhead (QMP round trips ≤ ${Math.round(estimate.roundTripMs ?? 0)} ms) + ${Math.round(estimate.waitedMs)} ms waited ≈ ${estimate.estimateMs} ms`;
   if (accepted || estimate.fits) {
     const copy = context.storage?.copy;

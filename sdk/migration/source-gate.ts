@@ -14,6 +14,11 @@ export interface SourceGateVerdict {
   inFlight?: StreamInFlight;
   /** The source's send queue at the pause, when the guard read it (a destination said it lags). */
   unsentBytes?: number;
+  /**
+   * How long QEMU's vCPUs had yet to sleep in its throttle when the guard looked (ms; 0: none): QEMU's last
+   * steps wait for them, and the guest would not run sooner on the source (guard-script.ts `vcpu_sleep_ms`).
+   */
+  vcpuSleepMs?: number;
   /** Why it left the pause to ferry: `too much left`, `waited too long`, `unarmed`, ... */
   why?: string;
   /** What its table was computed from (the estimate ferry records for a pause the guard let go). */
@@ -88,7 +93,7 @@ export class SourceGate {
   }
 
   #onControl(line: string): void {
-    const [word, bytes, waited, flight, pace, unsent, ...why] = line.split(' ');
+    const [word, bytes, waited, flight, pace, unsent, sleep, ...why] = line.split(' ');
     if (word !== 'gate-went' && word !== 'gate-left') return;
     // One pause per migration: the first verdict is the one (a late `answered` changes nothing).
     if (this.#verdict) return;
@@ -101,6 +106,7 @@ export class SourceGate {
       ...(Number.isFinite(waitedMs) && { waitedMs }),
       ...(inFlight.bytes > 0 && inFlight.bytesPerSecond > 0 && { inFlight }),
       ...(Number(unsent) > 0 && { unsentBytes: Number(unsent) }),
+      ...(sleep !== undefined && sleep !== '-' && Number.isFinite(Number(sleep)) && { vcpuSleepMs: Number(sleep) }),
       ...(why.length > 0 && { why: why.join(' ') }),
       ...(this.#sentBasis && { basis: this.#sentBasis }),
     };

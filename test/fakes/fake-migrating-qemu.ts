@@ -10,6 +10,15 @@ export interface FakeQemuState {
   remaining?: number;
 }
 
+/** How the stand-in process behaves. */
+export interface FakeQemuOptions {
+  /**
+   * Its one "vCPU" thread (query-cpus-fast) sits in a timed futex wait this long, as a vCPU in QEMU's throttle
+   * sleep does (node's Atomics.wait: FUTEX_WAIT_BITSET with a deadline); otherwise it sleeps in nanosleep.
+   */
+  vcpuAsleepMs?: number;
+}
+
 /**
  * A fake QEMU in the middle of a migration, for fast tests of what ferry's
  * guard does in every state: FakeQmpServer on a real UNIX socket, a pid file
@@ -27,9 +36,11 @@ export class FakeMigratingQemu {
   frozen = false;
   #postcopyPath = false;
 
-  private constructor(state: FakeQemuState) {
+  private constructor(state: FakeQemuState, options: FakeQemuOptions) {
     this.state = { ...state };
-    this.process = spawn('sleep', ['600'], { stdio: 'ignore' });
+    this.process = options.vcpuAsleepMs === undefined
+      ? spawn('sleep', ['600'], { stdio: 'ignore' })
+      : spawn(process.execPath, ['-e', `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${options.vcpuAsleepMs})`], { stdio: 'ignore' });
     // QEMU's process ends with `quit`: so does the stand-in.
     // Commands a hung-up guard left behind are dropped, as QEMU drops them.
     this.server = new FakeQmpServer({ onQuit: () => this.process.kill('SIGKILL'), dropOnHangUp: true });
@@ -64,13 +75,15 @@ export class FakeMigratingQemu {
         if (this.state.migration === 'postcopy-paused') this.state.migration = 'postcopy-active';
         return {};
       }))
+      // The stand-in's main thread is the one vCPU.
+      .handle('query-cpus-fast', answer(() => [{ 'cpu-index': 0, 'qom-path': '/machine/unattached/device[0]', 'thread-id': this.process.pid ?? 0, target: 'x86_64' }]))
       .handle('migrate-set-capabilities', answer(() => ({})))
       .handle('migrate-set-parameters', answer(() => ({})));
   }
 
   /** Starts one with its socket and pid file at `qmp` and `pidfile`. */
-  static async start(qmp: string, pidfile: string, state: FakeQemuState): Promise<FakeMigratingQemu> {
-    const qemu = new FakeMigratingQemu(state);
+  static async start(qmp: string, pidfile: string, state: FakeQemuState, options: FakeQemuOptions = {}): Promise<FakeMigratingQemu> {
+    const qemu = new FakeMigratingQemu(state, options);
     await qemu.server.listen(qmp);
     writeFileSync(pidfile, `${qemu.process.pid}\n`);
     return qemu;

@@ -37,11 +37,11 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 #                       '#cleanup' and '#created' lines may come before it
 # Lines to ferry: QEMU's output, and '#' lines: '#guard PID', '#busy live|stale',
 # '#novm', '#vm PID', '#argv HEX', '#gate-expired', '#resolved WHAT', '#cleaned', and
-# at every pause before switchover '#gate-went BYTES MS FLIGHT RATE UNSENT' (it let it
-# go, written before the migrate-continue) or '#gate-left BYTES|- MS|- FLIGHT|- RATE|-
-# UNSENT|- WHY' (it is ferry's to answer): the RAM QEMU holds, the wait, the stream still
-# in the sockets of a destination that lags and its pace, and the send queue if it was
-# read (see in_flight). (dst) '#behind BYTES RATE': its QEMU lags BYTES behind the
+# at every pause before switchover '#gate-went BYTES MS FLIGHT RATE UNSENT SLEEP' (it let
+# it go, written before the migrate-continue) or '#gate-left BYTES|- MS|- FLIGHT|- RATE|-
+# UNSENT|- SLEEP|- WHY' (it is ferry's to answer): the RAM QEMU holds, the wait, the stream
+# still in the sockets of a destination that lags and its pace, the send queue if it was
+# read (see in_flight), and the vCPUs' throttle sleep still to come (see vcpu_sleep_ms). (dst) '#behind BYTES RATE': its QEMU lags BYTES behind the
 # stream, reading RATE bytes/s ('#behind 0 0': it keeps up again).
 use strict;
 use warnings;
@@ -96,6 +96,7 @@ my @looks;                  # dst: [precise ms, unread, consumed] of the last 50
 my $saw_stop = 0;
 my $postcopy = 0;
 my $migrate_sent = 0;       # ferry issued this migration's migrate: only then is query-migrate about it
+my @vcpus;                  # src: its QEMU's vCPU thread ids (query-cpus-fast), to read their throttle sleep at the pause
 my $uri = '';
 my @restore;
 my $last_seen = now();
@@ -180,6 +181,7 @@ sub pump_qmp {
   while ((my $i = index($qbuf, "\n")) >= 0) {
     my $line = substr($qbuf, 0, $i + 1, '');
     if ($line =~ /"id":\s*"ferry-guard-(\d+)"/) { $replies{$1} = $line; next }
+    if ($line =~ /"id":\s*"ferry-guard-cpus"/) { @vcpus = $line =~ /"thread-id":\s*(\d+)/g; next }
     if ($line =~ /"event":\s*"MIGRATION"/ && $line =~ /"status":\s*"([a-z-]+)"/) {
       $pauses++ if $1 eq 'postcopy-paused' && $seen_status ne 'postcopy-paused';
       $seen_status = $1;
@@ -212,9 +214,9 @@ sub answer_empty {
   my ($id) = $line =~ /"id":\s*("(?:[^"\\]|\\.)*"|\d+)/;
   to_ferry(defined $id ? qq({"return": {}, "id": $id}\n) : qq({"return": {}}\n));
 }
-sub qmp_send {
-  my ($command) = @_;
-  my $id = ++$next_id;
+sub qmp_send { qmp_send_as(++$next_id, $_[0]) }
+sub qmp_send_as {
+  my ($id, $command) = @_;
   (my $line = $command) =~ s/^\{/{"id":"ferry-guard-$id",/;
   qmp_write("$line\n");
 }
@@ -460,6 +462,35 @@ sub in_flight {
   return ($behind[0] + $unsent, $now > $behind[1] ? $now : $behind[1], $unsent);
 }
 
+# (src) How long its QEMU's vCPUs have yet to sleep in QEMU's throttle (ms), read
+# from /proc at the pause; undef if it cannot be read. A stopped vCPU waits
+# untimed; one in a timed futex wait is in cpu_throttle_thread's sleep, begun
+# after the stop (its work was queued just before). QEMU's last steps wait for
+# it (the final dirty sync under TCG), and nothing ends it early, not a cancel
+# either: the guest would not run sooner on the source. Said with the verdict.
+my %futex_nr = (x86_64 => 202, aarch64 => 98);
+sub vcpu_sleep_ms {
+  return undef unless $hires && @vcpus && $src_pid;
+  my $nr = $futex_nr{(POSIX::uname())[4]} // return undef;
+  no warnings 'portable'; # user-space addresses above 4 GiB, read by a 64-bit perl
+  my $most = 0;
+  for my $tid (@vcpus) {
+    my @f = split ' ', (read_file("/proc/$src_pid/task/$tid/syscall") // next);
+    next unless @f > 4 && $f[0] eq $nr && hex($f[4]) != 0;
+    my $op = hex($f[2]);
+    open(my $mem, '<:raw', "/proc/$src_pid/mem") or return undef;
+    my $got = sysseek($mem, hex($f[4]), 0) && sysread($mem, my $ts, 16);
+    close $mem;
+    return undef unless $got && $got == 16;
+    my ($sec, $nsec) = unpack('q<q<', $ts);
+    my $ms = $sec * 1000 + $nsec / 1e6;
+    # FUTEX_WAIT_BITSET's deadline is absolute (the realtime clock if flagged, else monotonic); FUTEX_WAIT's relative.
+    $ms -= Time::HiRes::clock_gettime(($op & 256) ? Time::HiRes::CLOCK_REALTIME() : Time::HiRes::CLOCK_MONOTONIC()) * 1000 if ($op & 127) == 9;
+    $most = $ms if $ms > $most;
+  }
+  return int($most + 0.5);
+}
+
 # QEMU paused before switchover: decide here, one local round trip after the
 # pause, rather than after ferry's over SSH. The table is ferry's (its estimate
 # of the pause, inverted): the smallest wait at least this one's, and the RAM
@@ -470,12 +501,13 @@ sub source_gate {
   $gate_seen = undef;
   my @table = @gate_go;
   @gate_go = ();
-  return ctl('gate-left - - - - - unarmed') unless @table;
+  return ctl('gate-left - - - - - - unarmed') unless @table;
   my $look = lag_look();
   my $asked = precise_ms();
   my $reply = qmp_call('{"execute":"query-migrate"}', 1);
   my $answered = precise_ms();
   my ($flight, $pace, $unsent) = in_flight($look);
+  my $sleep = vcpu_sleep_ms() // '-';
   # The pause began before its event was read: by up to one round trip, as ferry counts it too.
   my $waited = (precise_ms() - $seen) + ($answered - $asked) + 2 * $tick_ms;
   my $why = '';
@@ -490,7 +522,7 @@ sub source_gate {
     if ($due > $table[0][1] || ($row && $due > $row->[1])) { $why = 'too much left' }
     elsif (!$row) { $why = 'waited too long' }
   }
-  my $figures = sprintf('%s %.1f %d %d %d', $remaining // '-', $waited, $flight, $pace, $unsent);
+  my $figures = sprintf('%s %.1f %d %d %d %s', $remaining // '-', $waited, $flight, $pace, $unsent, $sleep);
   return ctl("gate-left $figures $why") if $why;
   # Said before it is done, so that ferry reads it before any reply that follows the continue.
   ctl("gate-went $figures");
@@ -679,13 +711,16 @@ for (;;) {
       if ($line =~ /"execute":\s*"(migrate-continue|migrate_cancel)"/) {
         $gate_at = undef;
         # ferry answered the pause itself before the gate here looked: it stays ferry's.
-        ctl('gate-left - - - - - answered') if defined $gate_seen;
+        ctl('gate-left - - - - - - answered') if defined $gate_seen;
         $gate_seen = undef;
       }
       $saw_stop = 1 if $line =~ /"execute":\s*"stop"/;
       $postcopy = 1 if $line =~ /"execute":\s*"migrate-start-postcopy"/;
-      $migrate_sent = 1 if $line =~ /"execute":\s*"migrate"[,}]/;
+      my $migrate = $line =~ /"execute":\s*"migrate"[,}]/;
+      $migrate_sent = 1 if $migrate;
       qmp_write($line);
+      # Its vCPUs, for their throttle sleep at the pause: answered in passing (pump_qmp), nothing waits.
+      qmp_send_as('cpus', '{"execute":"query-cpus-fast"}') if $migrate && $role eq 'src' && !@vcpus;
     }
   }
 }

@@ -48,6 +48,12 @@ export interface SwitchoverEstimate {
   decidedBy?: 'source' | 'ferry';
   /** The throttle QEMU applied when it paused (`cpu-throttle-percentage`), if any. */
   throttlePercent?: number;
+  /**
+   * How long a vCPU had yet to sleep in QEMU's throttle when the source's guard looked at the pause, `waitedMs` into
+   * it (ms, read from /proc; 0: none). QEMU's last steps wait for it, and the guest would not run sooner on the
+   * source either, so it is said, not counted against the budget (a cancel would not shorten it).
+   */
+  vcpuSleepMs?: number;
 }
 
 /**

@@ -14,7 +14,7 @@ import { DestinationLag } from '../../../sdk/migration/destination-lag.ts';
 import { SourceGate, type SourceGateVerdict } from '../../../sdk/migration/source-gate.ts';
 import { QmpClient } from '../../../sdk/qmp/index.ts';
 import { LocalTransport } from '../../../sdk/transport/index.ts';
-import { FakeMigratingQemu, type FakeQemuState } from '../../fakes/fake-migrating-qemu.ts';
+import { FakeMigratingQemu, type FakeQemuOptions, type FakeQemuState } from '../../fakes/fake-migrating-qemu.ts';
 
 const transport = new LocalTransport();
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -32,9 +32,9 @@ interface Rig {
 }
 
 /** A fake QEMU in `state`, a guard in `role` over it, and ferry's QMP client through the guard. */
-async function rig(role: 'src' | 'dst', state: FakeQemuState, extra: Partial<GuardStart> = {}, migrating = role === 'src'): Promise<Rig> {
+async function rig(role: 'src' | 'dst', state: FakeQemuState, extra: Partial<GuardStart> = {}, migrating = role === 'src', fake: FakeQemuOptions = {}): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-guard-'));
-  const qemu = await FakeMigratingQemu.start(join(dir, 'vm.qmp'), join(dir, 'vm.pid'), state);
+  const qemu = await FakeMigratingQemu.start(join(dir, 'vm.qmp'), join(dir, 'vm.pid'), state, fake);
   const cleanupFile = join(dir, 'vm.console.sock');
   writeFileSync(cleanupFile, '');
   const lock = join(dir, 'vm.migration');
@@ -302,12 +302,31 @@ describe('the guard on the source', () => {
     assert.equal(verdict?.remainingBytes, 4 << 20);
     assert.ok((verdict?.waitedMs ?? 99) <= 10 && Date.now() - paused < 1000, JSON.stringify(verdict));
     assert.deepEqual(verdict?.basis, { throughput: 256 << 20, maxDowntimeMs: 300 });
+    // Its vCPU (the stand-in's thread, in nanosleep) is in no timed futex wait: no throttle sleep to come.
+    assert.equal(verdict?.vcpuSleepMs, 0);
     await sleep(100);
     assert.equal(r.qemu.state.migration, 'completed');
     // ferry's own cancel, sent before it read the verdict: answered, not relayed (QEMU is past its pause).
     await r.qmp.execute('migrate_cancel');
     assert.equal(r.qemu.commands.filter((command) => command === 'migrate_cancel').length, 0);
     assert.deepEqual(r.qemu.commands.filter((command) => command.startsWith('migrate-')), ['migrate-continue']);
+  });
+
+  test('the gate next to QEMU says how long a vCPU has yet to sleep in a timed futex wait, as in QEMU\'s throttle, read from /proc; it still decides by the RAM left', async () => {
+    const r = await rig('src', { runState: 'running', migration: 'active', remaining: 4 << 20 }, {}, true, { vcpuAsleepMs: 5000 });
+    const asleepFrom = Date.now();
+    r.guard.send('gate 300');
+    const gate = new SourceGate(r.guard);
+    cleanups.push(() => gate.close());
+    // A starved machine may keep the guard past the table's waits: it is the sleep's reading that is judged here.
+    gate.arm({ throughput: 256 << 20, maxDowntimeMs: 300 });
+    await sleep(300);
+    r.qemu.state = { runState: 'finish-migrate', migration: 'pre-switchover', remaining: 4 << 20 };
+    r.qemu.server.emitEvent('MIGRATION', { status: 'pre-switchover' });
+    const verdict = await gate.waitVerdict(2000);
+    const left = 5000 - (Date.now() - asleepFrom);
+    assert.ok(verdict?.vcpuSleepMs !== undefined && verdict.vcpuSleepMs <= 5000 && verdict.vcpuSleepMs >= left - 50, `${JSON.stringify(verdict)}, about ${left} ms left`);
+    assert.ok(verdict.went || verdict.why === 'waited too long', JSON.stringify(verdict));
   });
 
   test('the gate next to QEMU leaves to ferry a pause with more RAM than its table allows, and one it was not armed for', async () => {

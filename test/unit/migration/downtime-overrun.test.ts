@@ -17,6 +17,12 @@ test('a pause over maxDowntime is an overrun with its likeliest cause; within it
   // What was left, sent: nothing unseen to blame.
   const sentAsReported = downtimeOverrun({ downtimeMs: 997, maxDowntimeMs: 300, estimate: { estimateMs: 60, throttlePercent: 99, remainingBytes: 2_000_000 }, downtimeBytes: 2_400_000 });
   assert.match(sentAsReported?.reason ?? '', /: QEMU was throttling the guest at 99 %/);
+  // The guard read the vCPU's sleep at the pause, 4 ms into it: the pause's end follows the sleep's, not ferry's estimate.
+  const measured = downtimeOverrun({ downtimeMs: 999, maxDowntimeMs: 300, estimate: { estimateMs: 90, throttlePercent: 99, vcpuSleepMs: 980, waitedMs: 4 } });
+  assert.match(measured?.reason ?? '', /: a vCPU was in QEMU's throttle sleep \(99 %\) until 984 ms after the stop \(the guard read it at the pause\): .* the guest would not have run sooner on the source \(a QEMU defect\); the switchover took 15 ms beyond it$/);
+  // The guard looked and saw no sleep: the throttle is not blamed.
+  const none = downtimeOverrun({ downtimeMs: 997, maxDowntimeMs: 300, estimate: { estimateMs: 60, throttlePercent: 99, vcpuSleepMs: 0, waitedMs: 3 } });
+  assert.doesNotMatch(none?.reason ?? '', /throttle sleep/);
   assert.equal(downtimeOverrun({ downtimeMs: 300, maxDowntimeMs: 300 }), undefined);
   assert.equal(downtimeOverrun({ downtimeMs: 2000, maxDowntimeMs: 300, accepted: 'pause' }), undefined);
   assert.equal(downtimeOverrun({ downtimeMs: 900, maxDowntimeMs: 300, accepted: 'post-copy' }), undefined);
