@@ -4,7 +4,10 @@
 // both hosts' QEMUs (`-msg timestamp=on`, `-trace`, `-D`, copied by ferry to
 // each destination): each move's downtime by QEMU beside ferry's estimate,
 // and for every pause over LONG_MS, and the first short one to compare,
-// both QEMUs' trace from the stop to the end, ms after the stop.
+// both QEMUs' trace from the stop to the end, ms after the stop. Each move
+// also shows a vCPU throttle sleep under way at the pause, read twice: by
+// ferry's guard at its gate (`vcpuSleepMs`, still to come then) and by the
+// bench from /proc at QEMU's STOP (when it ended, after the stop).
 // FERRY_BENCH_TRACE=0: the same moves without QEMU's trace.
 //   node --import tsx bench/pause-overrun.ts [moves]
 import { configure, disconnect, host, type MigrationResult } from '../sdk/index.ts';
@@ -30,14 +33,15 @@ const vm = await lab.startVm('a', VM, spec);
 // QEMU's 99 % (10 ms a second) otherwise dirties as fast as the link carries and never converges.
 const probe = new Probe(vm.address);
 await probe.start();
-const rows: (string | number)[][] = [['move', 'outcome', 'QEMU downtime (ms)', 'estimate (ms)', 'passes', 'throttle (%)', 'total (s)']];
+const rows: (string | number)[][] = [['move', 'outcome', 'QEMU downtime (ms)', 'estimate (ms)', 'vCPU sleep: guard / at STOP (ms)', 'passes', 'throttle (%)', 'total (s)']];
+let sleepsSeen = 0;
 const downtimes: number[] = [];
 let shownShort = false;
 let at = 'a';
 try {
   for (let i = 1; i <= moves; i++) {
     const to = at === 'a' ? 'b' : 'a';
-    const watch = watchMigration(lab.watchSocket(at, VM));
+    const watch = watchMigration(lab.watchSocket(at, VM), 5, await lab.vmPid(at, VM));
     const startedAt = Date.now();
     const switchover: string[] = [];
     const migration = host(at).vm(VM).migrateTo(to, { bandwidth: '64MiB/s', maxDowntime: 300 });
@@ -50,9 +54,12 @@ try {
     const endedAt = Date.now();
     rows.push([
       `${i} ${at}→${to}`, outcome instanceof Error ? `cancelled: ${outcome.message.slice(0, 70)}` : 'completed', qemu.downtimeMs ?? '-',
-      outcome instanceof Error ? '-' : outcome.convergence?.switchover?.estimateMs ?? '-', outcome instanceof Error ? '-' : outcome.passes,
+      outcome instanceof Error ? '-' : outcome.convergence?.switchover?.estimateMs ?? '-',
+      `${outcome instanceof Error ? '-' : outcome.convergence?.switchover?.vcpuSleepMs ?? '-'} / ${qemu.vcpuSleepEndsAfterStopMs ?? '-'}`,
+      outcome instanceof Error ? '-' : outcome.passes,
       qemu.maxThrottlePercent, ((endedAt - startedAt) / 1000).toFixed(1),
     ]);
+    if (qemu.vcpuSleepEndsAfterStopMs !== undefined || (!(outcome instanceof Error) && (outcome.convergence?.switchover?.vcpuSleepMs ?? 0) > 0)) sleepsSeen++;
     if (!(outcome instanceof Error)) {
       downtimes.push(qemu.downtimeMs ?? 0);
       const long = (qemu.downtimeMs ?? 0) > LONG_MS;
@@ -65,7 +72,7 @@ try {
     }
   }
   printTable(rows);
-  console.log(`${downtimes.length} of ${moves} completed; QEMU downtime median ${median(downtimes)} ms, max ${Math.max(0, ...downtimes)} ms, over 300 ms: ${downtimes.filter((d) => d > 300).length}, over ${LONG_MS} ms: ${downtimes.filter((d) => d > LONG_MS).length}`);
+  console.log(`${downtimes.length} of ${moves} completed; QEMU downtime median ${median(downtimes)} ms, max ${Math.max(0, ...downtimes)} ms, over 300 ms: ${downtimes.filter((d) => d > 300).length}, over ${LONG_MS} ms: ${downtimes.filter((d) => d > LONG_MS).length}; a vCPU throttle sleep under way at the pause: ${sleepsSeen}`);
 } finally {
   probe.stop();
   await disconnect();

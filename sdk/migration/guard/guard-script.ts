@@ -41,8 +41,9 @@ export const GUARD_SCRIPT = String.raw`# ferry's guard: one per host of a migrat
 # it go, written before the migrate-continue) or '#gate-left BYTES|- MS|- FLIGHT|- RATE|-
 # UNSENT|- SLEEP|- WHY' (it is ferry's to answer): the RAM QEMU holds, the wait, the stream
 # still in the sockets of a destination that lags and its pace, the send queue if it was
-# read (see in_flight), and the vCPUs' throttle sleep still to come (see vcpu_sleep_ms). (dst) '#behind BYTES RATE': its QEMU lags BYTES behind the
-# stream, reading RATE bytes/s ('#behind 0 0': it keeps up again).
+# read (see in_flight), and the vCPUs' throttle sleep still to come (see vcpu_sleep_ms).
+# (dst) '#behind BYTES RATE': its QEMU lags BYTES behind the stream, reading RATE
+# bytes/s ('#behind 0 0': it keeps up again).
 use strict;
 use warnings;
 use IO::Socket::UNIX;
