@@ -12,7 +12,7 @@ import { policyName, resolvePolicy } from './policy/policy-presets.ts';
 import { LinkRate } from './policy/link-rate.ts';
 import { estimateSwitchover, qemuDowntimeLimitFor, switchoverPauseCostMs, type StreamInFlight, type SwitchoverBasis, type SwitchoverEstimate } from './policy/switchover-gate.ts';
 import { DestinationLag } from './destination-lag.ts';
-import { SourceGate, type SourceGateVerdict } from './source-gate.ts';
+import { parseGateVerdict, SourceGate, type SourceGateVerdict } from './source-gate.ts';
 import { transferState } from './qemu-migration-status.ts';
 import { StallWatch } from './stall-watch.ts';
 import { lostGuardMessage } from './guard/lost-guard-message.ts';
@@ -175,8 +175,16 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
   const stall = new StallWatch(context.options.stallTimeout);
   const postcopy = new PostcopyKeeper(context, context.record.migrationUri ?? '', timeoutMs);
   let gateExpired = false;
+  let guardSleepMs: number | undefined;
   const stopListening = context.srcGuard?.onControl((line) => {
     if (line === 'gate-expired') gateExpired = true;
+    // The guard reads the vCPUs' throttle sleep at every pause, also one ferry's own gate decides (disks copied).
+    const sleep = parseGateVerdict(line)?.vcpuSleepMs;
+    if (sleep === undefined || guardSleepMs !== undefined) return;
+    guardSleepMs = sleep;
+    // Said after ferry's gate already decided: kept for the result's report all the same.
+    const recorded = context.convergence?.switchover;
+    if (recorded && recorded.vcpuSleepMs === undefined) noteVcpuSleep(context, recorded, sleep);
   });
   // The gate next to QEMU, unless disks are copied: their mirrors are finished in the pause by ferry.
   const sourceGate = context.options.switchoverGate === 'source' && context.srcGuard && !context.storage?.copy.active ? new SourceGate(context.srcGuard, context.dstGuard) : undefined;
@@ -259,7 +267,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         }
         if (verdict) log(context, 'debug', `the guard on ${context.source.name} left the pause to ferry: ${verdict.why ?? ''} (${verdict.remainingBytes === undefined ? '?' : mib(verdict.remainingBytes)} MiB left, ${verdict.inFlight ? `${mib(verdict.inFlight.bytes)} MiB in the sockets of a lagging destination, ` : verdict.unsentBytes !== undefined ? `a lagging destination caught up (${mib(verdict.unsentBytes)} MiB unsent), ` : ''}${verdict.waitedMs ?? '?'} ms waited)`);
         // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
-        const go = await gateSwitchover(context, runner, info, diskRemaining, verdict ? verdict.inFlight : destinationLag?.latest, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips, verdict?.vcpuSleepMs);
+        const go = await gateSwitchover(context, runner, info, diskRemaining, verdict ? verdict.inFlight : destinationLag?.latest, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips, verdict?.vcpuSleepMs ?? guardSleepMs);
         if (!go) {
           cancelSent = 'downtime';
           cancelWhy = runner.records.at(-1)?.reason ?? 'the switchover would exceed maxDowntime';
@@ -360,11 +368,16 @@ function inFlightText(estimate: SwitchoverEstimate): string {
 function recordSwitchover(context: MigrationContext, estimate: SwitchoverEstimate, info: MigrationInfo | undefined, vcpuSleepMs: number | undefined): SwitchoverEstimate {
   const throttlePercent = info?.['cpu-throttle-percentage'] ?? 0;
   if (throttlePercent > 0) estimate.throttlePercent = throttlePercent;
-  if (vcpuSleepMs !== undefined) estimate.vcpuSleepMs = vcpuSleepMs;
-  // Not counted against the budget: a cancel resumes a vCPU that sleeps on just as long.
-  if (vcpuSleepMs) log(context, 'warn', `the pause lasts ${vcpuSleepMs} ms more at least: a vCPU on ${context.source.name} is in QEMU's throttle sleep, begun after the stop, which QEMU's last steps wait for (a QEMU defect; the guest would not run sooner on the source)`);
+  if (vcpuSleepMs !== undefined) noteVcpuSleep(context, estimate, vcpuSleepMs);
   if (context.convergence) context.convergence.switchover = estimate;
   return estimate;
+}
+
+/** Keeps the guard's reading of the vCPUs' throttle sleep at the pause with the switchover's estimate, and warns of one. */
+function noteVcpuSleep(context: MigrationContext, estimate: SwitchoverEstimate, vcpuSleepMs: number): void {
+  estimate.vcpuSleepMs = vcpuSleepMs;
+  // Not counted against the budget: a cancel resumes a vCPU that sleeps on just as long.
+  if (vcpuSleepMs > 0) log(context, 'warn', `the pause lasts ${vcpuSleepMs} ms more at least: a vCPU on ${context.source.name} is in QEMU's throttle sleep, begun after the stop, which QEMU's last steps wait for (a QEMU defect; the guest would not run sooner on the source)`);
 }
 
 /** What the downtime estimate plans with now, but the pause's own figures: for the gate next to QEMU. */

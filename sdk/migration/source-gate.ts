@@ -93,23 +93,32 @@ export class SourceGate {
   }
 
   #onControl(line: string): void {
-    const [word, bytes, waited, flight, pace, unsent, sleep, ...why] = line.split(' ');
-    if (word !== 'gate-went' && word !== 'gate-left') return;
     // One pause per migration: the first verdict is the one (a late `answered` changes nothing).
     if (this.#verdict) return;
-    const remainingBytes = Number(bytes);
-    const waitedMs = Number(waited);
-    const inFlight = { bytes: Number(flight), bytesPerSecond: Number(pace) };
-    this.#verdict = {
-      went: word === 'gate-went',
-      ...(Number.isFinite(remainingBytes) && { remainingBytes }),
-      ...(Number.isFinite(waitedMs) && { waitedMs }),
-      ...(inFlight.bytes > 0 && inFlight.bytesPerSecond > 0 && { inFlight }),
-      ...(Number(unsent) > 0 && { unsentBytes: Number(unsent) }),
-      ...(sleep !== undefined && sleep !== '-' && Number.isFinite(Number(sleep)) && { vcpuSleepMs: Number(sleep) }),
-      ...(why.length > 0 && { why: why.join(' ') }),
-      ...(this.#sentBasis && { basis: this.#sentBasis }),
-    };
+    const verdict = parseGateVerdict(line);
+    if (!verdict) return;
+    this.#verdict = { ...verdict, ...(this.#sentBasis && { basis: this.#sentBasis }) };
     this.#arrive();
   }
+}
+
+/**
+ * A guard's `#gate-went`/`#gate-left` line (guard-script.ts `source_gate`), without the table's basis; undefined
+ * for any other line. The guard says one at every pause, armed or not: unarmed, it carries the vCPUs' sleep only.
+ */
+export function parseGateVerdict(line: string): SourceGateVerdict | undefined {
+  const [word, bytes, waited, flight, pace, unsent, sleep, ...why] = line.split(' ');
+  if (word !== 'gate-went' && word !== 'gate-left') return undefined;
+  const remainingBytes = Number(bytes);
+  const waitedMs = Number(waited);
+  const inFlight = { bytes: Number(flight), bytesPerSecond: Number(pace) };
+  return {
+    went: word === 'gate-went',
+    ...(Number.isFinite(remainingBytes) && { remainingBytes }),
+    ...(Number.isFinite(waitedMs) && { waitedMs }),
+    ...(inFlight.bytes > 0 && inFlight.bytesPerSecond > 0 && { inFlight }),
+    ...(Number(unsent) > 0 && { unsentBytes: Number(unsent) }),
+    ...(sleep !== undefined && sleep !== '-' && Number.isFinite(Number(sleep)) && { vcpuSleepMs: Number(sleep) }),
+    ...(why.length > 0 && { why: why.join(' ') }),
+  };
 }

@@ -502,7 +502,8 @@ sub source_gate {
   $gate_seen = undef;
   my @table = @gate_go;
   @gate_go = ();
-  return ctl('gate-left - - - - - - unarmed') unless @table;
+  # Unarmed (ferry's own gate decides: disks copied, say), the vCPUs' sleep is still said, for ferry's report.
+  return ctl('gate-left - - - - - ' . (vcpu_sleep_ms() // '-') . ' unarmed') unless @table;
   my $look = lag_look();
   my $asked = precise_ms();
   my $reply = qmp_call('{"execute":"query-migrate"}', 1);
