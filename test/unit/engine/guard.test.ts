@@ -66,6 +66,14 @@ async function rig(role: 'src' | 'dst', state: FakeQemuState, extra: Partial<Gua
   return { dir, qemu, guard, qmp, lock, cleanupFile };
 }
 
+/** After `afterMs`, the fake QEMU pauses before switchover with `remaining` left: the guard's verdict, as `gate` keeps it. */
+async function pauseBeforeSwitchover(r: Rig, gate: SourceGate, remaining: number, afterMs: number): Promise<SourceGateVerdict | undefined> {
+  await sleep(afterMs);
+  r.qemu.state = { runState: 'finish-migrate', migration: 'pre-switchover', remaining };
+  r.qemu.server.emitEvent('MIGRATION', { status: 'pre-switchover' });
+  return gate.waitVerdict(2000);
+}
+
 /** A TCP connection on loopback whose reader never reads, with `bytes` written into it: both sides' queues fill. */
 async function stalledConnection(bytes: number): Promise<{ port: number; close: () => void }> {
   const accepted: Socket[] = [];
@@ -320,10 +328,7 @@ describe('the guard on the source', () => {
       const gate = new SourceGate(r.guard);
       cleanups.push(() => gate.close());
       if (armed) gate.arm({ throughput: 256 << 20, maxDowntimeMs: 300 });
-      await sleep(300);
-      r.qemu.state = { runState: 'finish-migrate', migration: 'pre-switchover', remaining: 4 << 20 };
-      r.qemu.server.emitEvent('MIGRATION', { status: 'pre-switchover' });
-      const verdict = await gate.waitVerdict(2000);
+      const verdict = await pauseBeforeSwitchover(r, gate, 4 << 20, 300);
       const left = 5000 - (Date.now() - asleepFrom);
       assert.ok(verdict?.vcpuSleepMs !== undefined && verdict.vcpuSleepMs <= 5000 && verdict.vcpuSleepMs >= left - 50, `${JSON.stringify(verdict)}, about ${left} ms left`);
       // A starved machine may keep the guard past the table's waits: it is the sleep's reading that is judged here.
@@ -338,10 +343,7 @@ describe('the guard on the source', () => {
       const gate = new SourceGate(r.guard);
       cleanups.push(() => gate.close());
       if (armed) gate.arm({ throughput: 256 << 20, maxDowntimeMs: 300 });
-      await sleep(100);
-      r.qemu.state = { runState: 'finish-migrate', migration: 'pre-switchover', remaining: 64 << 20 };
-      r.qemu.server.emitEvent('MIGRATION', { status: 'pre-switchover' });
-      const verdict = await gate.waitVerdict(2000);
+      const verdict = await pauseBeforeSwitchover(r, gate, 64 << 20, 100);
       assert.equal(verdict?.went, false, JSON.stringify(verdict));
       assert.equal(verdict?.why, armed ? 'too much left' : 'unarmed');
       if (armed) assert.equal(verdict?.remainingBytes, 64 << 20);
