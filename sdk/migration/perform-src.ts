@@ -178,7 +178,8 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
   let guardSleepMs: number | undefined;
   const stopListening = context.srcGuard?.onControl((line) => {
     if (line === 'gate-expired') gateExpired = true;
-    // The guard reads the vCPUs' throttle sleep at every pause, also one ferry's own gate decides (disks copied).
+    // The guard reads the vCPUs' throttle sleep at every pause, also one ferry's own gate decides (disks copied);
+    // registered before SourceGate's listener, this has it by the time any verdict is read.
     const sleep = parseGateVerdict(line)?.vcpuSleepMs;
     if (sleep === undefined || guardSleepMs !== undefined) return;
     guardSleepMs = sleep;
@@ -267,7 +268,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         }
         if (verdict) log(context, 'debug', `the guard on ${context.source.name} left the pause to ferry: ${verdict.why ?? ''} (${verdict.remainingBytes === undefined ? '?' : mib(verdict.remainingBytes)} MiB left, ${verdict.inFlight ? `${mib(verdict.inFlight.bytes)} MiB in the sockets of a lagging destination, ` : verdict.unsentBytes !== undefined ? `a lagging destination caught up (${mib(verdict.unsentBytes)} MiB unsent), ` : ''}${verdict.waitedMs ?? '?'} ms waited)`);
         // The pause began before the reply left QEMU: count the query's round trip as part of the wait.
-        const go = await gateSwitchover(context, runner, info, diskRemaining, verdict ? verdict.inFlight : destinationLag?.latest, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips, verdict?.vcpuSleepMs ?? guardSleepMs);
+        const go = await gateSwitchover(context, runner, info, diskRemaining, verdict ? verdict.inFlight : destinationLag?.latest, lastTransferSample ?? sample, linkRate.planning || averageThroughput(lastTransferInfo ?? info), preSwitchoverSeenAt - queryMs, roundTrips, guardSleepMs);
         if (!go) {
           cancelSent = 'downtime';
           cancelWhy = runner.records.at(-1)?.reason ?? 'the switchover would exceed maxDowntime';
