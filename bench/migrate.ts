@@ -9,6 +9,10 @@
 //  - cold, after npm run build: bin/ferry.mjs in the checkout, which runs the
 //    dist/ built from the sources as they are (scripts/source-fingerprint.mjs),
 //    beside the compiled raw script; the tsx row sets FERRY_FROM_SOURCES=1.
+//  - cold, sources changed since the build: bin/ferry.mjs with dist/'s
+//    fingerprint put aside, so it runs the sources transpiled into its cache
+//    (scripts/transpiled-sources.mjs), emptied first: the first run pays the
+//    transpile, as the first after an edit does.
 //  - cold, compiled: the same, with both compiled to JavaScript first (ferry's
 //    dist/ as `npm run build` makes it, which an installed package runs; the
 //    raw script by tsc beside it): what is left once tsx's per-module loading
@@ -16,9 +20,11 @@
 //  - warm: in this process, SSH connections already open (one untimed
 //    migration each first); timed around the call.
 import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FINGERPRINT_FILE } from '../scripts/source-fingerprint.mjs';
+import { CACHE_DIR } from '../scripts/transpiled-sources.mjs';
 import { configure, disconnect, host, type MigrationResult } from '../sdk/index.ts';
 import type { GuestSpec } from '../test/lab/lab.ts';
 import { sshConnect } from '../test/lab/raw-qmp.ts';
@@ -69,9 +75,12 @@ function timedProcess(argv: string[], env: NodeJS.ProcessEnv = process.env): Pro
   });
 }
 
-/** bin/ferry.mjs from the checkout: through tsx (FERRY_FROM_SOURCES=1, as after an edit), or the dist/ built from these sources. */
-async function coldFerry(from: 'sources' | 'build'): Promise<number> {
-  const env = from === 'sources' ? { ...process.env, FERRY_FROM_SOURCES: '1' } : process.env;
+/**
+ * bin/ferry.mjs from the checkout: through tsx (FERRY_FROM_SOURCES=1), the dist/ built from these sources, or (with
+ * dist/'s fingerprint put aside by the caller) the sources transpiled into its cache.
+ */
+async function coldFerry(from: 'tsx' | 'build' | 'transpiled'): Promise<number> {
+  const env = from === 'tsx' ? { ...process.env, FERRY_FROM_SOURCES: '1' } : process.env;
   const ms = await timedProcess([join(root, 'bin/ferry.mjs'), '--config', configFile, 'migrate', `${at}/${name}`, other(at), '--max-downtime', String(MAX_DOWNTIME_MS), '--json'], env);
   at = other(at);
   return ms;
@@ -127,8 +136,13 @@ await lab.stopVm('b', name);
 await lab.startVm('a', name, spec);
 let pair: RawSshPair | undefined;
 try {
-  const cold = await compare(() => coldFerry('sources'), coldRaw);
+  const cold = await compare(() => coldFerry('tsx'), coldRaw);
   const built = await compare(() => coldFerry('build'), coldRawCompiled);
+  // As after an edit: dist/ no longer matches the sources, and the cache has no copy of them yet.
+  const fingerprintFile = join(root, FINGERPRINT_FILE);
+  renameSync(fingerprintFile, `${fingerprintFile}.aside`);
+  rmSync(join(root, CACHE_DIR), { recursive: true, force: true });
+  const transpiled = await compare(() => coldFerry('transpiled'), coldRawCompiled).finally(() => renameSync(`${fingerprintFile}.aside`, fingerprintFile));
   const compiled = await compare(coldFerryCompiled, coldRawCompiled);
   configure(lab.ferryConfig());
   pair = { source: await sshConnect(lab, 'a'), destination: await sshConnect(lab, 'b') };
@@ -141,8 +155,9 @@ try {
 
   const rows: (string | number)[][] = [['run', 'ferry (ms)', 'raw (ms)', 'overhead ferry − raw (ms)', 'ratio', 'target overhead']];
   for (const [label, times, target] of [
-    ['cold CLI from the checkout (fresh process through tsx, new SSH connections)', cold, TARGETS.cold],
+    ['cold CLI from the checkout through tsx (FERRY_FROM_SOURCES=1; raw script through tsx; new SSH connections)', cold, TARGETS.cold],
     ['cold CLI from the checkout after npm run build (bin/ferry.mjs runs dist/; raw script compiled)', built, TARGETS.cold],
+    ['cold CLI from the checkout, sources changed since the build (transpiled once into the cache; raw script compiled)', transpiled, TARGETS.cold],
     ['cold CLI compiled (dist/, as installed; raw script compiled too)', compiled, TARGETS.cold],
     ['warm SDK (same process, connections open)', warm, TARGETS.warm],
   ] as const) {
@@ -154,6 +169,7 @@ try {
   printTable(rows);
   console.log(`\ncold, all runs (ms): ferry ${cold.ferry.map(Math.round).join(' ')}; raw ${cold.raw.map(Math.round).join(' ')}`);
   console.log(`cold after npm run build, all runs (ms): ferry ${built.ferry.map(Math.round).join(' ')}; raw ${built.raw.map(Math.round).join(' ')}`);
+  console.log(`cold with sources changed, all runs (ms; ferry's first transpiles): ferry ${transpiled.ferry.map(Math.round).join(' ')}; raw ${transpiled.raw.map(Math.round).join(' ')}`);
   console.log(`cold compiled, all runs (ms): ferry ${compiled.ferry.map(Math.round).join(' ')}; raw ${compiled.raw.map(Math.round).join(' ')}`);
   console.log(`warm, all runs (ms): ferry ${warm.ferry.map(Math.round).join(' ')}; raw ${warm.raw.map(Math.round).join(' ')}`);
   const phases = ['preflight', 'prepare', 'perform', 'finish', 'confirm'] as const;

@@ -3,25 +3,34 @@
 // through any link (npm's .bin, npx, a global install, pnpm).
 // An installed package runs the compiled dist/. In a checkout, Node runs
 // dist/ while `npm run build` made it from the sources as they are now
-// (scripts/source-fingerprint.mjs), and the TypeScript sources through tsx
-// otherwise, when a recipe file in TypeScript is to be run, or with
-// FERRY_FROM_SOURCES=1; Deno and Bun run the sources as they are.
+// (scripts/source-fingerprint.mjs), and otherwise the sources transpiled
+// once into a cache (scripts/transpiled-sources.mjs); through tsx when a
+// recipe file in TypeScript is to be run (only tsx lets Node 20 load it),
+// with FERRY_FROM_SOURCES=1, or without esbuild. Deno and Bun run the
+// sources as they are.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const sources = new URL('../cli/main.ts', import.meta.url);
+const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
+const throughTsx = process.env.FERRY_FROM_SOURCES === '1' || runsTypeScriptRecipe(args);
 let cli;
 if (!existsSync(sources)) {
   cli = await import('../dist/cli/main.js');
 } else if ('Deno' in globalThis || 'Bun' in globalThis) {
   cli = await import(sources.href);
-} else if (process.env.FERRY_FROM_SOURCES !== '1' && !runsTypeScriptRecipe(args) && (await import('../scripts/source-fingerprint.mjs')).cliEntryFor(fileURLToPath(new URL('..', import.meta.url))) === 'dist') {
+} else if (!throughTsx && (await import('../scripts/source-fingerprint.mjs')).cliEntryFor(root) === 'dist') {
   cli = await import('../dist/cli/main.js');
 } else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  cli = await import(sources.href);
+  const transpiled = throughTsx ? undefined : await (await import('../scripts/transpiled-sources.mjs')).transpiledCli(root);
+  if (transpiled) {
+    cli = await import(pathToFileURL(transpiled).href);
+  } else {
+    const { register } = await import('tsx/esm/api');
+    register();
+    cli = await import(sources.href);
+  }
 }
 process.exitCode = await cli.main(args);
 

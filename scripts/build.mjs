@@ -5,10 +5,11 @@
 // not in declarations, where `import type … from './x.ts'` would point at a
 // file the package does not ship; those are rewritten here.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FINGERPRINT_FILE, sourceFingerprint } from './source-fingerprint.mjs';
+import { copyRuntimeFiles } from './transpiled-sources.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
@@ -17,17 +18,7 @@ const fingerprint = sourceFingerprint(root);
 rmSync(dist, { recursive: true, force: true });
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 
-// Files the modules read at run time beside themselves (none today: the guard is a TS string)
-// go next to their compiled modules; TypeScript and the folders' READMEs do not.
-for (const folder of ['sdk', 'cli', 'repl', 'recipes']) {
-  for (const entry of readdirSync(join(root, folder), { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || /\.(ts|md)$/.test(entry.name)) continue;
-    const from = join(entry.parentPath ?? entry.path, entry.name);
-    const to = join(dist, relative(root, from));
-    mkdirSync(dirname(to), { recursive: true });
-    copyFileSync(from, to);
-  }
-}
+copyRuntimeFiles(root, dist);
 
 const relativeTsImport = /((?:from|import)\s*\(?\s*['"])(\.\.?\/[^'"]+)\.ts(['"])/g;
 for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true })) {

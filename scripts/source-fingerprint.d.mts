@@ -4,3 +4,5 @@ export declare const FINGERPRINT_FILE: string;
 export declare function sourceFingerprint(root: string): string;
 /** 'dist' when dist/ was built from the sources as they are now, otherwise 'sources'. */
 export declare function cliEntryFor(root: string): 'dist' | 'sources';
+/** The folders `npm run build` compiles or copies. */
+export declare const SOURCE_FOLDERS: readonly string[];

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 /** The folders `npm run build` compiles or copies, and the files that steer it. */
-const SOURCE_FOLDERS = ['sdk', 'cli', 'repl', 'recipes'];
+export const SOURCE_FOLDERS = ['sdk', 'cli', 'repl', 'recipes'];
 const SOURCE_FILES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs'];
 
 /** Where the build keeps the fingerprint of the sources it compiled. */

@@ -1,0 +1,124 @@
+// A checkout whose sources changed since `npm run build` runs them
+// transpiled once into a cache, not through tsx at every start: tsx hooks
+// Node's loader and transforms each of ~190 modules on every run (350–450 ms
+// a start, bench/migrate.ts), while esbuild transpiles them all in one call
+// (about 120 ms here, once per change) and Node then loads plain JavaScript,
+// as from dist/. Type-checking is tsc's (npm run typecheck), as with tsx.
+//
+// The cache mirrors dist/'s layout (cli/, sdk/, repl/, recipes/, a copy of
+// package.json), so that code finding files beside itself (the recipes, the
+// version) finds them as in the built package. It lives in
+// node_modules/.cache/ferry/<fingerprint>/ and is made in a temporary folder
+// renamed into place, so two CLIs started at once never see half of it.
+import { randomUUID } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { SOURCE_FOLDERS, sourceFingerprint } from './source-fingerprint.mjs';
+
+/** Where the transpiled sources are kept, one folder per fingerprint. */
+export const CACHE_DIR = 'node_modules/.cache/ferry';
+
+/**
+ * The transpiled CLI entry (cli/main.js) for the sources as they are now,
+ * transpiling them first when the cache has none; undefined when that cannot
+ * be done (no esbuild, a cache it may not write): the caller then runs the
+ * sources through tsx.
+ */
+export async function transpiledCli(root) {
+  const fingerprint = sourceFingerprint(root);
+  const cache = join(root, CACHE_DIR);
+  const target = join(cache, fingerprint);
+  const main = join(target, 'cli/main.js');
+  if (existsSync(main)) return main;
+  let esbuild;
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    return undefined;
+  }
+  const staging = `${target}.${process.pid}-${randomUUID().slice(0, 8)}.tmp`;
+  try {
+    await transpile(esbuild, root, staging);
+    renameSync(staging, target);
+  } catch {
+    // Another CLI got there first with the same sources (use its copy), or the cache cannot be written.
+    removeQuietly(staging);
+    if (!existsSync(main)) return undefined;
+  }
+  removeStale(cache, fingerprint);
+  return main;
+}
+
+function removeQuietly(path) {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch {
+    // nothing there to remove, or not ours to remove: the run goes on either way
+  }
+}
+
+/**
+ * Older fingerprints are of sources that no longer exist, and a staging folder
+ * an hour old is a killed CLI's (best effort: another CLI may still be reading one).
+ */
+function removeStale(cache, fingerprint) {
+  for (const entry of readdirSync(cache)) {
+    const path = join(cache, entry);
+    const stale = entry.endsWith('.tmp') ? Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 3_600_000 : entry !== fingerprint;
+    if (stale) removeQuietly(path);
+  }
+}
+
+/** Every TypeScript module of SOURCE_FOLDERS (not tests) transpiled to `out`, relative `.ts` imports made `.js`. */
+async function transpile(esbuild, root, out) {
+  const entryPoints = [];
+  for (const folder of SOURCE_FOLDERS) {
+    if (!existsSync(join(root, folder))) continue;
+    for (const entry of readdirSync(join(root, folder), { recursive: true, withFileTypes: true })) {
+      if (entry.isFile() && /\.[cm]?ts$/.test(entry.name) && !/\.(test|d)\.[cm]?ts$/.test(entry.name)) entryPoints.push(join(entry.parentPath ?? entry.path, entry.name));
+    }
+  }
+  await esbuild.build({
+    entryPoints,
+    outdir: out,
+    outbase: root,
+    // bundle only so that every import passes through the plugin, which keeps each one external: one output file per module.
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    outExtension: { '.js': '.js' },
+    logLevel: 'silent',
+    plugins: [{
+      name: 'ferry-keep-modules',
+      setup(build) {
+        build.onResolve({ filter: /.*/ }, (args) => args.kind === 'entry-point' ? undefined : { path: relativeJs(args.path), external: true });
+      },
+    }],
+  });
+  copyRuntimeFiles(root, out);
+  copyFileSync(join(root, 'package.json'), join(out, 'package.json'));
+}
+
+/**
+ * The files the modules read at run time beside themselves (none today: the
+ * guard is a TS string) go next to their compiled modules, in dist/ as in the
+ * cache; TypeScript and the folders' READMEs do not.
+ */
+export function copyRuntimeFiles(root, out) {
+  for (const folder of SOURCE_FOLDERS) {
+    if (!existsSync(join(root, folder))) continue;
+    for (const entry of readdirSync(join(root, folder), { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || /\.(ts|md)$/.test(entry.name)) continue;
+      const from = join(entry.parentPath ?? entry.path, entry.name); // parentPath from Node 20.12
+      const to = join(out, relative(root, from));
+      mkdirSync(dirname(to), { recursive: true });
+      copyFileSync(from, to);
+    }
+  }
+}
+
+/** `./x.ts` → `./x.js` for relative imports; packages and `node:` modules as they are. */
+function relativeJs(specifier) {
+  return /^\.\.?\//.test(specifier) ? specifier.replace(/\.([cm]?)ts$/, '.$1js') : specifier;
+}
