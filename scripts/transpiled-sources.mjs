@@ -75,7 +75,7 @@ async function transpile(esbuild, root, out) {
   for (const folder of SOURCE_FOLDERS) {
     if (!existsSync(join(root, folder))) continue;
     for (const entry of readdirSync(join(root, folder), { recursive: true, withFileTypes: true })) {
-      if (entry.isFile() && /\.[cm]?ts$/.test(entry.name) && !/\.(test|d)\.[cm]?ts$/.test(entry.name)) entryPoints.push(join(entry.parentPath ?? entry.path, entry.name));
+      if (entry.isFile() && entry.name.endsWith('.ts') && !/\.(test|d)\.ts$/.test(entry.name)) entryPoints.push(join(entry.parentPath ?? entry.path, entry.name));
     }
   }
   await esbuild.build({
@@ -87,7 +87,6 @@ async function transpile(esbuild, root, out) {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    outExtension: { '.js': '.js' },
     logLevel: 'silent',
     plugins: [{
       name: 'ferry-keep-modules',
@@ -120,5 +119,5 @@ export function copyRuntimeFiles(root, out) {
 
 /** `./x.ts` → `./x.js` for relative imports; packages and `node:` modules as they are. */
 function relativeJs(specifier) {
-  return /^\.\.?\//.test(specifier) ? specifier.replace(/\.([cm]?)ts$/, '.$1js') : specifier;
+  return /^\.\.?\//.test(specifier) ? specifier.replace(/\.ts$/, '.js') : specifier;
 }
