@@ -9,9 +9,11 @@
 // package.json), so that code finding files beside itself (the recipes, the
 // version) finds them as in the built package. It lives in
 // node_modules/.cache/ferry/<fingerprint>/ and is made in a temporary folder
-// renamed into place, so two CLIs started at once never see half of it.
+// renamed into place, so two CLIs started at once never see half of it; a
+// copy is removed once a newer one is made and it has gone unused for ten
+// minutes.
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { SOURCE_FOLDERS, sourceFingerprint } from './source-fingerprint.mjs';
 
@@ -29,7 +31,10 @@ export async function transpiledCli(root) {
   const cache = join(root, CACHE_DIR);
   const target = join(cache, fingerprint);
   const main = join(target, 'cli/main.js');
-  if (existsSync(main)) return main;
+  if (existsSync(main)) {
+    markUsed(target);
+    return main;
+  }
   let esbuild;
   try {
     esbuild = await import('esbuild');
@@ -57,15 +62,30 @@ function removeQuietly(path) {
   }
 }
 
+/** A copy is kept while CLIs start from it: one in use during the last STALE_AFTER_MS is not removed under them. */
+function markUsed(target) {
+  try {
+    const now = new Date();
+    utimesSync(target, now, now);
+  } catch {
+    // a copy we may not touch is still one we can run
+  }
+}
+
 /**
- * Older fingerprints are of sources that no longer exist, and a staging folder
- * an hour old is a killed CLI's (best effort: another CLI may still be reading one).
+ * How long after its last use another fingerprint's copy is kept: a CLI loads its modules in its first moments
+ * (a recipe too, before any schedule), but another checkout sharing node_modules, or a CLI of the sources before
+ * an edit, may be starting from it right now.
  */
+const STALE_AFTER_MS = 10 * 60_000;
+
+/** Other fingerprints' copies unused for STALE_AFTER_MS, and staging folders an hour old (a killed CLI's). */
 function removeStale(cache, fingerprint) {
   for (const entry of readdirSync(cache)) {
+    if (entry === fingerprint) continue;
     const path = join(cache, entry);
-    const stale = entry.endsWith('.tmp') ? Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 3_600_000 : entry !== fingerprint;
-    if (stale) removeQuietly(path);
+    const age = Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+    if (age > (entry.endsWith('.tmp') ? 3_600_000 : STALE_AFTER_MS)) removeQuietly(path);
   }
 }
 

@@ -1,7 +1,7 @@
 // A checkout whose sources changed since the last build runs them transpiled once into a cache, not through tsx.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +54,15 @@ test('the cache is kept while the sources stay as they are, and replaced once th
   assert.notEqual(second, first, 'an edit makes a new copy');
   const cli = (await import(pathToFileURL(second).href)) as { main(args: string[]): Promise<number> };
   assert.equal(await cli.main([]), 8, 'the edited recipe');
-  assert.deepEqual(cacheEntries(root), [join(second, '../..').split('/').at(-1)], 'the old copy removed');
+  const [firstCopy, secondCopy] = [join(first, '../..'), join(second, '../..')].map((path) => path.split('/').at(-1));
+  assert.deepEqual(cacheEntries(root), [firstCopy, secondCopy].sort(), 'the old copy kept while a CLI may still be starting from it');
+  // Ten minutes unused: the next copy made removes it.
+  const longAgo = new Date(Date.now() - 11 * 60_000);
+  utimesSync(join(first, '../..'), longAgo, longAgo);
+  writeFileSync(join(root, 'recipes/hello.ts'), "export const recipe: string = 'hello!';\n");
+  const third = await transpiledCli(root);
+  assert.ok(third);
+  assert.deepEqual(cacheEntries(root), [secondCopy, join(third, '../..').split('/').at(-1)].sort(), 'the copy unused for ten minutes removed, the recent one kept');
 });
 
 test('two CLIs started at once on changed sources both run, from one copy', async (t) => {
