@@ -26,7 +26,7 @@ export function planMigration(vm: string, source: string, destination: string, o
     { phase: 'prepare', side: 'destination', action: `send the guard on ${destination} its launch: QEMU from the source's command line with its runtime files moved to ${destination}'s runDir (disk paths kept), -S, -incoming defer` },
     { phase: 'prepare', side: 'destination', action: `set ${describe(plan.destination)}; migrate-incoming on a free port of ${destination}'s migration address` },
     { phase: 'perform', side: 'source', action: `save the current values (the guard can undo them); set ${describe(plan.source)}` },
-    { phase: 'perform', side: 'source', action: `migrate; watch progress until completed (timeout: ${options.timeout === 'auto' ? 'auto' : `${options.timeout} ms`}, then ${options.onTimeout})` },
+    { phase: 'perform', side: 'source', action: `migrate; watch progress until completed (timeout: ${options.timeout === 'auto' ? 'auto' : `${options.timeout} ms`}, then ${options.onTimeout}), steering downtime-limit (and avail-switchover-bandwidth, on QEMU 8.2 or later) so that QEMU switches over only what fits maxDowntime` },
     gateStep(source, options),
     { phase: 'finish', side: 'destination', action: `once the source reports completed (the destination has loaded everything), resume ${vm} on ${destination}` },
     ...(options.tls ? [{ phase: 'finish' as const, side: 'destination' as const, action: `remove the TLS objects and reset tls-creds on ${destination}` }] : []),

@@ -10,7 +10,7 @@ import type { ConvergenceAction, ConvergencePolicy, ConvergenceSample } from './
 import { PolicyRunner, type ConvergenceActionRecord } from './policy/policy-runner.ts';
 import { policyName, resolvePolicy } from './policy/policy-presets.ts';
 import { LinkRate } from './policy/link-rate.ts';
-import { estimateSwitchover, qemuDowntimeLimitFor, switchoverPauseCostMs, type StreamInFlight, type SwitchoverBasis, type SwitchoverEstimate } from './policy/switchover-gate.ts';
+import { estimateSwitchover, qemuSteeringFor, switchoverPauseCostMs, type QemuSteering, type StreamInFlight, type SwitchoverBasis, type SwitchoverEstimate } from './policy/switchover-gate.ts';
 import { DestinationLag } from './destination-lag.ts';
 import { parseGateVerdict, SourceGate, type SourceGateVerdict } from './source-gate.ts';
 import { transferState } from './qemu-migration-status.ts';
@@ -59,9 +59,15 @@ export async function performSrc(context: MigrationContext, uri: string): Promis
   const wantedParameters = plan.source.parameters;
   const initialDowntimeMs = plan.initialDowntimeMs;
   const initialThrottle = plan.initialThrottlePercent;
+  // QEMU 8.2+ has avail-switchover-bandwidth, which steering sets (qemuSteeringFor): saved with the rest, to be undone.
+  const steeredKeys = [...Object.keys(wantedParameters), ...(parameters['avail-switchover-bandwidth'] !== undefined ? ['avail-switchover-bandwidth'] : [])];
   context.savedSource = {
     capabilities: capabilities.filter((saved) => wantedCapabilities.some((wanted) => wanted.capability === saved.capability)),
-    parameters: Object.fromEntries(Object.keys(wantedParameters).map((key) => [key, parameters[key as keyof MigrationParameters]])) as Partial<MigrationParameters>,
+    parameters: Object.fromEntries(steeredKeys.map((key) => [key, parameters[key as keyof MigrationParameters]])) as Partial<MigrationParameters>,
+  };
+  const steering: QemuSteering = {
+    downtimeLimitMs: wantedParameters['downtime-limit'] ?? 1,
+    ...(parameters['avail-switchover-bandwidth'] !== undefined && { availSwitchoverBandwidth: parameters['avail-switchover-bandwidth'] }),
   };
   context.record.migrationUri = uri;
   armSourceGuard(context);
@@ -92,7 +98,7 @@ export async function performSrc(context: MigrationContext, uri: string): Promis
   const events = qmp.events(['MIGRATION', 'MIGRATION_PASS']);
   try {
     await qmp.execute('migrate', { uri }, { signal });
-    return await watchSrc(context, runner, policy, () => events.next().then(() => undefined));
+    return await watchSrc(context, runner, policy, steering, () => events.next().then(() => undefined));
   } finally {
     events.close();
   }
@@ -157,7 +163,7 @@ function gateDeadlineMs(maxDowntime: number): number {
   return Math.max(50, Math.round(maxDowntime));
 }
 
-async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy: ConvergencePolicy | undefined, nextEvent: () => Promise<void>): Promise<MigrationInfo> {
+async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy: ConvergencePolicy | undefined, initialSteering: QemuSteering, nextEvent: () => Promise<void>): Promise<MigrationInfo> {
   const qmp = context.srcQmp;
   if (!qmp) throw new Error('ferry bug: watch without a source QMP connection');
   const tracker = new ProgressTracker();
@@ -169,7 +175,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
   let preSwitchoverSeenAt: number | undefined;
   let lastTransferSample: ConvergenceSample | undefined;
   let lastTransferInfo: MigrationInfo | undefined;
-  let qemuLimitMs = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, 0, 0);
+  let steering = initialSteering;
   const linkRate = new LinkRate();
   const liveDirtyRate = policy ? new LiveDirtyRate(qmp) : undefined;
   const stall = new StallWatch(context.options.stallTimeout);
@@ -316,7 +322,7 @@ async function watchSrc(context: MigrationContext, runner: PolicyRunner, policy:
         context.srcGuard?.send(`gate ${gateDeadlineMs(gateMs)}`);
       }
       if (!cancelSent && progress.transfer === 'transferring' && !runner.settings.postcopy && !runner.settings.paused) {
-        qemuLimitMs = await steerSwitchover(context, runner, info, linkRate, qemuLimitMs);
+        steering = await steerSwitchover(context, runner, info, linkRate, steering);
         sourceGate?.arm(switchoverBasis(context, runner, linkRate.planning || averageThroughput(info)));
       } else if (cancelSent || runner.settings.postcopy || runner.settings.paused) {
         // A pause already accepted (post-copy, or the policy's), or a cancel under way: ferry answers.
@@ -466,18 +472,23 @@ function emitAction(context: MigrationContext, record: ConvergenceActionRecord):
 
 /**
  * Keeps QEMU's own switchover threshold at ferry's allowance for the
- * current target (the policy's downtime limit, within maxDowntime), planned
- * with the most QEMU's bandwidth has read (its threshold may use that at
- * the decision). The link's rate moves, so the limit is set again whenever
- * it drifts by a fifth.
+ * current target (the policy's downtime limit, within maxDowntime): on QEMU
+ * 8.2+ with the rate ferry plans the pause with as QEMU's switchover
+ * bandwidth, before it with the limit planned from the most QEMU's bandwidth
+ * has read (its threshold may use that at the decision). The link's rate
+ * moves, so the settings are made again whenever one drifts by a fifth.
  */
-async function steerSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, link: LinkRate, currentMs: number): Promise<number> {
+async function steerSwitchover(context: MigrationContext, runner: PolicyRunner, info: MigrationInfo, link: LinkRate, current: QemuSteering): Promise<QemuSteering> {
   const qmp = context.srcQmp;
-  if (!qmp) return currentMs;
-  const wanted = qemuDowntimeLimitFor(runner.settings.downtimeLimitMs, link.planning, link.qemuPeak, capOf(runner).capBytesPerSecond, pauseCostMs(context));
-  if (Math.abs(wanted - currentMs) <= Math.max(1, currentMs * 0.2)) return currentMs;
-  await qmp.execute('migrate-set-parameters', { 'downtime-limit': wanted });
-  log(context, 'debug', `QEMU downtime-limit ${wanted} ms (its bandwidth up to ${mib(link.qemuPeak)} MiB/s, now ${mib(qemuBandwidth(info))}; the link ${mib(link.planning)} MiB/s)`);
+  if (!qmp) return current;
+  const wanted = qemuSteeringFor(runner.settings.downtimeLimitMs, link.planning, link.qemuPeak, capOf(runner).capBytesPerSecond, pauseCostMs(context), current.availSwitchoverBandwidth !== undefined);
+  const drifted = (now: number, next: number, least: number) => Math.abs(next - now) > Math.max(least, now * 0.2);
+  const bandwidthDrifted = wanted.availSwitchoverBandwidth !== undefined && drifted(current.availSwitchoverBandwidth ?? 0, wanted.availSwitchoverBandwidth, 0);
+  if (!drifted(current.downtimeLimitMs, wanted.downtimeLimitMs, 1) && !bandwidthDrifted) return current;
+  // Both in one command: QEMU never sees the new limit with the old bandwidth.
+  await qmp.execute('migrate-set-parameters', { 'downtime-limit': wanted.downtimeLimitMs, ...(wanted.availSwitchoverBandwidth !== undefined && { 'avail-switchover-bandwidth': wanted.availSwitchoverBandwidth }) });
+  const how = wanted.availSwitchoverBandwidth ? `switchover bandwidth ${mib(wanted.availSwitchoverBandwidth)} MiB/s` : `its bandwidth up to ${mib(link.qemuPeak)} MiB/s, now ${mib(qemuBandwidth(info))}`;
+  log(context, 'debug', `QEMU downtime-limit ${wanted.downtimeLimitMs} ms (${how}; the link ${mib(link.planning)} MiB/s)`);
   return wanted;
 }
 

@@ -140,6 +140,8 @@ export interface MigrationParameters {
   'tls-authz'?: string;
   'max-bandwidth': number;
   'downtime-limit': number;
+  /** Since QEMU 8.2: bytes/s QEMU plans its switchover with instead of its own reading (0: its own). */
+  'avail-switchover-bandwidth'?: number;
   'x-checkpoint-delay': number;
   'block-incremental': boolean;
   'multifd-channels': number;

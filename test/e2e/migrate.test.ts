@@ -101,6 +101,8 @@ describe('migrateTo on the lab', { timeout: 600_000 }, () => {
     await probe.start();
     const before = await host('a').vm('slow').qmp('query-migrate-parameters');
     const migration = host('a').vm('slow').migrateTo('b', { bandwidth: '8MiB/s' });
+    const steered: string[] = [];
+    migration.on('log', (entry) => entry.message.startsWith('QEMU downtime-limit') && steered.push(entry.message));
     migration.on('progress', (p) => {
       if (p.percent > 5) migration.cancel('operator changed their mind');
     });
@@ -114,6 +116,9 @@ describe('migrateTo on the lab', { timeout: 600_000 }, () => {
     const afterParams = await host('a').vm('slow').qmp('query-migrate-parameters');
     assert.equal(afterParams['max-bandwidth'], before['max-bandwidth'], 'bandwidth restored');
     assert.equal(afterParams['downtime-limit'], before['downtime-limit'], 'downtime limit restored');
+    // QEMU 8.2+ (the 10.0 run): steering gave QEMU its switchover bandwidth (the cap, which binds), and it is undone.
+    assert.equal(afterParams['avail-switchover-bandwidth'], before['avail-switchover-bandwidth'], 'switchover bandwidth restored');
+    if (before['avail-switchover-bandwidth'] !== undefined) assert.ok(steered.some((line) => /switchover bandwidth [\d.]+ MiB\/s/.test(line)), `steering set it: ${steered.join(' | ')}`);
     assert.equal(await lab.vmPid('b', 'slow'), undefined);
     assert.deepEqual(filesOf('b', 'slow').filter((f) => !f.endsWith('.console')), []);
     assert.deepEqual((await host('a').vms()).find((v) => v.name === 'slow')?.migrating, false, 'lock released');

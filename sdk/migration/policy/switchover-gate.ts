@@ -200,6 +200,36 @@ export function qemuDowntimeLimitFor(targetMs: number, throughput: number, qemuB
 }
 
 /**
+ * What ferry sets on the source QEMU to keep its switchover threshold at
+ * ferry's allowance. QEMU 8.2 added `avail-switchover-bandwidth`: when set,
+ * QEMU's threshold is that bandwidth × `downtime-limit`, and its own
+ * last-100-ms reading no longer counts (migration_update_counters). ferry
+ * gives it the rate it plans the pause with, and the limit that makes the
+ * product its allowance: exact, whatever a burst into the socket's buffers
+ * made QEMU read at the moment it decides. Before 8.2, only the limit
+ * (qemuDowntimeLimitFor, planned with the most QEMU has read).
+ */
+export interface QemuSteering {
+  downtimeLimitMs: number;
+  /** Bytes/s for `avail-switchover-bandwidth` (QEMU 8.2+; 0: QEMU's own reading); absent where QEMU has no such parameter. */
+  availSwitchoverBandwidth?: number;
+}
+
+/**
+ * @example
+ * qemuSteeringFor(300, 200 << 20, 400 << 20, undefined, 50, true) // { downtimeLimitMs: 125, availSwitchoverBandwidth: 52428800 }: 125 ms at a quarter of 200 MiB/s
+ */
+export function qemuSteeringFor(targetMs: number, throughput: number, qemuBandwidth: number, capBytesPerSecond: number | undefined, fixedCostMs: number, hasSwitchoverBandwidth: boolean): QemuSteering {
+  if (!hasSwitchoverBandwidth) return { downtimeLimitMs: qemuDowntimeLimitFor(targetMs, throughput, qemuBandwidth, capBytesPerSecond, fixedCostMs) };
+  const rate = Math.floor(pauseRateFor(throughput, capBytesPerSecond));
+  // Nothing measured yet: QEMU's own reading for a millisecond's worth, as before 8.2.
+  if (!(rate > 0)) return { downtimeLimitMs: 1, availSwitchoverBandwidth: 0 };
+  const limit = (switchoverAllowanceBytes(targetMs, throughput, capBytesPerSecond, fixedCostMs) / rate) * 1000;
+  // Rounded down: the threshold (rate × limit) stays within the allowance.
+  return { downtimeLimitMs: Math.max(1, Math.min(Math.floor(limit), Math.max(1, targetMs - fixedCostMs))), availSwitchoverBandwidth: rate };
+}
+
+/**
  * The waits (ms) the gate next to QEMU (the source's guard, `switchoverGate:
  * 'source'`) is given an allowance for. It answers one local QMP round trip
  * after the pause: about a millisecond on a quiet host, more on a starved one,

@@ -9,7 +9,7 @@ import { proxmoxPolicy } from '../../../sdk/migration/policy/proxmox-policy.ts';
 import { resolvePolicy } from '../../../sdk/migration/policy/policy-presets.ts';
 import { PolicyRunner } from '../../../sdk/migration/policy/policy-runner.ts';
 import { outpaced, outpacedLive, stalledPasses } from '../../../sdk/migration/policy/stall-detector.ts';
-import { estimateSwitchover, largestFittingRemaining, PAUSE_AFTER_WAIT_FACTOR, qemuDowntimeLimitFor, sourceGateTable, SWITCHOVER_OVERHEAD_MS, switchoverAllowanceBytes, switchoverPauseCostMs } from '../../../sdk/migration/policy/switchover-gate.ts';
+import { estimateSwitchover, largestFittingRemaining, PAUSE_AFTER_WAIT_FACTOR, qemuDowntimeLimitFor, qemuSteeringFor, sourceGateTable, SWITCHOVER_OVERHEAD_MS, switchoverAllowanceBytes, switchoverPauseCostMs } from '../../../sdk/migration/policy/switchover-gate.ts';
 import { heavyThrottleMs } from '../../../sdk/migration/policy/throttle-steps.ts';
 import { DISK_COPY_SWITCHOVER_OVERHEAD_MS } from '../../../sdk/migration/storage/disk-copy.ts';
 import { resolveMigrationOptions, MIGRATION_OPTION_TABLE } from '../../../sdk/migration/migration-options.ts';
@@ -291,6 +291,29 @@ describe('downtime guarantee', () => {
     assert.equal(qemuDowntimeLimitFor(300, 100 * MiB, 0), 1);
     assert.ok(qemuDowntimeLimitFor(1000, 1e12, 1) <= 1000);
     assert.equal(qemuDowntimeLimitFor(10, 100 * MiB, 100 * MiB), 1, 'a budget below the overhead leaves QEMU 1 ms');
+  });
+
+  test('QEMU 8.2+: its switchover bandwidth is the rate ferry plans the pause with, and its threshold the allowance whatever QEMU reads', () => {
+    const allowance = switchoverAllowanceBytes(300, 200 * MiB);
+    // QEMU read twice the link, or half of it: the same settings, since QEMU then ignores its reading.
+    for (const qemuReads of [400 * MiB, 100 * MiB]) {
+      const steering = qemuSteeringFor(300, 200 * MiB, qemuReads, undefined, SWITCHOVER_OVERHEAD_MS, true);
+      assert.equal(steering.availSwitchoverBandwidth, 50 * MiB, 'a quarter of the link');
+      assert.equal(steering.downtimeLimitMs, 125);
+      assert.ok(Math.abs((steering.downtimeLimitMs / 1000) * (steering.availSwitchoverBandwidth ?? 0) - allowance) <= 1, 'threshold = allowance');
+    }
+    // A tight budget: the limit is whole milliseconds, rounded down, so the threshold stays within the allowance.
+    const tight = qemuSteeringFor(50, 355 * MiB, 1024 * MiB, undefined, 10, true);
+    assert.equal(tight.downtimeLimitMs, 20);
+    assert.ok((tight.downtimeLimitMs / 1000) * (tight.availSwitchoverBandwidth ?? 0) <= switchoverAllowanceBytes(50, 355 * MiB, undefined, 10));
+    // Under a cap that binds, the cap (as the gate plans the final send).
+    assert.equal(qemuSteeringFor(2000, 63.9 * MiB, 64 * MiB, 64 * MiB, SWITCHOVER_OVERHEAD_MS, true).availSwitchoverBandwidth, Math.floor(63.9 * MiB));
+  });
+
+  test('QEMU 8.2+ before the link is measured: its own reading for a millisecond\'s worth; before 8.2 no such parameter is set', () => {
+    assert.deepEqual(qemuSteeringFor(300, 0, 0, undefined, SWITCHOVER_OVERHEAD_MS, true), { downtimeLimitMs: 1, availSwitchoverBandwidth: 0 });
+    assert.deepEqual(qemuSteeringFor(300, 200 * MiB, 400 * MiB, undefined, SWITCHOVER_OVERHEAD_MS, false), { downtimeLimitMs: qemuDowntimeLimitFor(300, 200 * MiB, 400 * MiB) });
+    assert.deepEqual(qemuSteeringFor(10, 100 * MiB, 100 * MiB, undefined, SWITCHOVER_OVERHEAD_MS, true).downtimeLimitMs, 1, 'a budget below the overhead leaves QEMU 1 ms');
   });
 
   test('under a bandwidth cap that binds, the final send is planned at the cap, not a quarter of it', () => {
