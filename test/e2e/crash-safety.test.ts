@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { configure, disconnect, host } from '../../sdk/index.ts';
 import { Probe, type ProbeReport } from '../lab/probe.ts';
-import { rawVmState, type RawVmState } from '../lab/local-qmp.ts';
+import { localQmp, rawVmState, type RawVmState } from '../lab/local-qmp.ts';
 import { guardsAlive } from '../lab/guard-processes.ts';
 import { slowLoader } from '../lab/slow-destination.ts';
 import { testLab } from './lab-fixture.ts';
@@ -125,6 +125,17 @@ async function settledOn(vm: string, expected: 'a' | 'b' | 'either', timeoutMs =
   }
 }
 
+/**
+ * A QEMU's migration parameters and capabilities, by raw QMP (`events` aside: ferry leaves it on, as harmless).
+ * On QEMU 8.2+ they include avail-switchover-bandwidth, which ferry's steering sets.
+ */
+async function migrationSettings(hostName: string, vm: string): Promise<Record<string, unknown>> {
+  const replies = await localQmp(`${lab.runDir(hostName)}/${vm}.qmp`, ['query-migrate-parameters', 'query-migrate-capabilities']);
+  assert.ok(replies, `${vm}'s QMP on ${hostName} answered`);
+  const capabilities = (replies[1] as unknown as { capability: string; state: boolean }[]).filter((c) => c.capability !== 'events');
+  return { parameters: replies[0], capabilities };
+}
+
 /** Probes of the running test; a test that fails midway leaves its probe to afterEach. */
 const probes = new Set<Probe>();
 
@@ -186,11 +197,14 @@ describe('crash safety: the controller killed, frozen or cut off', { timeout: 90
   ] as const) {
     test(`kill -9 in ${phase}: the VM runs on ${expected} alone, by itself, and nothing is left`, async (t) => {
       const probe = await startGuest('crash', spec);
+      const before = await migrationSettings('a', 'crash');
       const controller = Controller.migrate('crash', options, phase);
       await controller.waitFor('died', (line) => line['type'] === 'dying', 120_000);
       const code = await controller.exited;
       assert.equal(code, null, 'the controller was killed');
       const { ms, on } = await settledOn('crash', expected);
+      // Left on its source, the VM has its migration settings back (the guard undid ferry's, steering's too), by raw QMP.
+      if (on === 'a') assert.deepEqual(await migrationSettings('a', 'crash'), before, `kill -9 in ${phase}: the source's migration settings restored`);
       const report = await probe.finish(500);
       t.diagnostic(`kill -9 in ${phase}: settled on ${on} ${ms} ms after the kill; guest unreachable at most ${report.maxGapMs} ms`);
       checkProbe(report, phase);
