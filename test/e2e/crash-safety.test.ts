@@ -132,6 +132,7 @@ async function settledOn(vm: string, expected: 'a' | 'b' | 'either', timeoutMs =
 async function migrationSettings(hostName: string, vm: string): Promise<Record<string, unknown>> {
   const replies = await localQmp(`${lab.runDir(hostName)}/${vm}.qmp`, ['query-migrate-parameters', 'query-migrate-capabilities']);
   assert.ok(replies, `${vm}'s QMP on ${hostName} answered`);
+  assert.equal(typeof replies[0]?.['downtime-limit'], 'number', `query-migrate-parameters answered: ${JSON.stringify(replies[0])}`);
   const capabilities = (replies[1] as unknown as { capability: string; state: boolean }[]).filter((c) => c.capability !== 'events');
   return { parameters: replies[0], capabilities };
 }
