@@ -20,19 +20,27 @@ if (!existsSync(sources)) {
   cli = await import('../dist/cli/main.js');
 } else if ('Deno' in globalThis || 'Bun' in globalThis) {
   cli = await import(sources.href);
-} else if (!throughTsx && (await import('../scripts/source-fingerprint.mjs')).cliEntryFor(root) === 'dist') {
-  cli = await import('../dist/cli/main.js');
 } else {
-  const transpiled = throughTsx ? undefined : await (await import('../scripts/transpiled-sources.mjs')).transpiledCli(root);
-  if (transpiled) {
-    cli = await import(pathToFileURL(transpiled).href);
-  } else {
-    const { register } = await import('tsx/esm/api');
-    register();
-    cli = await import(sources.href);
-  }
+  cli = await import(await checkoutEntry());
 }
 process.exitCode = await cli.main(args);
+
+/**
+ * A checkout on Node: dist/ while it was built from the sources as they are, else those sources transpiled once
+ * into the cache, else (or when asked) the sources through tsx. The sources are read once for both.
+ */
+async function checkoutEntry() {
+  if (!throughTsx) {
+    const { cliEntryFor, sourceFingerprint } = await import('../scripts/source-fingerprint.mjs');
+    const fingerprint = sourceFingerprint(root);
+    if (cliEntryFor(root, fingerprint) === 'dist') return new URL('../dist/cli/main.js', import.meta.url).href;
+    const transpiled = await (await import('../scripts/transpiled-sources.mjs')).transpiledCli(root, fingerprint);
+    if (transpiled) return pathToFileURL(transpiled).href;
+  }
+  const { register } = await import('tsx/esm/api');
+  register();
+  return sources.href;
+}
 
 /** `ferry run FILE.ts` loads the caller's TypeScript, which only tsx lets Node 20 do. */
 function runsTypeScriptRecipe(argv) {
