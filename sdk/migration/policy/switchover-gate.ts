@@ -224,9 +224,9 @@ export function qemuSteeringFor(targetMs: number, throughput: number, qemuBandwi
   const rate = Math.floor(pauseRateFor(throughput, capBytesPerSecond));
   // Nothing measured yet: QEMU's own reading for a millisecond's worth, as before 8.2.
   if (!(rate > 0)) return { downtimeLimitMs: 1, availSwitchoverBandwidth: 0 };
-  const limit = (switchoverAllowanceBytes(targetMs, throughput, capBytesPerSecond, fixedCostMs) / rate) * 1000;
-  // Rounded down: the threshold (rate × limit) stays within the allowance.
-  return { downtimeLimitMs: Math.max(1, Math.min(Math.floor(limit), Math.max(1, targetMs - fixedCostMs))), availSwitchoverBandwidth: rate };
+  // The allowance is the pause rate × the target's time after the fixed cost × STEERING_MARGIN: so that time, in
+  // whole ms rounded down (the rate too), keeps QEMU's threshold (rate × limit) within it.
+  return { downtimeLimitMs: Math.max(1, Math.floor(Math.max(0, targetMs - fixedCostMs) * STEERING_MARGIN)), availSwitchoverBandwidth: rate };
 }
 
 /**
